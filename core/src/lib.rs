@@ -1,0 +1,12 @@
+//! govrec's domain: the event catalogue of `shared/domain.md`, the JSON form clients and
+//! auditors see, the versioned stored form, and the rules an append must pass.
+//!
+//! This crate does no I/O and reads no clock: time, sequence numbers and ids come in as data,
+//! so everything here is deterministic and testable without a store.
+
+pub mod event;
+pub mod json;
+pub mod stored;
+
+pub use event::{Event, EventType};
+pub use json::{event_canonical_json, event_from_json, event_to_json, JsonEventError};
