@@ -1,1 +1,31 @@
-//! govrec store
+//! govrec's event log: durable, gapless and hash-chained (`shared/record-format.md`), on sled.
+//!
+//! - [`Log`] is the bytes on disk: records packed into blocks, committed with an fsync.
+//! - [`Store`] puts a single writer in front of it that validates batches with
+//!   `govrec_core`'s rules, chains and group-commits them, and acknowledges an append only
+//!   once it is durable; it keeps the event-id and entity indexes, rebuilt from the log on
+//!   open.
+//! - [`verify_log`] recomputes the chain; [`export_jsonl`] / [`import_jsonl`] move the log
+//!   in and out as JSON Lines.
+//!
+//! The store never interprets an event beyond what `govrec_core` tells it (the ids an event
+//! touches); it knows nothing of HTTP or read models.
+
+mod error;
+mod hash;
+mod log;
+mod record;
+mod store;
+mod transfer;
+mod verify;
+
+pub use error::StoreError;
+pub use hash::{event_hash, Hash32, Header, EVENT_HASH_CONTEXT, RECORD_HASH_CONTEXT};
+pub use log::{Log, LogConfig, BLOCK_FORMAT_VERSION, STORE_FORMAT_VERSION};
+pub use record::{validate_actor, BusinessDate, Record, RecordJson, RecordedAt, Redaction, ACTOR_BYTES_MAX};
+pub use store::{Appended, Head, NewEvent, OpenReport, Receipt, Store, StoreConfig};
+pub use transfer::{
+    export_jsonl, import_jsonl, new_event_from_json, ImportError, ImportKind, ImportReport, IMPORT_CHUNK_LINES,
+    IMPORT_LINE_BYTES_MAX,
+};
+pub use verify::{verify_log, Verification};

@@ -1,0 +1,269 @@
+//! A record of the log: an event with its place (seq), times, actor and hash chain, in the
+//! JSON form of `api.md` / `record-format.md` and in the compact form stored on disk.
+
+use govrec_core::stored::decode_event;
+use govrec_core::{event_from_json, event_to_json, Event};
+use jiff::civil::Date;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::hash::{event_hash, Hash32, Header};
+
+/// The limit on an actor's name, in bytes.
+pub const ACTOR_BYTES_MAX: usize = 128;
+
+/// Server time of a record, in microseconds since the Unix epoch (UTC). Shown in RFC 3339 with
+/// exactly six fractional digits and `Z`, as `record-format.md` requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RecordedAt(pub i64);
+
+impl RecordedAt {
+    pub fn now() -> RecordedAt {
+        RecordedAt(Timestamp::now().as_microsecond())
+    }
+
+    pub fn to_rfc3339(self) -> String {
+        let timestamp = Timestamp::from_microsecond(self.0).expect("stored times are in jiff's range");
+        let dt = timestamp.to_zoned(jiff::tz::TimeZone::UTC).datetime();
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+            dt.year(),
+            dt.month(),
+            dt.day(),
+            dt.hour(),
+            dt.minute(),
+            dt.second(),
+            dt.subsec_nanosecond() / 1000
+        )
+    }
+
+    /// Parses the exact form records use: `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
+    pub fn parse_rfc3339(text: &str) -> Option<RecordedAt> {
+        let bytes = text.as_bytes();
+        if bytes.len() != 27 || bytes[19] != b'.' || bytes[26] != b'Z' {
+            return None;
+        }
+        let timestamp: Timestamp = text.parse().ok()?;
+        let parsed = RecordedAt(timestamp.as_microsecond());
+        (parsed.to_rfc3339() == text).then_some(parsed)
+    }
+}
+
+/// A business date (`occurred_on`), stored as the number `yyyymmdd`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct BusinessDate(pub u32);
+
+impl BusinessDate {
+    pub fn from_date(date: Date) -> BusinessDate {
+        BusinessDate(date.year() as u32 * 10_000 + date.month() as u32 * 100 + date.day() as u32)
+    }
+
+    /// Parses `YYYY-MM-DD`, a real calendar date in years 1900..=2200.
+    pub fn parse(text: &str) -> Option<BusinessDate> {
+        let bytes = text.as_bytes();
+        if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+            return None;
+        }
+        let date: Date = text.parse().ok()?;
+        (1900..=2200).contains(&date.year()).then(|| BusinessDate::from_date(date))
+    }
+
+    /// The UTC calendar date of a server time (the default `occurred_on`).
+    pub fn of(recorded_at: RecordedAt) -> BusinessDate {
+        let timestamp = Timestamp::from_microsecond(recorded_at.0).expect("stored times are in range");
+        BusinessDate::from_date(timestamp.to_zoned(jiff::tz::TimeZone::UTC).date())
+    }
+
+    pub fn to_iso(self) -> String {
+        format!("{:04}-{:02}-{:02}", self.0 / 10_000, self.0 / 100 % 100, self.0 % 100)
+    }
+}
+
+/// The marker of a record whose personal fields were erased by a later `Redacted` record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redaction {
+    pub by_seq: u64,
+    pub fields: Vec<String>,
+}
+
+/// One record of the log, as committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub seq: u64,
+    pub id: Uuid,
+    pub recorded_at: RecordedAt,
+    pub occurred_on: BusinessDate,
+    pub actor: String,
+    pub event: Event,
+    pub event_hash: Hash32,
+    pub prev_hash: Hash32,
+    pub hash: Hash32,
+    pub redaction: Option<Redaction>,
+}
+
+impl Record {
+    /// Recomputes the record's `hash` from its header values.
+    pub fn computed_hash(&self) -> Hash32 {
+        let recorded_at = self.recorded_at.to_rfc3339();
+        let occurred_on = self.occurred_on.to_iso();
+        Header {
+            seq: self.seq,
+            id: &self.id,
+            recorded_at: &recorded_at,
+            occurred_on: &occurred_on,
+            actor: &self.actor,
+            event_hash: &self.event_hash,
+            prev_hash: &self.prev_hash,
+        }
+        .hash()
+    }
+
+    /// Checks the record on its own: its `event_hash` (unless redacted) and its `hash`.
+    /// Chain links (seq order, `prev_hash`) are the caller's to check.
+    pub fn self_check(&self) -> Result<(), &'static str> {
+        if self.redaction.is_none() && event_hash(&self.event) != self.event_hash {
+            return Err("event_hash does not match the event");
+        }
+        if self.computed_hash() != self.hash {
+            return Err("hash does not match the record header");
+        }
+        Ok(())
+    }
+
+    /// The JSON form (`RECORD` in `api.md`), keys in the documented order.
+    pub fn to_json(&self) -> RecordJson {
+        RecordJson {
+            seq: self.seq,
+            id: self.id,
+            recorded_at: self.recorded_at.to_rfc3339(),
+            occurred_on: self.occurred_on.to_iso(),
+            actor: self.actor.clone(),
+            event: event_to_json(&self.event),
+            event_hash: self.event_hash.to_hex(),
+            prev_hash: self.prev_hash.to_hex(),
+            hash: self.hash.to_hex(),
+            redaction: self.redaction.clone(),
+        }
+    }
+
+    /// One JSON Lines line of an export (no trailing newline).
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(&self.to_json()).expect("a record always serialises")
+    }
+
+    /// Reads a record from its JSON form, checking the shape of every field (not the hashes).
+    pub fn from_json(json: RecordJson) -> Result<Record, StoreError> {
+        let bad = |what: &str| StoreError::InvalidRecord {
+            seq: json.seq,
+            reason: what.to_owned(),
+        };
+        let recorded_at = RecordedAt::parse_rfc3339(&json.recorded_at)
+            .ok_or_else(|| bad("recorded_at is not RFC 3339 UTC with six fractional digits"))?;
+        let occurred_on = BusinessDate::parse(&json.occurred_on).ok_or_else(|| bad("occurred_on is not a date"))?;
+        validate_actor(&json.actor).map_err(|reason| bad(&reason))?;
+        let hash = |text: &str, name: &str| Hash32::from_hex(text).ok_or_else(|| bad(&format!("{name} is not 64 lowercase hex digits")));
+        let event_hash = hash(&json.event_hash, "event_hash")?;
+        let prev_hash = hash(&json.prev_hash, "prev_hash")?;
+        let record_hash = hash(&json.hash, "hash")?;
+        if json.redaction.is_some() {
+            return Err(bad("restoring redacted records is not supported by this version"));
+        }
+        let event = event_from_json(json.event).map_err(|error| bad(&format!("event: {error}")))?;
+        Ok(Record {
+            seq: json.seq,
+            id: json.id,
+            recorded_at,
+            occurred_on,
+            actor: json.actor,
+            event,
+            event_hash,
+            prev_hash,
+            hash: record_hash,
+            redaction: None,
+        })
+    }
+}
+
+/// Checks an actor name: 1..=128 bytes, no control characters.
+pub fn validate_actor(actor: &str) -> Result<(), String> {
+    if actor.is_empty() || actor.len() > ACTOR_BYTES_MAX {
+        return Err(format!("actor must be 1..={ACTOR_BYTES_MAX} bytes"));
+    }
+    if actor.chars().any(char::is_control) {
+        return Err("actor must not contain control characters".to_owned());
+    }
+    Ok(())
+}
+
+/// The JSON form of a record (`RECORD` in `api.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordJson {
+    pub seq: u64,
+    pub id: Uuid,
+    pub recorded_at: String,
+    pub occurred_on: String,
+    pub actor: String,
+    pub event: Value,
+    pub event_hash: String,
+    pub prev_hash: String,
+    pub hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redaction: Option<Redaction>,
+}
+
+/// A record as stored inside a block (postcard). The event is kept in its own versioned
+/// stored form (see `govrec_core::stored`), so events can evolve independently of the block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct StoredRecord {
+    pub seq: u64,
+    pub id: Uuid,
+    pub recorded_at: i64,
+    pub occurred_on: u32,
+    pub actor: String,
+    pub event: Vec<u8>,
+    pub event_hash: [u8; 32],
+    pub prev_hash: [u8; 32],
+    pub hash: [u8; 32],
+    pub redaction: Option<Redaction>,
+}
+
+impl StoredRecord {
+    /// The stored form of a record whose event is already encoded (`encode_event_into`).
+    pub fn with_encoded_event(record: &Record, event: Vec<u8>) -> StoredRecord {
+        StoredRecord {
+            seq: record.seq,
+            id: record.id,
+            recorded_at: record.recorded_at.0,
+            occurred_on: record.occurred_on.0,
+            actor: record.actor.clone(),
+            event,
+            event_hash: record.event_hash.0,
+            prev_hash: record.prev_hash.0,
+            hash: record.hash.0,
+            redaction: record.redaction.clone(),
+        }
+    }
+
+    pub fn into_record(self) -> Result<Record, StoreError> {
+        let event = decode_event(&self.event).map_err(|error| StoreError::Corrupt {
+            seq: self.seq,
+            reason: format!("event: {error}"),
+        })?;
+        Ok(Record {
+            seq: self.seq,
+            id: self.id,
+            recorded_at: RecordedAt(self.recorded_at),
+            occurred_on: BusinessDate(self.occurred_on),
+            actor: self.actor,
+            event,
+            event_hash: Hash32(self.event_hash),
+            prev_hash: Hash32(self.prev_hash),
+            hash: Hash32(self.hash),
+            redaction: self.redaction,
+        })
+    }
+}

@@ -1,0 +1,885 @@
+//! The store: the durable log plus the single writer that validates, chains and group-commits
+//! appends, and the in-memory indexes (event id → seq, entity id → seqs) rebuilt from the log
+//! when it opens.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender};
+use govrec_core::state::State;
+use govrec_core::Event;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::hash::{event_hash, Hash32};
+use crate::log::{decode_block, decode_block_records, encode_block, Log, LogConfig};
+use crate::record::{validate_actor, BusinessDate, Record, RecordedAt, StoredRecord};
+
+/// Limits and settings of a store. Every limit is named with its unit last.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub log: LogConfig,
+    /// Events in one append request.
+    pub batch_events_max: usize,
+    /// Events the writer gathers into one group commit.
+    pub group_events_max: usize,
+    /// Target size of one stored block; a block holds at least one record.
+    pub block_bytes_max: usize,
+    /// Records at the end of the log whose hashes are recomputed when the store opens (every
+    /// record's seq and `prev_hash` link is checked regardless).
+    pub tail_check_records: u64,
+    /// Requests waiting for the writer before `append` blocks (back-pressure).
+    pub queue_requests_max: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            log: LogConfig::default(),
+            batch_events_max: 1000,
+            group_events_max: 4096,
+            block_bytes_max: 48 * 1024,
+            tail_check_records: 1000,
+            queue_requests_max: 4096,
+        }
+    }
+}
+
+/// An event offered for appending, as a client sends it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// The client's event id (idempotency key); a fresh UUIDv7 when absent.
+    pub id: Option<Uuid>,
+    /// The business date; the recording date (UTC) when absent.
+    pub occurred_on: Option<BusinessDate>,
+    pub event: Event,
+}
+
+impl NewEvent {
+    pub fn new(event: impl Into<Event>) -> NewEvent {
+        NewEvent {
+            id: None,
+            occurred_on: None,
+            event: event.into(),
+        }
+    }
+
+    pub fn with_id(mut self, id: Uuid) -> NewEvent {
+        self.id = Some(id);
+        self
+    }
+}
+
+/// Where one appended event landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Receipt {
+    pub seq: u64,
+    pub id: Uuid,
+    pub hash: Hash32,
+}
+
+/// The position of the log's last durable record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    /// The seq the next record will get (= the number of records).
+    pub next_seq: u64,
+    /// The hash of the last record (zeros for an empty log).
+    pub hash: Hash32,
+    pub recorded_at: Option<RecordedAt>,
+}
+
+impl Head {
+    pub const EMPTY: Head = Head {
+        next_seq: 0,
+        hash: Hash32::ZERO,
+        recorded_at: None,
+    };
+
+    /// The seq of the last record, if any.
+    pub fn last_seq(&self) -> Option<u64> {
+        self.next_seq.checked_sub(1)
+    }
+}
+
+/// The outcome of an append: the receipts of its events and the head after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    pub receipts: Vec<Receipt>,
+    pub head: Head,
+    /// True when every event was already recorded with identical content (an idempotent
+    /// retry); nothing new was written.
+    pub replayed: bool,
+}
+
+/// Shared between the writer and the readers.
+struct Shared {
+    log: Log,
+    /// Durable head; readers never see a record past it.
+    head: RwLock<Head>,
+    event_ids: RwLock<HashMap<Uuid, u64>>,
+    entities: RwLock<HashMap<Uuid, Vec<u64>>>,
+    poisoned: AtomicBool,
+}
+
+enum Command {
+    Append(AppendRequest),
+    Restore(RestoreRequest),
+}
+
+struct AppendRequest {
+    actor: String,
+    events: Vec<PreparedEvent>,
+    reply: Sender<Result<Appended, StoreError>>,
+}
+
+struct RestoreRequest {
+    records: Vec<Record>,
+    reply: Sender<Result<Head, StoreError>>,
+}
+
+/// An event with the work that needs no log state done by the caller's thread (hashing,
+/// encoding), so the single writer does only what must be serial.
+struct PreparedEvent {
+    id: Option<Uuid>,
+    occurred_on: Option<BusinessDate>,
+    event: Event,
+    event_hash: Hash32,
+    stored: Vec<u8>,
+}
+
+/// The event store. Cheap to share behind an `Arc`; all methods take `&self`.
+pub struct Store {
+    shared: Arc<Shared>,
+    commands: Option<Sender<Command>>,
+    writer: Option<JoinHandle<()>>,
+    config: StoreConfig,
+}
+
+/// What `Store::open` found.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenReport {
+    pub records: u64,
+    pub blocks: u64,
+    pub tail_checked: u64,
+}
+
+impl Store {
+    /// Opens the store in `dir` (created if missing): checks that seqs have no gap and every
+    /// `prev_hash` links, recomputes the hashes of the tail, rebuilds the in-memory indexes
+    /// and the validation state from the log, and starts the writer.
+    pub fn open(dir: &Path, config: StoreConfig) -> Result<Store, StoreError> {
+        Self::open_with_report(dir, config).map(|(store, _)| store)
+    }
+
+    pub fn open_with_report(dir: &Path, config: StoreConfig) -> Result<(Store, OpenReport), StoreError> {
+        let log = Log::open(dir, &config.log)?;
+        let mut rebuilt = Rebuilt::default();
+        rebuilt.scan(&log, config.tail_check_records)?;
+        let report = OpenReport {
+            records: rebuilt.head.next_seq,
+            blocks: rebuilt.blocks,
+            tail_checked: rebuilt.tail_checked,
+        };
+        let shared = Arc::new(Shared {
+            log,
+            head: RwLock::new(rebuilt.head),
+            event_ids: RwLock::new(rebuilt.event_ids),
+            entities: RwLock::new(rebuilt.entities),
+            poisoned: AtomicBool::new(false),
+        });
+        let (sender, receiver) = crossbeam_channel::bounded(config.queue_requests_max);
+        let writer = Writer {
+            shared: shared.clone(),
+            state: rebuilt.state,
+            head: rebuilt.head,
+            config: config.clone(),
+        };
+        let handle = std::thread::Builder::new()
+            .name("govrec-writer".to_owned())
+            .spawn(move || writer.run(receiver))?;
+        Ok((
+            Store {
+                shared,
+                commands: Some(sender),
+                writer: Some(handle),
+                config,
+            },
+            report,
+        ))
+    }
+
+    /// Appends a batch atomically and durably: every event passes the rules (validated against
+    /// the state including the batch's earlier events) and is on disk, or nothing is stored.
+    /// Blocks until the group commit that holds it has been fsynced.
+    pub fn append(&self, actor: &str, events: Vec<NewEvent>) -> Result<Appended, StoreError> {
+        let (request, reply) = self.prepare(actor, events)?;
+        self.send(Command::Append(request))?;
+        reply.recv().map_err(|_| StoreError::ShuttingDown)?
+    }
+
+    /// `append` for async callers: the work is done by the writer thread and the caller's
+    /// task is parked on a channel, not a thread.
+    pub fn append_nonblocking(
+        &self,
+        actor: &str,
+        events: Vec<NewEvent>,
+    ) -> Result<Receiver<Result<Appended, StoreError>>, StoreError> {
+        let (request, reply) = self.prepare(actor, events)?;
+        self.send(Command::Append(request))?;
+        Ok(reply)
+    }
+
+    fn prepare(
+        &self,
+        actor: &str,
+        events: Vec<NewEvent>,
+    ) -> Result<(AppendRequest, Receiver<Result<Appended, StoreError>>), StoreError> {
+        if events.is_empty() {
+            return Err(StoreError::bad_request("empty_batch", None, Some("events"), "a batch needs at least one event"));
+        }
+        if events.len() > self.config.batch_events_max {
+            return Err(StoreError::bad_request(
+                "too_many_events",
+                None,
+                Some("events"),
+                format!("a batch holds at most {} events, this one has {}", self.config.batch_events_max, events.len()),
+            ));
+        }
+        validate_actor(actor).map_err(|message| StoreError::bad_request("invalid_actor", None, None, message))?;
+        let mut seen = HashMap::with_capacity(events.len());
+        for (index, event) in events.iter().enumerate() {
+            if let Some(id) = event.id {
+                if let Some(first) = seen.insert(id, index) {
+                    return Err(StoreError::bad_request(
+                        "duplicate_id",
+                        Some(index),
+                        Some("id"),
+                        format!("event id {id} is used twice in this batch (events {first} and {index})"),
+                    ));
+                }
+            }
+        }
+        let events = events
+            .into_iter()
+            .map(|new| {
+                let mut stored = Vec::with_capacity(96);
+                govrec_core::stored::encode_event_into(&new.event, &mut stored);
+                PreparedEvent {
+                    id: new.id,
+                    occurred_on: new.occurred_on,
+                    event_hash: event_hash(&new.event),
+                    event: new.event,
+                    stored,
+                }
+            })
+            .collect();
+        let (reply, receiver) = crossbeam_channel::bounded(1);
+        Ok((
+            AppendRequest {
+                actor: actor.to_owned(),
+                events,
+                reply,
+            },
+            receiver,
+        ))
+    }
+
+    fn send(&self, command: Command) -> Result<(), StoreError> {
+        if self.shared.poisoned.load(Ordering::Acquire) {
+            return Err(StoreError::Poisoned);
+        }
+        let commands = self.commands.as_ref().ok_or(StoreError::ShuttingDown)?;
+        commands.send(command).map_err(|_| StoreError::ShuttingDown)
+    }
+
+    /// Restores exported records exactly (same seq, times, actor, hashes). Each record must
+    /// continue the chain: seq = head, `prev_hash` = head hash, its own hashes recompute, time
+    /// not before the head's, event id new. Applied to the state without business rules, as
+    /// replay does. The records are written in one atomic, durable commit.
+    pub fn restore(&self, records: Vec<Record>) -> Result<Head, StoreError> {
+        let (reply, receiver) = crossbeam_channel::bounded(1);
+        self.send(Command::Restore(RestoreRequest { records, reply }))?;
+        receiver.recv().map_err(|_| StoreError::ShuttingDown)?
+    }
+
+    /// The durable head.
+    pub fn head(&self) -> Head {
+        *self.shared.head.read().expect("head lock")
+    }
+
+    /// One record, if it is committed.
+    pub fn get(&self, seq: u64) -> Result<Option<Record>, StoreError> {
+        if seq >= self.head().next_seq {
+            return Ok(None);
+        }
+        let Some((first, bytes)) = self.shared.log.block_containing(seq)? else {
+            return Err(StoreError::Corrupt {
+                seq,
+                reason: "no block holds this committed seq".to_owned(),
+            });
+        };
+        let records = decode_block(first, &bytes)?;
+        let stored = records.into_iter().nth((seq - first) as usize).ok_or_else(|| StoreError::Corrupt {
+            seq,
+            reason: "the block that should hold this seq ends before it".to_owned(),
+        })?;
+        stored.into_record().map(Some)
+    }
+
+    /// Up to `limit` committed records from `from_seq` on, in order.
+    pub fn read_range(&self, from_seq: u64, limit: usize) -> Result<Vec<Record>, StoreError> {
+        let end = self.head().next_seq.min(from_seq.saturating_add(limit as u64));
+        let mut out = Vec::with_capacity(limit.min(4096));
+        if from_seq >= end {
+            return Ok(out);
+        }
+        for block in self.shared.log.blocks_from(from_seq) {
+            let (first, bytes) = block?;
+            if first >= end {
+                break;
+            }
+            for record in decode_block_records(first, &bytes)? {
+                if record.seq >= from_seq && record.seq < end {
+                    out.push(record);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Calls `visit` with every committed record in order (an export, a replay).
+    pub fn for_each_record(&self, visit: impl FnMut(Record) -> Result<(), StoreError>) -> Result<u64, StoreError> {
+        self.shared.log.for_each_record(Some(self.head().next_seq), visit)
+    }
+
+    /// The seq of the record with this event id, if any.
+    pub fn seq_of_event(&self, id: &Uuid) -> Option<u64> {
+        self.shared.event_ids.read().expect("index lock").get(id).copied()
+    }
+
+    /// The seqs of every record that created or changed entity `id`, in log order.
+    pub fn entity_seqs(&self, id: &Uuid) -> Vec<u64> {
+        self.shared.entities.read().expect("index lock").get(id).cloned().unwrap_or_default()
+    }
+
+    /// Every record that created or changed entity `id`, in log order.
+    pub fn entity_history(&self, id: &Uuid) -> Result<Vec<Record>, StoreError> {
+        let mut records = Vec::new();
+        for seq in self.entity_seqs(id) {
+            if let Some(record) = self.get(seq)? {
+                records.push(record);
+            }
+        }
+        Ok(records)
+    }
+
+    /// The raw log, for verification and export.
+    pub fn log(&self) -> &Log {
+        &self.shared.log
+    }
+
+    /// True once a write failed; the store then refuses every append until reopened.
+    pub fn is_poisoned(&self) -> bool {
+        self.shared.poisoned.load(Ordering::Acquire)
+    }
+
+    /// Stops the writer after the requests already queued, and syncs. Also done on drop.
+    pub fn close(mut self) -> Result<(), StoreError> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<(), StoreError> {
+        drop(self.commands.take());
+        if let Some(handle) = self.writer.take() {
+            let _ = handle.join();
+        }
+        if self.is_poisoned() {
+            return Ok(());
+        }
+        self.shared.log.sync()
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+/// What a scan of the log rebuilds when the store opens.
+#[derive(Default)]
+struct Rebuilt {
+    head: Head,
+    state: State,
+    event_ids: HashMap<Uuid, u64>,
+    entities: HashMap<Uuid, Vec<u64>>,
+    blocks: u64,
+    tail_checked: u64,
+}
+
+impl Default for Head {
+    fn default() -> Self {
+        Head::EMPTY
+    }
+}
+
+impl Rebuilt {
+    fn scan(&mut self, log: &Log, tail_check_records: u64) -> Result<(), StoreError> {
+        let tail_start = match log.last_block()? {
+            Some((first, bytes)) => {
+                let last = first + decode_block(first, &bytes)?.len() as u64;
+                last.saturating_sub(tail_check_records)
+            }
+            None => return Ok(()),
+        };
+        for block in log.blocks_from(0) {
+            let (first, bytes) = block?;
+            if first != self.head.next_seq {
+                return Err(StoreError::Corrupt {
+                    seq: self.head.next_seq,
+                    reason: format!("gap: the next block starts at seq {first}"),
+                });
+            }
+            self.blocks += 1;
+            for stored in decode_block(first, &bytes)? {
+                let record = stored.into_record()?;
+                self.take(record, tail_start)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn take(&mut self, record: Record, tail_start: u64) -> Result<(), StoreError> {
+        let seq = record.seq;
+        if record.prev_hash != self.head.hash {
+            return Err(StoreError::Corrupt {
+                seq,
+                reason: "prev_hash does not match the previous record's hash".to_owned(),
+            });
+        }
+        if seq >= tail_start {
+            record.self_check().map_err(|reason| StoreError::Corrupt {
+                seq,
+                reason: reason.to_owned(),
+            })?;
+            self.tail_checked += 1;
+        }
+        apply_or_corrupt(&mut self.state, &record)?;
+        if self.event_ids.insert(record.id, seq).is_some() {
+            return Err(StoreError::Corrupt {
+                seq,
+                reason: format!("event id {} is recorded twice", record.id),
+            });
+        }
+        for entity in record.event.entity_ids() {
+            self.entities.entry(entity).or_default().push(seq);
+        }
+        self.head = Head {
+            next_seq: seq + 1,
+            hash: record.hash,
+            recorded_at: Some(record.recorded_at),
+        };
+        Ok(())
+    }
+}
+
+/// The single writer: owns the validation state and the head while it prepares a group.
+struct Writer {
+    shared: Arc<Shared>,
+    state: State,
+    head: Head,
+    config: StoreConfig,
+}
+
+/// The records a group commit will write, with their events already in stored form.
+#[derive(Default)]
+struct Staged {
+    records: Vec<Record>,
+    encoded: Vec<Vec<u8>>,
+}
+
+/// A request of the group that passed, waiting for the commit.
+enum Pending {
+    Append {
+        reply: Sender<Result<Appended, StoreError>>,
+        receipts: Vec<Receipt>,
+        replayed: bool,
+    },
+    Restore {
+        reply: Sender<Result<Head, StoreError>>,
+    },
+}
+
+impl Writer {
+    fn run(mut self, commands: Receiver<Command>) {
+        while let Ok(first) = commands.recv() {
+            let mut group = vec![first];
+            let mut events = group[0].len();
+            while events < self.config.group_events_max {
+                match commands.try_recv() {
+                    Ok(command) => {
+                        events += command.len();
+                        group.push(command);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.commit_group(group);
+        }
+    }
+
+    fn commit_group(&mut self, group: Vec<Command>) {
+        if self.shared.poisoned.load(Ordering::Acquire) {
+            for command in group {
+                command.fail(StoreError::Poisoned);
+            }
+            return;
+        }
+        let now = RecordedAt::now().max(self.head.recorded_at.unwrap_or(RecordedAt(i64::MIN)));
+        let mut staged = Staged::default();
+        let mut staged_ids: HashMap<Uuid, u64> = HashMap::new();
+        let mut pending = Vec::with_capacity(group.len());
+        for command in group {
+            match command {
+                Command::Append(request) => {
+                    let reply = request.reply.clone();
+                    match self.stage_append(request, now, &mut staged, &mut staged_ids) {
+                        Ok((receipts, replayed)) => pending.push(Pending::Append {
+                            reply,
+                            receipts,
+                            replayed,
+                        }),
+                        Err(error) => {
+                            let _ = reply.send(Err(error));
+                        }
+                    }
+                }
+                Command::Restore(request) => {
+                    let reply = request.reply.clone();
+                    match self.stage_restore(request.records, &mut staged, &mut staged_ids) {
+                        Ok(()) => pending.push(Pending::Restore { reply }),
+                        Err(error) => {
+                            let _ = reply.send(Err(error));
+                        }
+                    }
+                }
+            }
+        }
+        if !staged.records.is_empty() {
+            if let Err(error) = self.write(&mut staged) {
+                self.shared.poisoned.store(true, Ordering::Release);
+                eprintln!("govrec-store: commit failed, refusing further writes: {error}");
+                for waiting in pending {
+                    waiting.fail(StoreError::Poisoned);
+                }
+                return;
+            }
+            self.publish(&staged.records);
+        }
+        let head = self.head;
+        for waiting in pending {
+            match waiting {
+                Pending::Append {
+                    reply,
+                    receipts,
+                    replayed,
+                } => {
+                    let _ = reply.send(Ok(Appended {
+                        receipts,
+                        head,
+                        replayed,
+                    }));
+                }
+                Pending::Restore { reply } => {
+                    let _ = reply.send(Ok(head));
+                }
+            }
+        }
+    }
+
+    /// Validates one request against the state (including the group's earlier requests) and
+    /// stages its records. On error nothing of it is staged and the state is unchanged.
+    fn stage_append(
+        &mut self,
+        request: AppendRequest,
+        now: RecordedAt,
+        staged: &mut Staged,
+        staged_ids: &mut HashMap<Uuid, u64>,
+    ) -> Result<(Vec<Receipt>, bool), StoreError> {
+        if let Some(receipts) = self.idempotent_retry(&request, &staged.records, staged_ids)? {
+            return Ok((receipts, true));
+        }
+        let first_seq = self.head.next_seq;
+        let events: Vec<Event> = request.events.iter().map(|prepared| prepared.event.clone()).collect();
+        self.state.check_and_apply(first_seq, &events)?;
+        let today = BusinessDate::of(now);
+        let encoded = &mut staged.encoded;
+        let staged = &mut staged.records;
+        let mut receipts = Vec::with_capacity(events.len());
+        for prepared in request.events {
+            encoded.push(prepared.stored);
+            let record = Record {
+                seq: self.head.next_seq,
+                id: prepared.id.unwrap_or_else(Uuid::now_v7),
+                recorded_at: now,
+                occurred_on: prepared.occurred_on.unwrap_or(today),
+                actor: request.actor.clone(),
+                event: prepared.event,
+                event_hash: prepared.event_hash,
+                prev_hash: self.head.hash,
+                hash: Hash32::ZERO,
+                redaction: None,
+            };
+            let record = Record {
+                hash: record.computed_hash(),
+                ..record
+            };
+            receipts.push(Receipt {
+                seq: record.seq,
+                id: record.id,
+                hash: record.hash,
+            });
+            self.advance(&record);
+            staged_ids.insert(record.id, record.seq);
+            staged.push(record);
+        }
+        Ok((receipts, false))
+    }
+
+    /// If the request's events were all recorded before with identical content, their
+    /// original receipts; a conflict if some ids are known with other content or the batch
+    /// mixes known and new ids; `None` when no id is known.
+    fn idempotent_retry(
+        &self,
+        request: &AppendRequest,
+        staged: &[Record],
+        staged_ids: &HashMap<Uuid, u64>,
+    ) -> Result<Option<Vec<Receipt>>, StoreError> {
+        let known: Vec<(usize, Uuid, u64)> = {
+            let event_ids = self.shared.event_ids.read().expect("index lock");
+            request
+                .events
+                .iter()
+                .enumerate()
+                .filter_map(|(index, event)| {
+                    let id = event.id?;
+                    let seq = staged_ids.get(&id).or_else(|| event_ids.get(&id)).copied()?;
+                    Some((index, id, seq))
+                })
+                .collect()
+        };
+        if known.is_empty() {
+            return Ok(None);
+        }
+        if known.len() != request.events.len() {
+            let (index, id, seq) = known[0];
+            return Err(StoreError::IdempotencyConflict { index, id, seq });
+        }
+        let committed_end = self.shared.head.read().expect("head lock").next_seq;
+        let mut receipts = Vec::with_capacity(known.len());
+        for (index, id, seq) in known {
+            let original = if seq >= committed_end {
+                staged[(seq - staged[0].seq) as usize].clone()
+            } else {
+                self.read_committed(seq)?
+            };
+            let prepared = &request.events[index];
+            let same_date = prepared.occurred_on.is_none_or(|date| date == original.occurred_on);
+            if original.event_hash != prepared.event_hash || !same_date || original.actor != request.actor {
+                return Err(StoreError::IdempotencyConflict { index, id, seq });
+            }
+            receipts.push(Receipt {
+                seq,
+                id,
+                hash: original.hash,
+            });
+        }
+        Ok(Some(receipts))
+    }
+
+    fn read_committed(&self, seq: u64) -> Result<Record, StoreError> {
+        let (first, bytes) = self.shared.log.block_containing(seq)?.ok_or_else(|| StoreError::Corrupt {
+            seq,
+            reason: "indexed record is missing".to_owned(),
+        })?;
+        let records = decode_block_records(first, &bytes)?;
+        records.into_iter().nth((seq - first) as usize).ok_or_else(|| StoreError::Corrupt {
+            seq,
+            reason: "indexed record is missing".to_owned(),
+        })
+    }
+
+    fn stage_restore(
+        &mut self,
+        records: Vec<Record>,
+        staged: &mut Staged,
+        staged_ids: &mut HashMap<Uuid, u64>,
+    ) -> Result<(), StoreError> {
+        // Check everything before touching the state so a bad record stages nothing.
+        let mut expected = self.head;
+        let mut batch_ids = HashMap::with_capacity(records.len());
+        {
+            let event_ids = self.shared.event_ids.read().expect("index lock");
+            for record in &records {
+                check_continues(&expected, record)?;
+                let id_taken = event_ids.contains_key(&record.id) || staged_ids.contains_key(&record.id);
+                if id_taken || batch_ids.insert(record.id, record.seq).is_some() {
+                    return Err(StoreError::InvalidRecord {
+                        seq: record.seq,
+                        reason: format!("event id {} is already in the log", record.id),
+                    });
+                }
+                expected = Head {
+                    next_seq: record.seq + 1,
+                    hash: record.hash,
+                    recorded_at: Some(record.recorded_at),
+                };
+            }
+        }
+        for (applied, record) in records.iter().enumerate() {
+            if let Err(error) = self.state.apply_recorded(record.seq, &record.event) {
+                // The state now holds part of this request; rebuild it from what is really
+                // committed and staged (a rare path: exports come from a valid log).
+                self.rebuild_state(&staged.records)?;
+                return Err(StoreError::InvalidRecord {
+                    seq: records[applied].seq,
+                    reason: error.to_string(),
+                });
+            }
+        }
+        for record in records {
+            self.advance(&record);
+            staged_ids.insert(record.id, record.seq);
+            let mut event = Vec::with_capacity(96);
+            govrec_core::stored::encode_event_into(&record.event, &mut event);
+            staged.encoded.push(event);
+            staged.records.push(record);
+        }
+        Ok(())
+    }
+
+    /// Rebuilds the validation state from the committed log plus the group's staged records.
+    fn rebuild_state(&mut self, staged: &[Record]) -> Result<(), StoreError> {
+        let mut state = State::new();
+        let committed_end = self.shared.head.read().expect("head lock").next_seq;
+        for block in self.shared.log.blocks_from(0) {
+            let (first, bytes) = block?;
+            if first >= committed_end {
+                break;
+            }
+            for record in decode_block_records(first, &bytes)? {
+                apply_or_corrupt(&mut state, &record)?;
+            }
+        }
+        for record in staged {
+            apply_or_corrupt(&mut state, record)?;
+        }
+        self.state = state;
+        Ok(())
+    }
+
+    fn advance(&mut self, record: &Record) {
+        self.head = Head {
+            next_seq: record.seq + 1,
+            hash: record.hash,
+            recorded_at: Some(record.recorded_at),
+        };
+    }
+
+    /// Packs the staged records into blocks and commits them durably.
+    fn write(&self, staged: &mut Staged) -> Result<(), StoreError> {
+        let mut blocks = Vec::new();
+        let mut current: Vec<StoredRecord> = Vec::new();
+        let mut current_bytes = 0;
+        for (record, event) in staged.records.iter().zip(staged.encoded.drain(..)) {
+            let stored = StoredRecord::with_encoded_event(record, event);
+            let size = stored.event.len() + stored.actor.len() + 140;
+            if !current.is_empty() && current_bytes + size > self.config.block_bytes_max {
+                blocks.push((current[0].seq, encode_block(&current)));
+                current.clear();
+                current_bytes = 0;
+            }
+            current_bytes += size;
+            current.push(stored);
+        }
+        blocks.push((current[0].seq, encode_block(&current)));
+        self.shared.log.commit(&blocks)
+    }
+
+    /// Makes committed records visible: indexes first, then the head readers go by.
+    fn publish(&self, staged: &[Record]) {
+        {
+            let mut event_ids = self.shared.event_ids.write().expect("index lock");
+            for record in staged {
+                event_ids.insert(record.id, record.seq);
+            }
+        }
+        {
+            let mut entities = self.shared.entities.write().expect("index lock");
+            for record in staged {
+                for entity in record.event.entity_ids() {
+                    entities.entry(entity).or_default().push(record.seq);
+                }
+            }
+        }
+        *self.shared.head.write().expect("head lock") = self.head;
+    }
+}
+
+fn apply_or_corrupt(state: &mut State, record: &Record) -> Result<(), StoreError> {
+    state.apply_recorded(record.seq, &record.event).map_err(|error| StoreError::Corrupt {
+        seq: record.seq,
+        reason: error.to_string(),
+    })
+}
+
+/// Checks that `record` is a valid next record after `head`.
+fn check_continues(head: &Head, record: &Record) -> Result<(), StoreError> {
+    let invalid = |reason: String| StoreError::InvalidRecord { seq: record.seq, reason };
+    if record.seq != head.next_seq {
+        return Err(invalid(format!("seq {} does not continue the log at {}", record.seq, head.next_seq)));
+    }
+    if record.prev_hash != head.hash {
+        return Err(invalid("prev_hash is not the hash of the previous record".to_owned()));
+    }
+    if head.recorded_at.is_some_and(|last| record.recorded_at < last) {
+        return Err(invalid("recorded_at is before the previous record's".to_owned()));
+    }
+    record.self_check().map_err(|reason| invalid(reason.to_owned()))
+}
+
+impl Command {
+    fn len(&self) -> usize {
+        match self {
+            Command::Append(request) => request.events.len(),
+            Command::Restore(request) => request.records.len(),
+        }
+    }
+
+    fn fail(self, error: StoreError) {
+        match self {
+            Command::Append(request) => {
+                let _ = request.reply.send(Err(error));
+            }
+            Command::Restore(request) => {
+                let _ = request.reply.send(Err(error));
+            }
+        }
+    }
+}
+
+impl Pending {
+    fn fail(self, error: StoreError) {
+        match self {
+            Pending::Append { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+            Pending::Restore { reply } => {
+                let _ = reply.send(Err(error));
+            }
+        }
+    }
+}

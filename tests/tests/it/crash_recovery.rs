@@ -1,0 +1,81 @@
+//! A child process appends under concurrency and is killed with SIGKILL at random moments;
+//! after each kill every acknowledged event is present, seq has no gap, the chain verifies,
+//! and the store accepts new appends.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use govrec_store::{verify_log, Hash32, Verification};
+
+use crate::support::*;
+
+/// Kill rounds per run (the issue asks for at least 20).
+const ROUNDS: u64 = 24;
+
+/// A tiny deterministic generator for kill delays (no dependency needed for one number).
+fn delay_ms(round: u64) -> u64 {
+    let mixed = (round + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17);
+    40 + mixed % 260
+}
+
+/// The acknowledged appends: seq → (id, hash). A torn last line (killed mid-write) is skipped.
+fn read_acks(path: &Path) -> HashMap<u64, (String, String)> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = match text.rfind('\n') {
+        Some(end) => &text[..=end],
+        None => "",
+    };
+    complete
+        .lines()
+        .map(|line| {
+            let mut parts = line.split(' ');
+            let seq = parts.next().unwrap().parse().unwrap();
+            (seq, (parts.next().unwrap().to_owned(), parts.next().unwrap().to_owned()))
+        })
+        .collect()
+}
+
+#[test]
+fn acknowledged_appends_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let acks_path = dir.path().join("acks");
+    let child_binary = env!("CARGO_BIN_EXE_crash-child");
+    let mut total_acked = 0;
+    for round in 0..ROUNDS {
+        let mut child = Command::new(child_binary)
+            .arg(&data)
+            .arg(&acks_path)
+            .arg(round.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms(round)));
+        child.kill().unwrap(); // SIGKILL on Unix
+        child.wait().unwrap();
+
+        let acks = read_acks(&acks_path);
+        let store = open(&data);
+        let head = store.head();
+        for (seq, (id, hash)) in &acks {
+            let record = store.get(*seq).unwrap().unwrap_or_else(|| panic!("round {round}: acked seq {seq} is missing"));
+            assert_eq!(&record.id.to_string(), id, "round {round}: seq {seq}");
+            assert_eq!(record.hash, Hash32::from_hex(hash).unwrap(), "round {round}: seq {seq}");
+        }
+        let verification = verify_log(store.log(), 0, None).unwrap();
+        match verification {
+            Verification::Intact { checked, .. } => assert_eq!(checked, head.next_seq, "round {round}: gapless"),
+            damaged => panic!("round {round}: {damaged:?}"),
+        }
+        // The store accepts new appends after the crash.
+        let key = (round << 40) | (1 << 39);
+        let appended = store.append("after-crash", county_and_town(uuid_of(key), uuid_of(key | 1), "恢复")).unwrap();
+        assert_eq!(appended.receipts[0].seq, head.next_seq);
+        store.close().unwrap();
+        total_acked = acks.len();
+    }
+    assert!(total_acked > 0, "the child never got an append acknowledged: the test proved nothing");
+}

@@ -1,0 +1,10 @@
+//! govrec's integration tests: one binary, one module per behaviour.
+
+mod support;
+
+mod appends;
+mod chain_verification;
+mod crash_recovery;
+mod export_import;
+mod record_format;
+mod reference_model;

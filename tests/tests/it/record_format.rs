@@ -1,0 +1,103 @@
+//! An independent check of `record-format.md`: hashes recomputed from an export with only
+//! `blake3` and an RFC 8785 implementation (serde_json_canonicalizer), not the store's code.
+
+use std::io::Cursor;
+
+use govrec_store::{export_jsonl, import_jsonl};
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+fn jcs(value: &Value) -> Vec<u8> {
+    serde_json_canonicalizer::to_vec(value).expect("canonical JSON")
+}
+
+fn hex_hash(context: &str, bytes: &[u8]) -> String {
+    hex::encode(blake3::derive_key(context, bytes))
+}
+
+/// Checks an export line by line exactly as the contract tells an auditor to.
+fn verify_export_independently(text: &str) -> usize {
+    let mut prev_hash = "0".repeat(64);
+    let mut count = 0;
+    for (expected_seq, line) in text.lines().enumerate() {
+        let record: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(record["seq"], json!(expected_seq));
+        let event_hash = hex_hash("govrec event v1", &jcs(&record["event"]));
+        assert_eq!(record["event_hash"], json!(event_hash), "event_hash of seq {expected_seq}");
+        assert_eq!(record["prev_hash"], json!(prev_hash), "prev_hash of seq {expected_seq}");
+        let header = json!({
+            "actor": record["actor"], "event_hash": record["event_hash"], "id": record["id"],
+            "occurred_on": record["occurred_on"], "prev_hash": record["prev_hash"],
+            "recorded_at": record["recorded_at"], "seq": record["seq"],
+        });
+        let hash = hex_hash("govrec record v1", &jcs(&header));
+        assert_eq!(record["hash"], json!(hash), "hash of seq {expected_seq}");
+        let recorded_at = record["recorded_at"].as_str().unwrap();
+        assert_eq!(recorded_at.len(), 27, "six fractional digits and Z: {recorded_at}");
+        prev_hash = hash;
+        count += 1;
+    }
+    count
+}
+
+#[test]
+fn an_export_verifies_with_blake3_and_jcs_alone() {
+    let (_dir, store) = temp_store();
+    store.append("recorder-灵丘", hierarchy(0)).unwrap();
+    store.append("recorder \"quoted\" \\ name", hierarchy(10)).unwrap();
+    let mut out = Vec::new();
+    export_jsonl(store.log(), None, &mut out).unwrap();
+    assert_eq!(verify_export_independently(std::str::from_utf8(&out).unwrap()), 10);
+}
+
+/// The two records of the contract's test vectors.
+const VECTOR_RECORDS: [&str; 2] = [
+    r#"{"seq":0,"id":"0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a01","recorded_at":"2026-11-27T04:38:06.123456Z","occurred_on":"2026-11-27","actor":"recorder-lingqiu","event":{"type":"AreaRegistered","area_id":"0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e01","kind":"county","name":"灵丘县"},"event_hash":"b3e3ee96ae74d4c30e7805886f949a2c115229d835de23c9d76e611232d361f8","prev_hash":"0000000000000000000000000000000000000000000000000000000000000000","hash":"8b15c6693027d8c43406383339e5649ad49dddcd70fcdf2aa63ce32724746643"}"#,
+    r#"{"seq":1,"id":"0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a02","recorded_at":"2026-11-27T04:38:06.123457Z","occurred_on":"2026-11-27","actor":"recorder-lingqiu","event":{"type":"AreaRegistered","area_id":"5d1f0c3a-8e2b-4a7d-b6c9-0e4f2a1b3c02","kind":"town","name":"武灵镇","parent_id":"0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e01"},"event_hash":"7d614bf56f77e0202276285558f85f0b746c2235170b7d33f33edb52c7da694d","prev_hash":"8b15c6693027d8c43406383339e5649ad49dddcd70fcdf2aa63ce32724746643","hash":"b05d9f912103397296bc2016858d51aaa9176d1a3ca8d1a2b207053f9ccea40b"}"#,
+];
+
+#[test]
+fn the_contract_test_vectors_verify_independently() {
+    assert_eq!(verify_export_independently(&VECTOR_RECORDS.join("\n")), 2);
+}
+
+#[test]
+fn the_store_accepts_the_test_vectors_and_exports_them_unchanged() {
+    let (_dir, store) = temp_store();
+    let text = VECTOR_RECORDS.join("\n") + "\n";
+    import_jsonl(&store, Cursor::new(&text), "x").unwrap();
+    let mut out = Vec::new();
+    export_jsonl(store.log(), None, &mut out).unwrap();
+    let exported: Vec<Value> = std::str::from_utf8(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let original: Vec<Value> = VECTOR_RECORDS.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(exported, original);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Our canonical JSON is RFC 8785's for any text a recorder may type.
+    #[test]
+    fn canonical_json_equals_rfc8785_for_any_text(name in "\\PC*", note in proptest::option::of(any_text())) {
+        use govrec_core::event::{Mechanism, ServiceMechanismEstablished};
+        let area_event = area(uuid_of(1), govrec_core::event::AreaKind::County, &name, None);
+        let mechanism = govrec_core::Event::ServiceMechanismEstablished(ServiceMechanismEstablished {
+            area_id: uuid_of(2),
+            mechanism: Mechanism::Hotline,
+            note,
+        });
+        for event in [area_event, mechanism] {
+            let ours = govrec_core::event_canonical_json(&event);
+            let reference = serde_json_canonicalizer::to_string(&govrec_core::event_to_json(&event)).unwrap();
+            proptest::prop_assert_eq!(ours, reference);
+        }
+    }
+}
+
+/// Any string, control characters, quotes, backslashes and astral-plane characters included.
+fn any_text() -> impl proptest::strategy::Strategy<Value = String> {
+    proptest::collection::vec(proptest::char::any(), 0..24).prop_map(|chars| chars.into_iter().collect())
+}
+
+use proptest::strategy::Strategy as _;
