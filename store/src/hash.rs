@@ -66,20 +66,63 @@ impl Header<'_> {
     /// actor are ASCII by construction (hex, uuid, dates), and the actor is escaped by
     /// serde_json, whose string escaping is the one JCS prescribes.
     pub fn canonical_json(&self) -> String {
-        let actor = serde_json::to_string(self.actor).expect("a string always serialises");
-        format!(
-            "{{\"actor\":{actor},\"event_hash\":\"{}\",\"id\":\"{}\",\"occurred_on\":\"{}\",\"prev_hash\":\"{}\",\"recorded_at\":\"{}\",\"seq\":{}}}",
-            self.event_hash,
-            self.id.hyphenated(),
-            self.occurred_on,
-            self.prev_hash,
-            self.recorded_at,
-            self.seq
-        )
+        let mut out = String::with_capacity(330 + self.actor.len());
+        out.push_str("{\"actor\":");
+        push_json_string(&mut out, self.actor);
+        out.push_str(",\"event_hash\":\"");
+        push_hex(&mut out, self.event_hash);
+        out.push_str("\",\"id\":\"");
+        out.push_str(self.id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()));
+        out.push_str("\",\"occurred_on\":\"");
+        out.push_str(self.occurred_on);
+        out.push_str("\",\"prev_hash\":\"");
+        push_hex(&mut out, self.prev_hash);
+        out.push_str("\",\"recorded_at\":\"");
+        out.push_str(self.recorded_at);
+        out.push_str("\",\"seq\":");
+        out.push_str(itoa_u64(self.seq, &mut [0u8; 20]));
+        out.push('}');
+        out
     }
 
     /// `hash = BLAKE3-derive-key("govrec record v1", JCS(header))`.
     pub fn hash(&self) -> Hash32 {
         Hash32(blake3::derive_key(RECORD_HASH_CONTEXT, self.canonical_json().as_bytes()))
     }
+}
+
+/// Writes a JSON string as JCS does: serde_json's escaping (`"`, `\\`, `\b \f \n \r \t`,
+/// other control characters as lowercase `\u00XX`, everything else as UTF-8) is JCS's.
+fn push_json_string(out: &mut String, text: &str) {
+    let needs_escape = text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\');
+    if needs_escape {
+        out.push_str(&serde_json::to_string(text).expect("a string always serialises"));
+    } else {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    }
+}
+
+fn push_hex(out: &mut String, hash: &Hash32) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buffer = [0u8; 64];
+    for (i, byte) in hash.0.iter().enumerate() {
+        buffer[2 * i] = DIGITS[(byte >> 4) as usize];
+        buffer[2 * i + 1] = DIGITS[(byte & 0xf) as usize];
+    }
+    out.push_str(std::str::from_utf8(&buffer).expect("hex digits are ASCII"));
+}
+
+fn itoa_u64(mut value: u64, buffer: &mut [u8; 20]) -> &str {
+    let mut at = buffer.len();
+    loop {
+        at -= 1;
+        buffer[at] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buffer[at..]).expect("digits are ASCII")
 }

@@ -107,13 +107,17 @@ pub struct Record {
 impl Record {
     /// Recomputes the record's `hash` from its header values.
     pub fn computed_hash(&self) -> Hash32 {
-        let recorded_at = self.recorded_at.to_rfc3339();
-        let occurred_on = self.occurred_on.to_iso();
+        self.computed_hash_with(&self.recorded_at.to_rfc3339(), &self.occurred_on.to_iso())
+    }
+
+    /// `computed_hash` with the two time texts already formatted (the writer formats them
+    /// once per group commit rather than once per record).
+    pub fn computed_hash_with(&self, recorded_at: &str, occurred_on: &str) -> Hash32 {
         Header {
             seq: self.seq,
             id: &self.id,
-            recorded_at: &recorded_at,
-            occurred_on: &occurred_on,
+            recorded_at,
+            occurred_on,
             actor: &self.actor,
             event_hash: &self.event_hash,
             prev_hash: &self.prev_hash,

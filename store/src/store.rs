@@ -41,7 +41,7 @@ impl Default for StoreConfig {
             log: LogConfig::default(),
             batch_events_max: 1000,
             group_events_max: 4096,
-            block_bytes_max: 48 * 1024,
+            block_bytes_max: 16 * 1024,
             tail_check_records: 1000,
             queue_requests_max: 4096,
         }
@@ -616,6 +616,8 @@ impl Writer {
         let events: Vec<Event> = request.events.iter().map(|prepared| prepared.event.clone()).collect();
         self.state.check_and_apply(first_seq, &events)?;
         let today = BusinessDate::of(now);
+        let now_text = now.to_rfc3339();
+        let today_text = today.to_iso();
         let encoded = &mut staged.encoded;
         let staged = &mut staged.records;
         let mut receipts = Vec::with_capacity(events.len());
@@ -633,10 +635,12 @@ impl Writer {
                 hash: Hash32::ZERO,
                 redaction: None,
             };
-            let record = Record {
-                hash: record.computed_hash(),
-                ..record
+            let hash = if record.occurred_on == today {
+                record.computed_hash_with(&now_text, &today_text)
+            } else {
+                record.computed_hash_with(&now_text, &record.occurred_on.to_iso())
             };
+            let record = Record { hash, ..record };
             receipts.push(Receipt {
                 seq: record.seq,
                 id: record.id,
