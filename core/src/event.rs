@@ -309,16 +309,9 @@ pub enum PairingKind {
 /// Stored as a plain enum; [`crate::json`] maps it to and from the untagged JSON objects.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PairingTarget {
-    Area {
-        area_id: Uuid,
-        unit_no: Option<u32>,
-    },
-    Member {
-        member_id: Uuid,
-    },
-    Household {
-        household_ref: String,
-    },
+    Area { area_id: Uuid, unit_no: Option<u32> },
+    Member { member_id: Uuid },
+    Household { household_ref: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -140,7 +140,11 @@ fn strip_nulls(object: &mut Map<String, Value>) {
 
 fn first_null_field(object: &Map<String, Value>, prefix: &str) -> Option<String> {
     for (key, value) in object {
-        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
         match value {
             Value::Null => return Some(path),
             Value::Object(inner) => {
@@ -230,37 +234,56 @@ mod tests {
 
     #[test]
     fn area_registered_round_trips_without_absent_optionals() {
-        round_trip(json!({"type": "AreaRegistered", "area_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e01", "kind": "county", "name": "灵丘县"}));
-        round_trip(json!({"type": "AreaRegistered", "area_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e01", "kind": "building", "name": "1号楼", "parent_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e02", "units": 3}));
+        round_trip(
+            json!({"type": "AreaRegistered", "area_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e01", "kind": "county", "name": "灵丘县"}),
+        );
+        round_trip(
+            json!({"type": "AreaRegistered", "area_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e01", "kind": "building", "name": "1号楼", "parent_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e02", "units": 3}),
+        );
     }
 
     #[test]
     fn pairing_targets_round_trip_in_all_three_shapes() {
         let base = |to: Value| json!({"type": "PairingEstablished", "pairing_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e01", "kind": "member_building_unit", "from_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e02", "to": to});
-        round_trip(base(json!({"area_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e03", "unit_no": 2})));
+        round_trip(base(
+            json!({"area_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e03", "unit_no": 2}),
+        ));
         round_trip(base(json!({"area_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e03"})));
         round_trip(base(json!({"member_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e03"})));
         round_trip(base(json!({"household_ref": "户-17"})));
-        let error = event_from_json(base(json!({"area_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e03", "extra": 1}))).unwrap_err();
+        let error = event_from_json(base(
+            json!({"area_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e03", "extra": 1}),
+        ))
+        .unwrap_err();
         assert_eq!(error.field(), Some("to.extra"));
     }
 
     #[test]
     fn subjects_and_providers_are_single_key_objects() {
-        round_trip(json!({"type": "EvaluationRecorded", "evaluation_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e01", "subject": {"work_unit_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e02"}, "evaluator": "residents", "evaluator_ref": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e03", "period": "2026-H1", "score": 88}));
-        round_trip(json!({"type": "ServiceRendered", "service_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e01", "by": {"member_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e02"}, "area_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e03", "kind": "repair", "minutes": 90}));
+        round_trip(
+            json!({"type": "EvaluationRecorded", "evaluation_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e01", "subject": {"work_unit_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e02"}, "evaluator": "residents", "evaluator_ref": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e03", "period": "2026-H1", "score": 88}),
+        );
+        round_trip(
+            json!({"type": "ServiceRendered", "service_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e01", "by": {"member_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e02"}, "area_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e03", "kind": "repair", "minutes": 90}),
+        );
     }
 
     #[test]
     fn rejects_unknown_type_unknown_field_null_and_float() {
-        assert!(matches!(event_from_json(json!({"type": "Nope"})), Err(JsonEventError::UnknownType(_))));
+        assert!(matches!(
+            event_from_json(json!({"type": "Nope"})),
+            Err(JsonEventError::UnknownType(_))
+        ));
         let unknown = event_from_json(json!({"type": "AreaRetired", "area_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e01", "reason": "x", "colour": "red"})).unwrap_err();
         assert_eq!(unknown.field(), Some("colour"));
         let null = event_from_json(json!({"type": "AreaRegistered", "area_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e01", "kind": "county", "name": "x", "parent_id": null})).unwrap_err();
         assert_eq!(null.field(), Some("parent_id"));
         let float = event_from_json(json!({"type": "EmergencyDrillHeld", "plan_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e01", "participants": 1.5})).unwrap_err();
         assert_eq!(float.code(), "invalid_field");
-        let missing = event_from_json(json!({"type": "AreaRetired", "area_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e01"})).unwrap_err();
+        let missing = event_from_json(
+            json!({"type": "AreaRetired", "area_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e01"}),
+        )
+        .unwrap_err();
         assert_eq!(missing.field(), Some("reason"));
     }
 

@@ -67,9 +67,13 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event, StoredEventError> {
 /// Decodes a postcard body, requiring that every byte is used: trailing bytes would mean the
 /// record was written by a different layout than the one we read it with.
 pub fn decode_exact<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, StoredEventError> {
-    let (value, rest) = postcard::take_from_bytes::<T>(body).map_err(|error| StoredEventError::Corrupt(error.to_string()))?;
+    let (value, rest) =
+        postcard::take_from_bytes::<T>(body).map_err(|error| StoredEventError::Corrupt(error.to_string()))?;
     if !rest.is_empty() {
-        return Err(StoredEventError::Corrupt(format!("{} trailing bytes", rest.len())));
+        return Err(StoredEventError::Corrupt(format!(
+            "{} trailing bytes",
+            rest.len()
+        )));
     }
     Ok(value)
 }
