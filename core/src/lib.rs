@@ -6,7 +6,12 @@
 
 pub mod event;
 pub mod json;
+pub mod rules;
+pub mod state;
 pub mod stored;
+pub mod violation;
 
 pub use event::{Event, EventType};
 pub use json::{event_canonical_json, event_from_json, event_to_json, JsonEventError};
+pub use state::State;
+pub use violation::{ApplyError, Violation, ViolationCode};
