@@ -1,0 +1,100 @@
+//! The `govrec` binary's verify, export and import commands, with api.md's exit codes
+//! (0 success, 1 a failed check, 2 bad usage).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use govrec_store::{Log, LogConfig, Store, StoreConfig};
+use govrec_tests::hierarchy;
+
+fn govrec(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_govrec")).args(args).output().expect("run govrec")
+}
+
+fn populate(data: &Path) {
+    let store = Store::open(data, StoreConfig::default()).unwrap();
+    store.append("recorder-guangling", hierarchy(0)).unwrap();
+    store.append("recorder-guangling", hierarchy(10)).unwrap();
+    store.close().unwrap();
+}
+
+fn text(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
+}
+
+#[test]
+fn verify_passes_on_an_intact_store_and_names_the_damaged_seq() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    populate(&data);
+    let data_arg = data.to_str().unwrap();
+    let ok = govrec(&["verify", "--data", data_arg]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    assert!(text(&ok).contains("10 records intact"), "{}", text(&ok));
+
+    {
+        // Change the name of the community registered at seq 7, behind the store's back.
+        let log = Log::open(&data, &LogConfig::default()).unwrap();
+        let tree = log.blocks_tree();
+        for entry in tree.iter() {
+            let (key, value) = entry.unwrap();
+            let (from, to) = ("城东社区".as_bytes(), "城西社区".as_bytes());
+            let positions: Vec<usize> = value.windows(from.len()).enumerate().filter(|(_, w)| *w == from).map(|(i, _)| i).collect();
+            if u64::from_be_bytes(key.as_ref().try_into().unwrap()) == 5 {
+                let mut changed = value.to_vec();
+                changed[positions[0]..positions[0] + to.len()].copy_from_slice(to);
+                tree.insert(key, changed).unwrap();
+            }
+        }
+        log.sync().unwrap();
+    }
+    let damaged = govrec(&["verify", "--data", data_arg]);
+    assert_eq!(damaged.status.code(), Some(1), "{}", text(&damaged));
+    assert!(text(&damaged).contains("first bad seq 7"), "{}", text(&damaged));
+}
+
+#[test]
+fn export_then_import_restores_the_same_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, copy) = (dir.path().join("data"), dir.path().join("copy"));
+    populate(&data);
+    let (first, second) = (dir.path().join("first.jsonl"), dir.path().join("second.jsonl"));
+    let export = govrec(&["export", "--data", data.to_str().unwrap(), "--out", first.to_str().unwrap()]);
+    assert_eq!(export.status.code(), Some(0), "{}", text(&export));
+    let import = govrec(&["import", first.to_str().unwrap(), "--data", copy.to_str().unwrap()]);
+    assert_eq!(import.status.code(), Some(0), "{}", text(&import));
+    let again = govrec(&["export", "--data", copy.to_str().unwrap(), "--out", second.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert_eq!(std::fs::read(&first).unwrap(), std::fs::read(&second).unwrap());
+}
+
+#[test]
+fn an_edited_export_is_rejected_with_exit_1_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    populate(&data);
+    let file = dir.path().join("log.jsonl");
+    assert_eq!(govrec(&["export", "--data", data.to_str().unwrap(), "--out", file.to_str().unwrap()]).status.code(), Some(0));
+    let edited = std::fs::read_to_string(&file).unwrap().replacen("recorder-guangling", "recorder-guanglinG", 4);
+    std::fs::write(&file, edited).unwrap();
+    let copy = dir.path().join("copy");
+    let import = govrec(&["import", file.to_str().unwrap(), "--data", copy.to_str().unwrap()]);
+    assert_eq!(import.status.code(), Some(1), "{}", text(&import));
+    assert!(text(&import).contains("line 1:"), "{}", text(&import));
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    assert_eq!(govrec(&["verify", "--no-such-flag"]).status.code(), Some(2));
+    assert_eq!(govrec(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(govrec(&[]).status.code(), Some(2));
+}
+
+#[test]
+fn verify_of_a_missing_store_fails_without_creating_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("absent");
+    let output = govrec(&["verify", "--data", data.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(!data.exists());
+}
