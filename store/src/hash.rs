@@ -46,7 +46,10 @@ impl fmt::Display for Hash32 {
 
 /// `event_hash = BLAKE3-derive-key("govrec event v1", JCS(event))`.
 pub fn event_hash(event: &Event) -> Hash32 {
-    Hash32(blake3::derive_key(EVENT_HASH_CONTEXT, event_canonical_json(event).as_bytes()))
+    Hash32(blake3::derive_key(
+        EVENT_HASH_CONTEXT,
+        event_canonical_json(event).as_bytes(),
+    ))
 }
 
 /// The fields of a record's header, the values `hash` covers.
@@ -72,7 +75,11 @@ impl Header<'_> {
         out.push_str(",\"event_hash\":\"");
         push_hex(&mut out, self.event_hash);
         out.push_str("\",\"id\":\"");
-        out.push_str(self.id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()));
+        out.push_str(
+            self.id
+                .hyphenated()
+                .encode_lower(&mut uuid::Uuid::encode_buffer()),
+        );
         out.push_str("\",\"occurred_on\":\"");
         out.push_str(self.occurred_on);
         out.push_str("\",\"prev_hash\":\"");
@@ -87,7 +94,10 @@ impl Header<'_> {
 
     /// `hash = BLAKE3-derive-key("govrec record v1", JCS(header))`.
     pub fn hash(&self) -> Hash32 {
-        Hash32(blake3::derive_key(RECORD_HASH_CONTEXT, self.canonical_json().as_bytes()))
+        Hash32(blake3::derive_key(
+            RECORD_HASH_CONTEXT,
+            self.canonical_json().as_bytes(),
+        ))
     }
 }
 

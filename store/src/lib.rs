@@ -21,11 +21,13 @@ mod verify;
 
 pub use error::StoreError;
 pub use hash::{event_hash, Hash32, Header, EVENT_HASH_CONTEXT, RECORD_HASH_CONTEXT};
-pub use log::{Log, LogConfig, BLOCK_FORMAT_VERSION, STORE_FORMAT_VERSION};
+pub use log::{
+    Log, LogConfig, BLOCK_BYTES_LIMIT, BLOCK_FORMAT_VERSION, SLED_SEGMENT_BYTES, STORE_FORMAT_VERSION,
+};
 pub use record::{validate_actor, BusinessDate, Record, RecordJson, RecordedAt, Redaction, ACTOR_BYTES_MAX};
-pub use store::{Appended, Head, NewEvent, OpenReport, Receipt, Store, StoreConfig};
+pub use store::{Appended, Head, NewEvent, OpenReport, Receipt, Store, StoreConfig, EVENT_BYTES_MAX};
 pub use transfer::{
-    export_jsonl, import_jsonl, new_event_from_json, ImportError, ImportKind, ImportReport, IMPORT_CHUNK_LINES,
-    IMPORT_LINE_BYTES_MAX,
+    export_jsonl, import_jsonl, new_event_from_json, ImportError, ImportKind, ImportReport,
+    IMPORT_CHUNK_LINES, IMPORT_LINE_BYTES_MAX,
 };
 pub use verify::{verify_log, Verification};

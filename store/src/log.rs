@@ -16,6 +16,15 @@ use std::path::{Path, PathBuf};
 use crate::error::StoreError;
 use crate::record::{Record, StoredRecord};
 
+/// sled's segment size, fixed when a store is created (sled refuses to reopen with another).
+/// sled writes any page larger than a quarter of a segment as a separate blob file, and
+/// **does not fsync blob files**; our commit fsyncs only sled's main file. So no page may
+/// ever reach that size: a leaf holds at most 17 values (it splits past 16), and blocks are
+/// limited to [`BLOCK_BYTES_LIMIT`], well below `SLED_SEGMENT_BYTES / 4 / 17`.
+pub const SLED_SEGMENT_BYTES: usize = 8 * 1024 * 1024;
+/// The most a block may hold (one record alone may not exceed it either).
+pub const BLOCK_BYTES_LIMIT: usize = SLED_SEGMENT_BYTES / 4 / 17 / 2;
+
 /// The store format this build writes and reads.
 pub const STORE_FORMAT_VERSION: u64 = 1;
 /// The version byte in front of every block.
@@ -63,10 +72,11 @@ impl Log {
         let meta = db.open_tree("meta")?;
         match meta.get("format")? {
             Some(bytes) => {
-                let found = u64::from_be_bytes(bytes.as_ref().try_into().map_err(|_| StoreError::Corrupt {
-                    seq: 0,
-                    reason: "meta/format is not a u64".to_owned(),
-                })?);
+                let found =
+                    u64::from_be_bytes(bytes.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                        seq: 0,
+                        reason: "meta/format is not a u64".to_owned(),
+                    })?);
                 if found > STORE_FORMAT_VERSION {
                     return Err(StoreError::UnsupportedFormat {
                         found,
@@ -103,18 +113,19 @@ impl Log {
     /// Makes everything written so far durable: sled's flush, then a real fsync of its file.
     pub fn sync(&self) -> Result<(), StoreError> {
         self.db.flush()?;
-        self.data_file.sync_all()?;
+        self.data_file.sync_data()?;
         Ok(())
     }
 
-    /// Writes blocks atomically and durably. Returns only once they are on disk.
-    pub fn commit(&self, blocks: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
+    /// Writes blocks atomically (all or none survive a crash), **not yet durably**: they are
+    /// durable once a later [`Log::sync`] returns.
+    pub fn apply(&self, blocks: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for (first_seq, bytes) in blocks {
             batch.insert(&first_seq.to_be_bytes(), bytes.as_slice());
         }
         self.blocks.apply_batch(batch)?;
-        self.sync()
+        Ok(())
     }
 
     /// The block holding `seq`, if any: `(first seq, block bytes)`.
@@ -129,7 +140,10 @@ impl Log {
     }
 
     /// Blocks in seq order, starting with the one that holds `from_seq`.
-    pub fn blocks_from(&self, from_seq: u64) -> impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> + '_ {
+    pub fn blocks_from(
+        &self,
+        from_seq: u64,
+    ) -> impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> + '_ {
         let start = match self.block_containing(from_seq) {
             Ok(Some((first, _))) => first,
             _ => from_seq,
@@ -201,12 +215,14 @@ fn open_sled(dir: &Path, config: &LogConfig) -> Result<sled::Db, StoreError> {
         let opened = sled::Config::new()
             .path(dir)
             .mode(sled::Mode::LowSpace)
+            .segment_size(SLED_SEGMENT_BYTES)
             .cache_capacity(config.cache_capacity_bytes)
             .flush_every_ms(Some(config.flush_every_ms))
             .open();
         match opened {
             Err(sled::Error::Io(error))
-                if error.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline =>
+                if error.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
             {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
@@ -230,7 +246,12 @@ fn sync_directory(dir: &Path) -> Result<(), StoreError> {
 
 /// Encodes records (consecutive seqs) as one block.
 pub(crate) fn encode_block(records: &[StoredRecord]) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(64 + records.iter().map(|r| r.event.len() + r.actor.len() + 140).sum::<usize>());
+    let mut bytes = Vec::with_capacity(
+        64 + records
+            .iter()
+            .map(|r| r.event.len() + r.actor.len() + 140)
+            .sum::<usize>(),
+    );
     bytes.push(BLOCK_FORMAT_VERSION);
     postcard::to_io(records, &mut bytes).expect("writing postcard to a Vec cannot fail");
     bytes
@@ -239,13 +260,18 @@ pub(crate) fn encode_block(records: &[StoredRecord]) -> Vec<u8> {
 /// Decodes a block stored under key `first_seq`, checking that its seqs are consecutive from
 /// the key. Any failure is reported as damage at the block's first seq.
 pub(crate) fn decode_block(first_seq: u64, bytes: &[u8]) -> Result<Vec<StoredRecord>, StoreError> {
-    let corrupt = |reason: String| StoreError::Corrupt { seq: first_seq, reason };
-    let (&version, body) = bytes.split_first().ok_or_else(|| corrupt("empty block".to_owned()))?;
+    let corrupt = |reason: String| StoreError::Corrupt {
+        seq: first_seq,
+        reason,
+    };
+    let (&version, body) = bytes
+        .split_first()
+        .ok_or_else(|| corrupt("empty block".to_owned()))?;
     if version != BLOCK_FORMAT_VERSION {
         return Err(corrupt(format!("unknown block format {version}")));
     }
-    let records: Vec<StoredRecord> =
-        govrec_core::stored::decode_exact(body).map_err(|error| corrupt(format!("block does not decode: {error}")))?;
+    let records: Vec<StoredRecord> = govrec_core::stored::decode_exact(body)
+        .map_err(|error| corrupt(format!("block does not decode: {error}")))?;
     if records.is_empty() {
         return Err(corrupt("empty block".to_owned()));
     }
@@ -263,5 +289,8 @@ pub(crate) fn decode_block(first_seq: u64, bytes: &[u8]) -> Result<Vec<StoredRec
 
 /// Decodes a block into full records.
 pub(crate) fn decode_block_records(first_seq: u64, bytes: &[u8]) -> Result<Vec<Record>, StoreError> {
-    decode_block(first_seq, bytes)?.into_iter().map(StoredRecord::into_record).collect()
+    decode_block(first_seq, bytes)?
+        .into_iter()
+        .map(StoredRecord::into_record)
+        .collect()
 }

@@ -68,7 +68,9 @@ impl BusinessDate {
             return None;
         }
         let date: Date = text.parse().ok()?;
-        (1900..=2200).contains(&date.year()).then(|| BusinessDate::from_date(date))
+        (1900..=2200)
+            .contains(&date.year())
+            .then(|| BusinessDate::from_date(date))
     }
 
     /// The UTC calendar date of a server time (the default `occurred_on`).
@@ -78,7 +80,12 @@ impl BusinessDate {
     }
 
     pub fn to_iso(self) -> String {
-        format!("{:04}-{:02}-{:02}", self.0 / 10_000, self.0 / 100 % 100, self.0 % 100)
+        format!(
+            "{:04}-{:02}-{:02}",
+            self.0 / 10_000,
+            self.0 / 100 % 100,
+            self.0 % 100
+        )
     }
 }
 
@@ -166,9 +173,12 @@ impl Record {
         };
         let recorded_at = RecordedAt::parse_rfc3339(&json.recorded_at)
             .ok_or_else(|| bad("recorded_at is not RFC 3339 UTC with six fractional digits"))?;
-        let occurred_on = BusinessDate::parse(&json.occurred_on).ok_or_else(|| bad("occurred_on is not a date"))?;
+        let occurred_on =
+            BusinessDate::parse(&json.occurred_on).ok_or_else(|| bad("occurred_on is not a date"))?;
         validate_actor(&json.actor).map_err(|reason| bad(&reason))?;
-        let hash = |text: &str, name: &str| Hash32::from_hex(text).ok_or_else(|| bad(&format!("{name} is not 64 lowercase hex digits")));
+        let hash = |text: &str, name: &str| {
+            Hash32::from_hex(text).ok_or_else(|| bad(&format!("{name} is not 64 lowercase hex digits")))
+        };
         let event_hash = hash(&json.event_hash, "event_hash")?;
         let prev_hash = hash(&json.prev_hash, "prev_hash")?;
         let record_hash = hash(&json.hash, "hash")?;

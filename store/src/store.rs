@@ -2,11 +2,12 @@
 //! appends, and the in-memory indexes (event id → seq, entity id → seqs) rebuilt from the log
 //! when it opens.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use govrec_core::state::State;
@@ -15,8 +16,12 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::hash::{event_hash, Hash32};
-use crate::log::{decode_block, decode_block_records, encode_block, Log, LogConfig};
+use crate::log::{decode_block, decode_block_records, encode_block, Log, LogConfig, BLOCK_BYTES_LIMIT};
 use crate::record::{validate_actor, BusinessDate, Record, RecordedAt, StoredRecord};
+
+/// The most one event may take in stored form. The rules of `govrec_core` keep real events
+/// far below it (texts of at most 2,000 characters, at most 1,000 area ids).
+pub const EVENT_BYTES_MAX: usize = 32 * 1024;
 
 /// Limits and settings of a store. Every limit is named with its unit last.
 #[derive(Debug, Clone)]
@@ -26,13 +31,17 @@ pub struct StoreConfig {
     pub batch_events_max: usize,
     /// Events the writer gathers into one group commit.
     pub group_events_max: usize,
-    /// Target size of one stored block; a block holds at least one record.
+    /// Target size of one stored block; a block holds at least one record. Capped at
+    /// [`crate::log::BLOCK_BYTES_LIMIT`] (see there why).
     pub block_bytes_max: usize,
     /// Records at the end of the log whose hashes are recomputed when the store opens (every
     /// record's seq and `prev_hash` link is checked regardless).
     pub tail_check_records: u64,
     /// Requests waiting for the writer before `append` blocks (back-pressure).
     pub queue_requests_max: usize,
+    /// The longest the syncer waits for the clients of its previous sync to resubmit before
+    /// it syncs (never more than half the previous sync took; a lone client never waits).
+    pub sync_wait_max_us: u64,
 }
 
 impl Default for StoreConfig {
@@ -41,9 +50,10 @@ impl Default for StoreConfig {
             log: LogConfig::default(),
             batch_events_max: 1000,
             group_events_max: 4096,
-            block_bytes_max: 16 * 1024,
+            block_bytes_max: 32 * 1024,
             tail_check_records: 1000,
             queue_requests_max: 4096,
+            sync_wait_max_us: 500,
         }
     }
 }
@@ -124,6 +134,33 @@ struct Shared {
     poisoned: AtomicBool,
 }
 
+impl Shared {
+    /// Makes committed records visible: indexes first, then the head readers go by.
+    fn publish(&self, records: &[&Record], head: Head) {
+        {
+            let mut event_ids = self.event_ids.write().expect("index lock");
+            for record in records {
+                event_ids.insert(record.id, record.seq);
+            }
+        }
+        {
+            let mut entities = self.entities.write().expect("index lock");
+            for record in records {
+                for entity in record.event.entity_ids() {
+                    entities.entry(entity).or_default().push(record.seq);
+                }
+            }
+        }
+        *self.head.write().expect("head lock") = head;
+    }
+
+    /// Marks the store as refusing writes after a failed write or sync.
+    fn poison(&self, error: &StoreError) {
+        self.poisoned.store(true, Ordering::Release);
+        eprintln!("govrec-store: a commit failed, refusing further writes until reopened: {error}");
+    }
+}
+
 enum Command {
     Append(AppendRequest),
     Restore(RestoreRequest),
@@ -132,12 +169,12 @@ enum Command {
 struct AppendRequest {
     actor: String,
     events: Vec<PreparedEvent>,
-    reply: Sender<Result<Appended, StoreError>>,
+    reply: oneshot::Sender<Result<Appended, StoreError>>,
 }
 
 struct RestoreRequest {
     records: Vec<Record>,
-    reply: Sender<Result<Head, StoreError>>,
+    reply: oneshot::Sender<Result<Head, StoreError>>,
 }
 
 /// An event with the work that needs no log state done by the caller's thread (hashing,
@@ -174,7 +211,8 @@ impl Store {
         Self::open_with_report(dir, config).map(|(store, _)| store)
     }
 
-    pub fn open_with_report(dir: &Path, config: StoreConfig) -> Result<(Store, OpenReport), StoreError> {
+    pub fn open_with_report(dir: &Path, mut config: StoreConfig) -> Result<(Store, OpenReport), StoreError> {
+        config.block_bytes_max = config.block_bytes_max.min(BLOCK_BYTES_LIMIT);
         let log = Log::open(dir, &config.log)?;
         let mut rebuilt = Rebuilt::default();
         rebuilt.scan(&log, config.tail_check_records)?;
@@ -191,11 +229,21 @@ impl Store {
             poisoned: AtomicBool::new(false),
         });
         let (sender, receiver) = crossbeam_channel::bounded(config.queue_requests_max);
+        let (syncer, tickets) = crossbeam_channel::unbounded();
+        let sync_wait_max = Duration::from_micros(config.sync_wait_max_us);
+        let syncer_shared = shared.clone();
+        let syncer_thread = std::thread::Builder::new()
+            .name("govrec-syncer".to_owned())
+            .spawn(move || run_syncer(syncer_shared, tickets, sync_wait_max))?;
         let writer = Writer {
             shared: shared.clone(),
             state: rebuilt.state,
             head: rebuilt.head,
             config: config.clone(),
+            inflight: VecDeque::new(),
+            inflight_ids: HashMap::new(),
+            syncer,
+            syncer_thread: Some(syncer_thread),
         };
         let handle = std::thread::Builder::new()
             .name("govrec-writer".to_owned())
@@ -226,7 +274,7 @@ impl Store {
         &self,
         actor: &str,
         events: Vec<NewEvent>,
-    ) -> Result<Receiver<Result<Appended, StoreError>>, StoreError> {
+    ) -> Result<oneshot::Receiver<Result<Appended, StoreError>>, StoreError> {
         let (request, reply) = self.prepare(actor, events)?;
         self.send(Command::Append(request))?;
         Ok(reply)
@@ -236,19 +284,29 @@ impl Store {
         &self,
         actor: &str,
         events: Vec<NewEvent>,
-    ) -> Result<(AppendRequest, Receiver<Result<Appended, StoreError>>), StoreError> {
+    ) -> Result<(AppendRequest, oneshot::Receiver<Result<Appended, StoreError>>), StoreError> {
         if events.is_empty() {
-            return Err(StoreError::bad_request("empty_batch", None, Some("events"), "a batch needs at least one event"));
+            return Err(StoreError::bad_request(
+                "empty_batch",
+                None,
+                Some("events"),
+                "a batch needs at least one event",
+            ));
         }
         if events.len() > self.config.batch_events_max {
             return Err(StoreError::bad_request(
                 "too_many_events",
                 None,
                 Some("events"),
-                format!("a batch holds at most {} events, this one has {}", self.config.batch_events_max, events.len()),
+                format!(
+                    "a batch holds at most {} events, this one has {}",
+                    self.config.batch_events_max,
+                    events.len()
+                ),
             ));
         }
-        validate_actor(actor).map_err(|message| StoreError::bad_request("invalid_actor", None, None, message))?;
+        validate_actor(actor)
+            .map_err(|message| StoreError::bad_request("invalid_actor", None, None, message))?;
         let mut seen = HashMap::with_capacity(events.len());
         for (index, event) in events.iter().enumerate() {
             if let Some(id) = event.id {
@@ -262,21 +320,31 @@ impl Store {
                 }
             }
         }
-        let events = events
-            .into_iter()
-            .map(|new| {
-                let mut stored = Vec::with_capacity(96);
-                govrec_core::stored::encode_event_into(&new.event, &mut stored);
-                PreparedEvent {
-                    id: new.id,
-                    occurred_on: new.occurred_on,
-                    event_hash: event_hash(&new.event),
-                    event: new.event,
-                    stored,
-                }
-            })
-            .collect();
-        let (reply, receiver) = crossbeam_channel::bounded(1);
+        let mut prepared = Vec::with_capacity(events.len());
+        for (index, new) in events.into_iter().enumerate() {
+            let mut stored = Vec::with_capacity(128);
+            govrec_core::stored::encode_event_into(&new.event, &mut stored);
+            if stored.len() > EVENT_BYTES_MAX {
+                return Err(StoreError::bad_request(
+                    "payload_too_large",
+                    Some(index),
+                    None,
+                    format!(
+                        "event {index} takes {} bytes stored, at most {EVENT_BYTES_MAX}",
+                        stored.len()
+                    ),
+                ));
+            }
+            prepared.push(PreparedEvent {
+                id: new.id,
+                occurred_on: new.occurred_on,
+                event_hash: event_hash(&new.event),
+                event: new.event,
+                stored,
+            });
+        }
+        let events = prepared;
+        let (reply, receiver) = oneshot::channel();
         Ok((
             AppendRequest {
                 actor: actor.to_owned(),
@@ -300,7 +368,7 @@ impl Store {
     /// not before the head's, event id new. Applied to the state without business rules, as
     /// replay does. The records are written in one atomic, durable commit.
     pub fn restore(&self, records: Vec<Record>) -> Result<Head, StoreError> {
-        let (reply, receiver) = crossbeam_channel::bounded(1);
+        let (reply, receiver) = oneshot::channel();
         self.send(Command::Restore(RestoreRequest { records, reply }))?;
         receiver.recv().map_err(|_| StoreError::ShuttingDown)?
     }
@@ -322,10 +390,13 @@ impl Store {
             });
         };
         let records = decode_block(first, &bytes)?;
-        let stored = records.into_iter().nth((seq - first) as usize).ok_or_else(|| StoreError::Corrupt {
-            seq,
-            reason: "the block that should hold this seq ends before it".to_owned(),
-        })?;
+        let stored = records
+            .into_iter()
+            .nth((seq - first) as usize)
+            .ok_or_else(|| StoreError::Corrupt {
+                seq,
+                reason: "the block that should hold this seq ends before it".to_owned(),
+            })?;
         stored.into_record().map(Some)
     }
 
@@ -351,7 +422,10 @@ impl Store {
     }
 
     /// Calls `visit` with every committed record in order (an export, a replay).
-    pub fn for_each_record(&self, visit: impl FnMut(Record) -> Result<(), StoreError>) -> Result<u64, StoreError> {
+    pub fn for_each_record(
+        &self,
+        visit: impl FnMut(Record) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
         self.shared.log.for_each_record(Some(self.head().next_seq), visit)
     }
 
@@ -362,7 +436,13 @@ impl Store {
 
     /// The seqs of every record that created or changed entity `id`, in log order.
     pub fn entity_seqs(&self, id: &Uuid) -> Vec<u64> {
-        self.shared.entities.read().expect("index lock").get(id).cloned().unwrap_or_default()
+        self.shared
+            .entities
+            .read()
+            .expect("index lock")
+            .get(id)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Every record that created or changed entity `id`, in log order.
@@ -490,8 +570,77 @@ impl Rebuilt {
 struct Writer {
     shared: Arc<Shared>,
     state: State,
+    /// The head including records written to sled but not yet durable.
     head: Head,
     config: StoreConfig,
+    /// Records written to sled and handed to the syncer, not yet durable, in seq order.
+    inflight: VecDeque<Record>,
+    inflight_ids: HashMap<Uuid, u64>,
+    syncer: Sender<Ticket>,
+    syncer_thread: Option<JoinHandle<()>>,
+}
+
+/// A written group on its way to durability: its records and the requests to acknowledge.
+struct Ticket {
+    records: Vec<Record>,
+    pending: Vec<Pending>,
+}
+
+/// Makes written groups durable (sled flush + fsync), publishes them to readers and
+/// acknowledges them. Every ticket waiting when a sync starts is covered by it.
+fn run_syncer(shared: Arc<Shared>, tickets: Receiver<Ticket>, sync_wait_max: Duration) {
+    // Requests acknowledged by the previous sync: with that many clients waiting in a closed
+    // loop, it pays to let them resubmit before syncing, so one fsync serves all of them.
+    let mut expected_requests = 0;
+    let mut last_sync = Duration::ZERO;
+    while let Ok(first) = tickets.recv() {
+        let mut batch = vec![first];
+        batch.extend(tickets.try_iter());
+        let wait_until = Instant::now() + sync_wait_max.min(last_sync / 2);
+        while batch.iter().map(|ticket| ticket.pending.len()).sum::<usize>() < expected_requests {
+            match tickets.recv_deadline(wait_until) {
+                Ok(ticket) => batch.push(ticket),
+                Err(_) => break,
+            }
+        }
+        expected_requests = batch.iter().map(|ticket| ticket.pending.len()).sum();
+        if shared.poisoned.load(Ordering::Acquire) {
+            fail_tickets(batch, || StoreError::Poisoned);
+            continue;
+        }
+        let sync_started = Instant::now();
+        if let Err(error) = shared.log.sync() {
+            shared.poison(&error);
+            fail_tickets(batch, || StoreError::Poisoned);
+            continue;
+        }
+        last_sync = sync_started.elapsed();
+        let mut head = *shared.head.read().expect("head lock");
+        for ticket in &batch {
+            if let Some(last) = ticket.records.last() {
+                head = Head {
+                    next_seq: last.seq + 1,
+                    hash: last.hash,
+                    recorded_at: Some(last.recorded_at),
+                };
+            }
+        }
+        let records: Vec<&Record> = batch.iter().flat_map(|ticket| &ticket.records).collect();
+        shared.publish(&records, head);
+        for ticket in batch {
+            for waiting in ticket.pending {
+                waiting.succeed(head);
+            }
+        }
+    }
+}
+
+fn fail_tickets(tickets: Vec<Ticket>, error: impl Fn() -> StoreError) {
+    for ticket in tickets {
+        for waiting in ticket.pending {
+            waiting.fail(error());
+        }
+    }
 }
 
 /// The records a group commit will write, with their events already in stored form.
@@ -499,17 +648,18 @@ struct Writer {
 struct Staged {
     records: Vec<Record>,
     encoded: Vec<Vec<u8>>,
+    ids: HashMap<Uuid, u64>,
 }
 
 /// A request of the group that passed, waiting for the commit.
 enum Pending {
     Append {
-        reply: Sender<Result<Appended, StoreError>>,
+        reply: oneshot::Sender<Result<Appended, StoreError>>,
         receipts: Vec<Receipt>,
         replayed: bool,
     },
     Restore {
-        reply: Sender<Result<Head, StoreError>>,
+        reply: oneshot::Sender<Result<Head, StoreError>>,
     },
 }
 
@@ -529,8 +679,17 @@ impl Writer {
             }
             self.commit_group(group);
         }
+        // Let the syncer finish what is in flight, then stop it.
+        let (closed, _) = crossbeam_channel::bounded(1);
+        drop(std::mem::replace(&mut self.syncer, closed));
+        if let Some(thread) = self.syncer_thread.take() {
+            let _ = thread.join();
+        }
     }
 
+    /// Stages a group and writes it to sled, then hands it to the syncer, which acknowledges it
+    /// once an fsync covers it. The writer goes on with the next group meanwhile, so CPU work
+    /// on one group overlaps the fsync of the one before.
     fn commit_group(&mut self, group: Vec<Command>) {
         if self.shared.poisoned.load(Ordering::Acquire) {
             for command in group {
@@ -538,15 +697,14 @@ impl Writer {
             }
             return;
         }
+        self.prune_inflight();
         let now = RecordedAt::now().max(self.head.recorded_at.unwrap_or(RecordedAt(i64::MIN)));
         let mut staged = Staged::default();
-        let mut staged_ids: HashMap<Uuid, u64> = HashMap::new();
         let mut pending = Vec::with_capacity(group.len());
         for command in group {
             match command {
-                Command::Append(request) => {
-                    let reply = request.reply.clone();
-                    match self.stage_append(request, now, &mut staged, &mut staged_ids) {
+                Command::Append(AppendRequest { actor, events, reply }) => {
+                    match self.stage_append(&actor, events, now, &mut staged) {
                         Ok((receipts, replayed)) => pending.push(Pending::Append {
                             reply,
                             receipts,
@@ -558,8 +716,8 @@ impl Writer {
                     }
                 }
                 Command::Restore(request) => {
-                    let reply = request.reply.clone();
-                    match self.stage_restore(request.records, &mut staged, &mut staged_ids) {
+                    let reply = request.reply;
+                    match self.stage_restore(request.records, &mut staged) {
                         Ok(()) => pending.push(Pending::Restore { reply }),
                         Err(error) => {
                             let _ = reply.send(Err(error));
@@ -568,35 +726,45 @@ impl Writer {
                 }
             }
         }
+        if pending.is_empty() {
+            return;
+        }
         if !staged.records.is_empty() {
             if let Err(error) = self.write(&mut staged) {
-                self.shared.poisoned.store(true, Ordering::Release);
-                eprintln!("govrec-store: commit failed, refusing further writes: {error}");
+                self.shared.poison(&error);
                 for waiting in pending {
                     waiting.fail(StoreError::Poisoned);
                 }
                 return;
             }
-            self.publish(&staged.records);
-        }
-        let head = self.head;
-        for waiting in pending {
-            match waiting {
-                Pending::Append {
-                    reply,
-                    receipts,
-                    replayed,
-                } => {
-                    let _ = reply.send(Ok(Appended {
-                        receipts,
-                        head,
-                        replayed,
-                    }));
-                }
-                Pending::Restore { reply } => {
-                    let _ = reply.send(Ok(head));
-                }
+            for record in &staged.records {
+                self.inflight_ids.insert(record.id, record.seq);
             }
+            self.inflight.extend(staged.records.iter().cloned());
+        }
+        // Even a group of pure idempotent retries goes through the syncer: what it replays
+        // may still be waiting for its fsync.
+        let ticket = Ticket {
+            records: staged.records,
+            pending,
+        };
+        if let Err(crossbeam_channel::SendError(ticket)) = self.syncer.send(ticket) {
+            for waiting in ticket.pending {
+                waiting.fail(StoreError::ShuttingDown);
+            }
+        }
+    }
+
+    /// Forgets in-flight records the syncer has made durable (they are in the shared indexes).
+    fn prune_inflight(&mut self) {
+        let durable_end = self.shared.head.read().expect("head lock").next_seq;
+        while self
+            .inflight
+            .front()
+            .is_some_and(|record| record.seq < durable_end)
+        {
+            let record = self.inflight.pop_front().expect("front exists");
+            self.inflight_ids.remove(&record.id);
         }
     }
 
@@ -604,31 +772,35 @@ impl Writer {
     /// stages its records. On error nothing of it is staged and the state is unchanged.
     fn stage_append(
         &mut self,
-        request: AppendRequest,
+        actor: &str,
+        prepared_events: Vec<PreparedEvent>,
         now: RecordedAt,
         staged: &mut Staged,
-        staged_ids: &mut HashMap<Uuid, u64>,
     ) -> Result<(Vec<Receipt>, bool), StoreError> {
-        if let Some(receipts) = self.idempotent_retry(&request, &staged.records, staged_ids)? {
+        if let Some(receipts) = self.idempotent_retry(actor, &prepared_events, staged)? {
             return Ok((receipts, true));
         }
         let first_seq = self.head.next_seq;
-        let events: Vec<Event> = request.events.iter().map(|prepared| prepared.event.clone()).collect();
+        let events: Vec<Event> = prepared_events
+            .iter()
+            .map(|prepared| prepared.event.clone())
+            .collect();
         self.state.check_and_apply(first_seq, &events)?;
         let today = BusinessDate::of(now);
         let now_text = now.to_rfc3339();
         let today_text = today.to_iso();
         let encoded = &mut staged.encoded;
+        let staged_ids = &mut staged.ids;
         let staged = &mut staged.records;
         let mut receipts = Vec::with_capacity(events.len());
-        for prepared in request.events {
+        for prepared in prepared_events {
             encoded.push(prepared.stored);
             let record = Record {
                 seq: self.head.next_seq,
                 id: prepared.id.unwrap_or_else(Uuid::now_v7),
                 recorded_at: now,
                 occurred_on: prepared.occurred_on.unwrap_or(today),
-                actor: request.actor.clone(),
+                actor: actor.to_owned(),
                 event: prepared.event,
                 event_hash: prepared.event_hash,
                 prev_hash: self.head.hash,
@@ -658,19 +830,23 @@ impl Writer {
     /// mixes known and new ids; `None` when no id is known.
     fn idempotent_retry(
         &self,
-        request: &AppendRequest,
-        staged: &[Record],
-        staged_ids: &HashMap<Uuid, u64>,
+        actor: &str,
+        events: &[PreparedEvent],
+        staged: &Staged,
     ) -> Result<Option<Vec<Receipt>>, StoreError> {
         let known: Vec<(usize, Uuid, u64)> = {
             let event_ids = self.shared.event_ids.read().expect("index lock");
-            request
-                .events
+            events
                 .iter()
                 .enumerate()
                 .filter_map(|(index, event)| {
                     let id = event.id?;
-                    let seq = staged_ids.get(&id).or_else(|| event_ids.get(&id)).copied()?;
+                    let seq = staged
+                        .ids
+                        .get(&id)
+                        .or_else(|| self.inflight_ids.get(&id))
+                        .or_else(|| event_ids.get(&id))
+                        .copied()?;
                     Some((index, id, seq))
                 })
                 .collect()
@@ -678,21 +854,18 @@ impl Writer {
         if known.is_empty() {
             return Ok(None);
         }
-        if known.len() != request.events.len() {
+        if known.len() != events.len() {
             let (index, id, seq) = known[0];
             return Err(StoreError::IdempotencyConflict { index, id, seq });
         }
-        let committed_end = self.shared.head.read().expect("head lock").next_seq;
         let mut receipts = Vec::with_capacity(known.len());
         for (index, id, seq) in known {
-            let original = if seq >= committed_end {
-                staged[(seq - staged[0].seq) as usize].clone()
-            } else {
-                self.read_committed(seq)?
-            };
-            let prepared = &request.events[index];
-            let same_date = prepared.occurred_on.is_none_or(|date| date == original.occurred_on);
-            if original.event_hash != prepared.event_hash || !same_date || original.actor != request.actor {
+            let original = self.recent_record(seq, staged)?;
+            let prepared = &events[index];
+            let same_date = prepared
+                .occurred_on
+                .is_none_or(|date| date == original.occurred_on);
+            if original.event_hash != prepared.event_hash || !same_date || original.actor != actor {
                 return Err(StoreError::IdempotencyConflict { index, id, seq });
             }
             receipts.push(Receipt {
@@ -704,24 +877,47 @@ impl Writer {
         Ok(Some(receipts))
     }
 
-    fn read_committed(&self, seq: u64) -> Result<Record, StoreError> {
-        let (first, bytes) = self.shared.log.block_containing(seq)?.ok_or_else(|| StoreError::Corrupt {
-            seq,
-            reason: "indexed record is missing".to_owned(),
-        })?;
-        let records = decode_block_records(first, &bytes)?;
-        records.into_iter().nth((seq - first) as usize).ok_or_else(|| StoreError::Corrupt {
-            seq,
-            reason: "indexed record is missing".to_owned(),
-        })
+    /// A record by seq wherever it is: staged in this group, in flight to the syncer, or
+    /// committed.
+    fn recent_record(&self, seq: u64, staged: &Staged) -> Result<Record, StoreError> {
+        let in_deque = |records: &VecDeque<Record>| {
+            let first = records.front()?.seq;
+            records.get(seq.checked_sub(first)? as usize).cloned()
+        };
+        if let Some(first) = staged.records.first() {
+            if let Some(record) = seq
+                .checked_sub(first.seq)
+                .and_then(|i| staged.records.get(i as usize))
+            {
+                return Ok(record.clone());
+            }
+        }
+        match in_deque(&self.inflight) {
+            Some(record) => Ok(record),
+            None => self.read_committed(seq),
+        }
     }
 
-    fn stage_restore(
-        &mut self,
-        records: Vec<Record>,
-        staged: &mut Staged,
-        staged_ids: &mut HashMap<Uuid, u64>,
-    ) -> Result<(), StoreError> {
+    fn read_committed(&self, seq: u64) -> Result<Record, StoreError> {
+        let (first, bytes) = self
+            .shared
+            .log
+            .block_containing(seq)?
+            .ok_or_else(|| StoreError::Corrupt {
+                seq,
+                reason: "indexed record is missing".to_owned(),
+            })?;
+        let records = decode_block_records(first, &bytes)?;
+        records
+            .into_iter()
+            .nth((seq - first) as usize)
+            .ok_or_else(|| StoreError::Corrupt {
+                seq,
+                reason: "indexed record is missing".to_owned(),
+            })
+    }
+
+    fn stage_restore(&mut self, records: Vec<Record>, staged: &mut Staged) -> Result<(), StoreError> {
         // Check everything before touching the state so a bad record stages nothing.
         let mut expected = self.head;
         let mut batch_ids = HashMap::with_capacity(records.len());
@@ -729,7 +925,9 @@ impl Writer {
             let event_ids = self.shared.event_ids.read().expect("index lock");
             for record in &records {
                 check_continues(&expected, record)?;
-                let id_taken = event_ids.contains_key(&record.id) || staged_ids.contains_key(&record.id);
+                let id_taken = event_ids.contains_key(&record.id)
+                    || staged.ids.contains_key(&record.id)
+                    || self.inflight_ids.contains_key(&record.id);
                 if id_taken || batch_ids.insert(record.id, record.seq).is_some() {
                     return Err(StoreError::InvalidRecord {
                         seq: record.seq,
@@ -756,7 +954,7 @@ impl Writer {
         }
         for record in records {
             self.advance(&record);
-            staged_ids.insert(record.id, record.seq);
+            staged.ids.insert(record.id, record.seq);
             let mut event = Vec::with_capacity(96);
             govrec_core::stored::encode_event_into(&record.event, &mut event);
             staged.encoded.push(event);
@@ -768,16 +966,11 @@ impl Writer {
     /// Rebuilds the validation state from the committed log plus the group's staged records.
     fn rebuild_state(&mut self, staged: &[Record]) -> Result<(), StoreError> {
         let mut state = State::new();
-        let committed_end = self.shared.head.read().expect("head lock").next_seq;
-        for block in self.shared.log.blocks_from(0) {
-            let (first, bytes) = block?;
-            if first >= committed_end {
-                break;
-            }
-            for record in decode_block_records(first, &bytes)? {
-                apply_or_corrupt(&mut state, &record)?;
-            }
-        }
+        // Everything before the group's staged records is in sled (durable or in flight).
+        let written_end = staged.first().map_or(self.head.next_seq, |record| record.seq);
+        self.shared
+            .log
+            .for_each_record(Some(written_end), |record| apply_or_corrupt(&mut state, &record))?;
         for record in staged {
             apply_or_corrupt(&mut state, record)?;
         }
@@ -810,44 +1003,35 @@ impl Writer {
             current.push(stored);
         }
         blocks.push((current[0].seq, encode_block(&current)));
-        self.shared.log.commit(&blocks)
-    }
-
-    /// Makes committed records visible: indexes first, then the head readers go by.
-    fn publish(&self, staged: &[Record]) {
-        {
-            let mut event_ids = self.shared.event_ids.write().expect("index lock");
-            for record in staged {
-                event_ids.insert(record.id, record.seq);
-            }
-        }
-        {
-            let mut entities = self.shared.entities.write().expect("index lock");
-            for record in staged {
-                for entity in record.event.entity_ids() {
-                    entities.entry(entity).or_default().push(record.seq);
-                }
-            }
-        }
-        *self.shared.head.write().expect("head lock") = self.head;
+        self.shared.log.apply(&blocks)
     }
 }
 
 fn apply_or_corrupt(state: &mut State, record: &Record) -> Result<(), StoreError> {
-    state.apply_recorded(record.seq, &record.event).map_err(|error| StoreError::Corrupt {
-        seq: record.seq,
-        reason: error.to_string(),
-    })
+    state
+        .apply_recorded(record.seq, &record.event)
+        .map_err(|error| StoreError::Corrupt {
+            seq: record.seq,
+            reason: error.to_string(),
+        })
 }
 
 /// Checks that `record` is a valid next record after `head`.
 fn check_continues(head: &Head, record: &Record) -> Result<(), StoreError> {
-    let invalid = |reason: String| StoreError::InvalidRecord { seq: record.seq, reason };
+    let invalid = |reason: String| StoreError::InvalidRecord {
+        seq: record.seq,
+        reason,
+    };
     if record.seq != head.next_seq {
-        return Err(invalid(format!("seq {} does not continue the log at {}", record.seq, head.next_seq)));
+        return Err(invalid(format!(
+            "seq {} does not continue the log at {}",
+            record.seq, head.next_seq
+        )));
     }
     if record.prev_hash != head.hash {
-        return Err(invalid("prev_hash is not the hash of the previous record".to_owned()));
+        return Err(invalid(
+            "prev_hash is not the hash of the previous record".to_owned(),
+        ));
     }
     if head.recorded_at.is_some_and(|last| record.recorded_at < last) {
         return Err(invalid("recorded_at is before the previous record's".to_owned()));
@@ -876,6 +1060,25 @@ impl Command {
 }
 
 impl Pending {
+    fn succeed(self, head: Head) {
+        match self {
+            Pending::Append {
+                reply,
+                receipts,
+                replayed,
+            } => {
+                let _ = reply.send(Ok(Appended {
+                    receipts,
+                    head,
+                    replayed,
+                }));
+            }
+            Pending::Restore { reply } => {
+                let _ = reply.send(Ok(head));
+            }
+        }
+    }
+
     fn fail(self, error: StoreError) {
         match self {
             Pending::Append { reply, .. } => {

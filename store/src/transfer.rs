@@ -108,7 +108,10 @@ impl Importer<'_> {
 
     fn push(&mut self, line_no: u64, text: &str) -> Result<(), ImportError> {
         if text.len() > IMPORT_LINE_BYTES_MAX {
-            return Err(self.fail(line_no, invalid_line(format!("longer than {IMPORT_LINE_BYTES_MAX} bytes"))));
+            return Err(self.fail(
+                line_no,
+                invalid_line(format!("longer than {IMPORT_LINE_BYTES_MAX} bytes")),
+            ));
         }
         let value: Value = serde_json::from_str(text)
             .map_err(|error| self.fail(line_no, invalid_line(format!("not JSON: {error}"))))?;
@@ -120,7 +123,10 @@ impl Importer<'_> {
         match self.kind {
             None => self.kind = Some(kind),
             Some(expected) if expected != kind => {
-                return Err(self.fail(line_no, invalid_line("a file holds either exported records or bare events, not both".to_owned())));
+                return Err(self.fail(
+                    line_no,
+                    invalid_line("a file holds either exported records or bare events, not both".to_owned()),
+                ));
             }
             Some(_) => {}
         }
@@ -130,7 +136,9 @@ impl Importer<'_> {
                     .map_err(|error| self.fail(line_no, invalid_line(format!("not a record: {error}"))))?;
                 Line::Record(Record::from_json(json).map_err(|error| self.fail(line_no, error))?)
             }
-            ImportKind::Events => Line::Event(new_event_from_json(value).map_err(|error| self.fail(line_no, error))?),
+            ImportKind::Events => {
+                Line::Event(new_event_from_json(value).map_err(|error| self.fail(line_no, error))?)
+            }
         };
         self.chunk.push((line_no, line));
         self.lines += 1;
@@ -176,16 +184,21 @@ impl Importer<'_> {
                         Line::Record(_) => None,
                     })
                     .collect();
-                self.store.append(self.actor, events).map(|_| ()).map_err(|error| {
-                    let index = match &error {
-                        StoreError::Rejected(violation) => Some(violation.index),
-                        StoreError::BadRequest { index, .. } => *index,
-                        StoreError::IdempotencyConflict { index, .. } => Some(*index),
-                        _ => None,
-                    };
-                    let line = index.and_then(|index| line_numbers.get(index).copied()).unwrap_or(first_line);
-                    (line, error)
-                })
+                self.store
+                    .append(self.actor, events)
+                    .map(|_| ())
+                    .map_err(|error| {
+                        let index = match &error {
+                            StoreError::Rejected(violation) => Some(violation.index),
+                            StoreError::BadRequest { index, .. } => *index,
+                            StoreError::IdempotencyConflict { index, .. } => Some(*index),
+                            _ => None,
+                        };
+                        let line = index
+                            .and_then(|index| line_numbers.get(index).copied())
+                            .unwrap_or(first_line);
+                        (line, error)
+                    })
             }
         };
         match result {
@@ -206,20 +219,36 @@ fn invalid_line(reason: String) -> StoreError {
 /// (UUID, the idempotency key) and `occurred_on` (`YYYY-MM-DD`).
 pub fn new_event_from_json(mut value: Value) -> Result<NewEvent, StoreError> {
     let Some(object) = value.as_object_mut() else {
-        return Err(StoreError::bad_request("malformed_event", None, None, "an event must be a JSON object"));
+        return Err(StoreError::bad_request(
+            "malformed_event",
+            None,
+            None,
+            "an event must be a JSON object",
+        ));
     };
     let id = match object.remove("id") {
         None => None,
-        Some(Value::String(text)) => Some(
-            uuid::Uuid::parse_str(&text)
-                .map_err(|_| StoreError::bad_request("invalid_field", None, Some("id"), "id must be a UUID string"))?,
-        ),
-        Some(_) => return Err(StoreError::bad_request("invalid_field", None, Some("id"), "id must be a UUID string")),
+        Some(Value::String(text)) => Some(uuid::Uuid::parse_str(&text).map_err(|_| {
+            StoreError::bad_request("invalid_field", None, Some("id"), "id must be a UUID string")
+        })?),
+        Some(_) => {
+            return Err(StoreError::bad_request(
+                "invalid_field",
+                None,
+                Some("id"),
+                "id must be a UUID string",
+            ))
+        }
     };
     let occurred_on = match object.remove("occurred_on") {
         None => None,
         Some(Value::String(text)) => Some(BusinessDate::parse(&text).ok_or_else(|| {
-            StoreError::bad_request("invalid_field", None, Some("occurred_on"), "occurred_on must be a date YYYY-MM-DD")
+            StoreError::bad_request(
+                "invalid_field",
+                None,
+                Some("occurred_on"),
+                "occurred_on must be a date YYYY-MM-DD",
+            )
         })?),
         Some(_) => {
             return Err(StoreError::bad_request(
@@ -236,5 +265,9 @@ pub fn new_event_from_json(mut value: Value) -> Result<NewEvent, StoreError> {
         field: error.field().map(str::to_owned),
         message: error.to_string(),
     })?;
-    Ok(NewEvent { id, occurred_on, event })
+    Ok(NewEvent {
+        id,
+        occurred_on,
+        event,
+    })
 }

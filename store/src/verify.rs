@@ -86,24 +86,29 @@ fn previous_hash(log: &Log, from: u64) -> Result<Result<Hash32, Verification>, S
     }
 }
 
+/// A record with the result of checking its own hashes.
+type CheckedRecord = (Record, Result<(), &'static str>);
+
 /// One block after its records were checked on their own.
 struct BlockCheck {
     first_seq: u64,
     /// The records in range with the result of their self-check, or the decode failure.
-    records: Result<Vec<(Record, Result<(), &'static str>)>, Verification>,
+    records: Result<Vec<CheckedRecord>, Verification>,
 }
 
 fn check_block(first_seq: u64, bytes: &[u8], from: u64, to: Option<u64>) -> BlockCheck {
-    let records = decode_block_records(first_seq, bytes).map_err(damage_of).map(|records| {
-        records
-            .into_iter()
-            .filter(|record| record.seq >= from && to.is_none_or(|to| record.seq <= to))
-            .map(|record| {
-                let check = record.self_check();
-                (record, check)
-            })
-            .collect()
-    });
+    let records = decode_block_records(first_seq, bytes)
+        .map_err(damage_of)
+        .map(|records| {
+            records
+                .into_iter()
+                .filter(|record| record.seq >= from && to.is_none_or(|to| record.seq <= to))
+                .map(|record| {
+                    let check = record.self_check();
+                    (record, check)
+                })
+                .collect()
+        });
     BlockCheck { first_seq, records }
 }
 

@@ -35,7 +35,13 @@ pub fn county_and_town(county: Uuid, town: Uuid, label: &str) -> Vec<NewEvent> {
 
 /// A county > town > community > compound > building chain, ids `base..base+5`.
 pub fn hierarchy(base: u64) -> Vec<NewEvent> {
-    let kinds = [AreaKind::County, AreaKind::Town, AreaKind::Community, AreaKind::Compound, AreaKind::Building];
+    let kinds = [
+        AreaKind::County,
+        AreaKind::Town,
+        AreaKind::Community,
+        AreaKind::Compound,
+        AreaKind::Building,
+    ];
     let names = ["灵丘县", "武灵镇", "城东社区", "天河颐居", "1号楼"];
     kinds
         .iter()

@@ -20,7 +20,11 @@ fn main() {
     let round: u64 = round.parse().expect("round is a number");
     let store = Arc::new(Store::open(data.as_ref(), StoreConfig::default()).expect("open store"));
     let acks = Arc::new(Mutex::new(
-        std::fs::OpenOptions::new().create(true).append(true).open(ack_path).expect("open ack file"),
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(ack_path)
+            .expect("open ack file"),
     ));
     let threads: Vec<_> = (0..APPENDERS)
         .map(|appender| {
@@ -36,7 +40,10 @@ fn main() {
                     for receipt in &appended.receipts {
                         lines.push_str(&format!("{} {} {}\n", receipt.seq, receipt.id, receipt.hash));
                     }
-                    acks.lock().expect("ack lock").write_all(lines.as_bytes()).expect("write ack");
+                    acks.lock()
+                        .expect("ack lock")
+                        .write_all(lines.as_bytes())
+                        .expect("write ack");
                 }
             })
         })

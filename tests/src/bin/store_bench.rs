@@ -22,9 +22,14 @@ const RAW_BATCH: u64 = 1000;
 const SINGLE_INSERTS: u64 = 2000;
 
 fn main() {
-    let records: u64 = std::env::args().nth(1).map_or(1_000_000, |n| n.parse().expect("RECORDS is a number"));
+    let records: u64 = std::env::args()
+        .nth(1)
+        .map_or(1_000_000, |n| n.parse().expect("RECORDS is a number"));
     let scratch = tempfile::tempdir_in(".").expect("scratch dir");
-    println!("govrec store benchmark ({} cores)", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    println!(
+        "govrec store benchmark ({} cores)",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
 
     let record_bytes = sample_record_bytes();
     println!("sample event: {record_bytes} bytes of canonical JSON");
@@ -37,13 +42,17 @@ fn main() {
     let store_dir = scratch.path().join("store");
     let store = Arc::new(Store::open(&store_dir, StoreConfig::default()).expect("open"));
     store.append("bench", hierarchy(0)).expect("hierarchy");
+    let cpu_before = cpu_seconds();
+    let wall_before = Instant::now();
     let (concurrent_rate, p50, p99) = concurrent_appends(&store);
+    let cpu_share = (cpu_seconds() - cpu_before) / wall_before.elapsed().as_secs_f64();
     println!(
         "store, {CONCURRENT_APPENDERS} concurrent single-event appenders: {concurrent_rate:>10.0} events/s  p50 {:.2} ms  p99 {:.2} ms  ({:.2}x raw batched sled)",
         p50.as_secs_f64() * 1e3,
         p99.as_secs_f64() * 1e3,
         concurrent_rate / raw_batched
     );
+    println!("  (process CPU during that phase: {cpu_share:.2} cores busy)");
     let single_rate = single_appender(&store);
     println!(
         "store, one appender alone:                               {single_rate:>10.0} events/s  ({:.2}x one flushed sled insert)",
@@ -64,9 +73,18 @@ fn main() {
     let started = Instant::now();
     let verification = verify_log(store.log(), 0, None).expect("verify");
     let verify_seconds = started.elapsed().as_secs_f64();
-    let Verification::Intact { checked, .. } = verification else { panic!("{verification:?}") };
-    println!("full-chain verify: {checked} records in {verify_seconds:.3} s = {:.0} records/s", checked as f64 / verify_seconds);
-    println!("size on disk: {:.1} MiB; peak RSS: {:.1} MiB", size as f64 / 1048576.0, peak_rss_kib() as f64 / 1024.0);
+    let Verification::Intact { checked, .. } = verification else {
+        panic!("{verification:?}")
+    };
+    println!(
+        "full-chain verify: {checked} records in {verify_seconds:.3} s = {:.0} records/s",
+        checked as f64 / verify_seconds
+    );
+    println!(
+        "size on disk: {:.1} MiB; peak RSS: {:.1} MiB",
+        size as f64 / 1048576.0,
+        peak_rss_kib() as f64 / 1024.0
+    );
 }
 
 fn complaint(id: Uuid) -> NewEvent {
@@ -91,9 +109,18 @@ fn sync_sled(db: &sled::Db, file: &File) {
 }
 
 fn open_raw(path: &std::path::Path) -> (sled::Db, sled::Tree, File) {
-    let db = sled::Config::new().path(path).cache_capacity(64 << 20).flush_every_ms(Some(200)).open().expect("sled");
+    let db = sled::Config::new()
+        .path(path)
+        .cache_capacity(64 << 20)
+        .flush_every_ms(Some(200))
+        .open()
+        .expect("sled");
     let tree = db.open_tree("log").expect("tree");
-    let file = File::options().read(true).write(true).open(path.join("db")).expect("db file");
+    let file = File::options()
+        .read(true)
+        .write(true)
+        .open(path.join("db"))
+        .expect("db file");
     (db, tree, file)
 }
 
@@ -123,24 +150,39 @@ fn raw_sled_single(path: &std::path::Path, record_bytes: usize) -> f64 {
     SINGLE_INSERTS as f64 / started.elapsed().as_secs_f64()
 }
 
+/// 64 concurrent appenders as the server has them: async tasks on a runtime with one worker
+/// per core, each awaiting its durable acknowledgement before sending the next event.
 fn concurrent_appends(store: &Arc<Store>) -> (f64, Duration, Duration) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let started = Instant::now();
-    let threads: Vec<_> = (0..CONCURRENT_APPENDERS)
-        .map(|appender| {
-            let store = store.clone();
-            std::thread::spawn(move || {
-                let mut latencies = Vec::with_capacity(APPENDS_PER_APPENDER as usize);
-                for n in 0..APPENDS_PER_APPENDER {
-                    let id = uuid_of(1_000_000 + (appender << 24) + n);
-                    let one = Instant::now();
-                    store.append("bench", vec![complaint(id)]).expect("append");
-                    latencies.push(one.elapsed());
-                }
-                latencies
+    let mut latencies: Vec<Duration> = runtime.block_on(async {
+        let tasks: Vec<_> = (0..CONCURRENT_APPENDERS)
+            .map(|appender| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let mut latencies = Vec::with_capacity(APPENDS_PER_APPENDER as usize);
+                    for n in 0..APPENDS_PER_APPENDER {
+                        let id = uuid_of(1_000_000 + (appender << 24) + n);
+                        let one = Instant::now();
+                        let pending = store
+                            .append_nonblocking("bench", vec![complaint(id)])
+                            .expect("queue");
+                        pending.await.expect("writer").expect("append");
+                        latencies.push(one.elapsed());
+                    }
+                    latencies
+                })
             })
-        })
-        .collect();
-    let mut latencies: Vec<Duration> = threads.into_iter().flat_map(|t| t.join().expect("appender")).collect();
+            .collect();
+        let mut all = Vec::new();
+        for task in tasks {
+            all.extend(task.await.expect("task"));
+        }
+        all
+    });
     let rate = latencies.len() as f64 / started.elapsed().as_secs_f64();
     latencies.sort();
     let percentile = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
@@ -150,7 +192,9 @@ fn concurrent_appends(store: &Arc<Store>) -> (f64, Duration, Duration) {
 fn single_appender(store: &Store) -> f64 {
     let started = Instant::now();
     for n in 0..SINGLE_INSERTS {
-        store.append("bench", vec![complaint(uuid_of(900_000_000 + n))]).expect("append");
+        store
+            .append("bench", vec![complaint(uuid_of(900_000_000 + n))])
+            .expect("append");
     }
     SINGLE_INSERTS as f64 / started.elapsed().as_secs_f64()
 }
@@ -160,19 +204,32 @@ fn fill(store: &Store, records: u64) -> f64 {
     let before = store.head().next_seq;
     let mut n = 0u64;
     while store.head().next_seq < records {
-        let batch: Vec<NewEvent> = (0..1000).map(|i| complaint(uuid_of(2_000_000_000 + n * 1000 + i))).collect();
+        let batch: Vec<NewEvent> = (0..1000)
+            .map(|i| complaint(uuid_of(2_000_000_000 + n * 1000 + i)))
+            .collect();
         store.append("bench", batch).expect("fill");
         n += 1;
     }
     (store.head().next_seq - before) as f64 / started.elapsed().as_secs_f64()
 }
 
+/// User + system CPU time of this process so far.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // Fields after the command name: utime is the 12th, stime the 13th (0-based 11, 12).
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
-            status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
 }
-

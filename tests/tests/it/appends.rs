@@ -31,9 +31,16 @@ fn a_batch_with_one_bad_event_stores_nothing() {
     let (_dir, store) = temp_store();
     let mut batch = hierarchy(0);
     // Event 3 names a parent that does not exist.
-    batch[3] = NewEvent::new(area(uuid_of(3), AreaKind::Compound, "天河颐居", Some(uuid_of(99))));
+    batch[3] = NewEvent::new(area(
+        uuid_of(3),
+        AreaKind::Compound,
+        "天河颐居",
+        Some(uuid_of(99)),
+    ));
     let error = store.append("recorder", batch).unwrap_err();
-    let StoreError::Rejected(violation) = error else { panic!("expected a rule violation, got {error:?}") };
+    let StoreError::Rejected(violation) = error else {
+        panic!("expected a rule violation, got {error:?}")
+    };
     assert_eq!(violation.code, ViolationCode::UnknownReference);
     assert_eq!(violation.index, 3);
     assert_eq!(next_seq(&store), 0);
@@ -46,7 +53,11 @@ fn a_batch_with_one_bad_event_stores_nothing() {
 fn a_retried_batch_returns_the_original_receipts_and_a_changed_one_conflicts() {
     let (_dir, store) = temp_store();
     let with_ids = |batch: Vec<NewEvent>| -> Vec<NewEvent> {
-        batch.into_iter().enumerate().map(|(i, e)| e.with_id(uuid_of(1000 + i as u64))).collect()
+        batch
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| e.with_id(uuid_of(1000 + i as u64)))
+            .collect()
     };
     let original = store.append("recorder", with_ids(hierarchy(0))).unwrap();
     assert!(!original.replayed);
@@ -56,16 +67,28 @@ fn a_retried_batch_returns_the_original_receipts_and_a_changed_one_conflicts() {
     assert_eq!(next_seq(&store), 5);
 
     let mut changed = with_ids(hierarchy(0));
-    changed[2] = NewEvent::new(area(uuid_of(2), AreaKind::Community, "改名社区", Some(uuid_of(1)))).with_id(uuid_of(1002));
+    changed[2] = NewEvent::new(area(
+        uuid_of(2),
+        AreaKind::Community,
+        "改名社区",
+        Some(uuid_of(1)),
+    ))
+    .with_id(uuid_of(1002));
     let error = store.append("recorder", changed).unwrap_err();
-    assert!(matches!(error, StoreError::IdempotencyConflict { index: 2, seq: 2, .. }), "{error:?}");
+    assert!(
+        matches!(error, StoreError::IdempotencyConflict { index: 2, seq: 2, .. }),
+        "{error:?}"
+    );
 
     let mixed = vec![
         NewEvent::new(area(uuid_of(50), AreaKind::County, "新县", None)).with_id(uuid_of(2000)),
         hierarchy(0).remove(0).with_id(uuid_of(1000)),
     ];
     let error = store.append("recorder", mixed).unwrap_err();
-    assert!(matches!(error, StoreError::IdempotencyConflict { index: 1, .. }), "{error:?}");
+    assert!(
+        matches!(error, StoreError::IdempotencyConflict { index: 1, .. }),
+        "{error:?}"
+    );
     assert_eq!(next_seq(&store), 5);
 }
 
@@ -73,19 +96,48 @@ fn a_retried_batch_returns_the_original_receipts_and_a_changed_one_conflicts() {
 fn malformed_batches_are_refused_before_validation() {
     let (_dir, store) = temp_store();
     let error = store.append("recorder", vec![]).unwrap_err();
-    assert!(matches!(error, StoreError::BadRequest { code: "empty_batch", .. }));
-    let too_many: Vec<NewEvent> =
-        (0..1001).map(|n| NewEvent::new(area(uuid_of(n), AreaKind::County, "县", None))).collect();
+    assert!(matches!(
+        error,
+        StoreError::BadRequest {
+            code: "empty_batch",
+            ..
+        }
+    ));
+    let too_many: Vec<NewEvent> = (0..1001)
+        .map(|n| NewEvent::new(area(uuid_of(n), AreaKind::County, "县", None)))
+        .collect();
     let error = store.append("recorder", too_many).unwrap_err();
-    assert!(matches!(error, StoreError::BadRequest { code: "too_many_events", .. }));
+    assert!(matches!(
+        error,
+        StoreError::BadRequest {
+            code: "too_many_events",
+            ..
+        }
+    ));
     let twice = vec![
         NewEvent::new(area(uuid_of(1), AreaKind::County, "甲县", None)).with_id(uuid_of(7)),
         NewEvent::new(area(uuid_of(2), AreaKind::County, "乙县", None)).with_id(uuid_of(7)),
     ];
     let error = store.append("recorder", twice).unwrap_err();
-    assert!(matches!(error, StoreError::BadRequest { code: "duplicate_id", index: Some(1), .. }), "{error:?}");
+    assert!(
+        matches!(
+            error,
+            StoreError::BadRequest {
+                code: "duplicate_id",
+                index: Some(1),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
     let error = store.append("", hierarchy(0)).unwrap_err();
-    assert!(matches!(error, StoreError::BadRequest { code: "invalid_actor", .. }));
+    assert!(matches!(
+        error,
+        StoreError::BadRequest {
+            code: "invalid_actor",
+            ..
+        }
+    ));
     assert_eq!(next_seq(&store), 0);
 }
 
@@ -98,7 +150,12 @@ fn entity_history_lists_every_record_that_touched_the_entity() {
         reason: "拆除".to_owned(),
     });
     store.append("recorder", vec![retire]).unwrap();
-    let history: Vec<u64> = store.entity_history(&uuid_of(4)).unwrap().iter().map(|r| r.seq).collect();
+    let history: Vec<u64> = store
+        .entity_history(&uuid_of(4))
+        .unwrap()
+        .iter()
+        .map(|r| r.seq)
+        .collect();
     assert_eq!(history, vec![4, 5]);
     assert!(store.entity_history(&uuid_of(77)).unwrap().is_empty());
 }
@@ -114,7 +171,13 @@ fn concurrent_appenders_get_a_gapless_verified_log() {
                 (0..40u64)
                     .flat_map(|n| {
                         let key = (t << 20) | (n << 1);
-                        store.append("recorder", county_and_town(uuid_of(key), uuid_of(key | 1), "并发")).unwrap().receipts
+                        store
+                            .append(
+                                "recorder",
+                                county_and_town(uuid_of(key), uuid_of(key | 1), "并发"),
+                            )
+                            .unwrap()
+                            .receipts
                     })
                     .map(|r| r.seq)
                     .collect::<Vec<_>>()
@@ -125,7 +188,10 @@ fn concurrent_appenders_get_a_gapless_verified_log() {
     seqs.sort();
     assert_eq!(seqs, (0..640).collect::<Vec<_>>());
     let verification = govrec_store::verify_log(store.log(), 0, None).unwrap();
-    assert!(matches!(verification, Verification::Intact { checked: 640, .. }), "{verification:?}");
+    assert!(
+        matches!(verification, Verification::Intact { checked: 640, .. }),
+        "{verification:?}"
+    );
 }
 
 #[test]
@@ -154,13 +220,22 @@ fn recorded_at_never_goes_back_even_when_the_clock_is_behind_the_log() {
     store.restore(vec![record]).unwrap();
     store.append("recorder", vec![hierarchy(0).remove(1)]).unwrap();
     let second = store.get(1).unwrap().unwrap();
-    assert!(second.recorded_at >= future, "{:?} is before {:?}", second.recorded_at, future);
+    assert!(
+        second.recorded_at >= future,
+        "{:?} is before {:?}",
+        second.recorded_at,
+        future
+    );
 }
 
 #[test]
 fn reopening_keeps_state_indexes_and_idempotency() {
     let dir = tempfile::tempdir().unwrap();
-    let ids: Vec<NewEvent> = hierarchy(0).into_iter().enumerate().map(|(i, e)| e.with_id(uuid_of(900 + i as u64))).collect();
+    let ids: Vec<NewEvent> = hierarchy(0)
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| e.with_id(uuid_of(900 + i as u64)))
+        .collect();
     let original = {
         let store = open(dir.path());
         store.append("recorder", ids.clone()).unwrap()
@@ -172,6 +247,11 @@ fn reopening_keeps_state_indexes_and_idempotency() {
     assert_eq!(store.seq_of_event(&uuid_of(903)), Some(3));
     assert_eq!(store.entity_seqs(&uuid_of(2)), vec![2]);
     // The validation state was rebuilt: a second county with an existing id is refused.
-    let error = store.append("recorder", vec![hierarchy(0).remove(0)]).unwrap_err();
-    assert!(matches!(error, StoreError::Rejected(ref v) if v.code == ViolationCode::DuplicateId), "{error:?}");
+    let error = store
+        .append("recorder", vec![hierarchy(0).remove(0)])
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::Rejected(ref v) if v.code == ViolationCode::DuplicateId),
+        "{error:?}"
+    );
 }

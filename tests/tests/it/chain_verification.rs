@@ -12,7 +12,9 @@ fn ten_records(path: &Path) {
     let store = open(path);
     for n in 0..10u64 {
         let event = area(uuid_of(n), AreaKind::County, &format!("第{n}县"), None);
-        store.append(&format!("actor-{n:03}"), vec![NewEvent::new(event)]).unwrap();
+        store
+            .append(&format!("actor-{n:03}"), vec![NewEvent::new(event)])
+            .unwrap();
     }
     store.close().unwrap();
 }
@@ -53,9 +55,21 @@ fn assert_damaged_at(verification: Verification, seq: u64) {
 fn an_intact_log_verifies_in_full_and_in_ranges() {
     let dir = tempfile::tempdir().unwrap();
     ten_records(dir.path());
-    assert!(matches!(verify(dir.path()), Verification::Intact { checked: 10, head: Some((9, _)) }));
+    assert!(matches!(
+        verify(dir.path()),
+        Verification::Intact {
+            checked: 10,
+            head: Some((9, _))
+        }
+    ));
     let log = Log::open(dir.path(), &LogConfig::default()).unwrap();
-    assert!(matches!(verify_log(&log, 3, Some(6)).unwrap(), Verification::Intact { checked: 4, head: Some((6, _)) }));
+    assert!(matches!(
+        verify_log(&log, 3, Some(6)).unwrap(),
+        Verification::Intact {
+            checked: 4,
+            head: Some((6, _))
+        }
+    ));
 }
 
 #[test]
@@ -80,7 +94,10 @@ fn a_removed_block_is_found_as_a_gap() {
     ten_records(dir.path());
     {
         let log = Log::open(dir.path(), &LogConfig::default()).unwrap();
-        log.blocks_tree().remove(5u64.to_be_bytes()).unwrap().expect("each append is its own block");
+        log.blocks_tree()
+            .remove(5u64.to_be_bytes())
+            .unwrap()
+            .expect("each append is its own block");
         log.sync().unwrap();
     }
     assert_damaged_at(verify(dir.path()), 5);
@@ -94,7 +111,8 @@ fn undecodable_bytes_are_found_at_their_block() {
         let log = Log::open(dir.path(), &LogConfig::default()).unwrap();
         let tree = log.blocks_tree();
         let value = tree.get(2u64.to_be_bytes()).unwrap().unwrap();
-        tree.insert(2u64.to_be_bytes(), &value[..value.len() / 2]).unwrap();
+        tree.insert(2u64.to_be_bytes(), &value[..value.len() / 2])
+            .unwrap();
         log.sync().unwrap();
     }
     assert_damaged_at(verify(dir.path()), 2);

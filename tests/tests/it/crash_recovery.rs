@@ -32,7 +32,10 @@ fn read_acks(path: &Path) -> HashMap<u64, (String, String)> {
         .map(|line| {
             let mut parts = line.split(' ');
             let seq = parts.next().unwrap().parse().unwrap();
-            (seq, (parts.next().unwrap().to_owned(), parts.next().unwrap().to_owned()))
+            (
+                seq,
+                (parts.next().unwrap().to_owned(), parts.next().unwrap().to_owned()),
+            )
         })
         .collect()
 }
@@ -61,21 +64,38 @@ fn acknowledged_appends_survive_sigkill() {
         let store = open(&data);
         let head = store.head();
         for (seq, (id, hash)) in &acks {
-            let record = store.get(*seq).unwrap().unwrap_or_else(|| panic!("round {round}: acked seq {seq} is missing"));
+            let record = store
+                .get(*seq)
+                .unwrap()
+                .unwrap_or_else(|| panic!("round {round}: acked seq {seq} is missing"));
             assert_eq!(&record.id.to_string(), id, "round {round}: seq {seq}");
-            assert_eq!(record.hash, Hash32::from_hex(hash).unwrap(), "round {round}: seq {seq}");
+            assert_eq!(
+                record.hash,
+                Hash32::from_hex(hash).unwrap(),
+                "round {round}: seq {seq}"
+            );
         }
         let verification = verify_log(store.log(), 0, None).unwrap();
         match verification {
-            Verification::Intact { checked, .. } => assert_eq!(checked, head.next_seq, "round {round}: gapless"),
+            Verification::Intact { checked, .. } => {
+                assert_eq!(checked, head.next_seq, "round {round}: gapless")
+            }
             damaged => panic!("round {round}: {damaged:?}"),
         }
         // The store accepts new appends after the crash.
         let key = (round << 40) | (1 << 39);
-        let appended = store.append("after-crash", county_and_town(uuid_of(key), uuid_of(key | 1), "恢复")).unwrap();
+        let appended = store
+            .append(
+                "after-crash",
+                county_and_town(uuid_of(key), uuid_of(key | 1), "恢复"),
+            )
+            .unwrap();
         assert_eq!(appended.receipts[0].seq, head.next_seq);
         store.close().unwrap();
         total_acked = acks.len();
     }
-    assert!(total_acked > 0, "the child never got an append acknowledged: the test proved nothing");
+    assert!(
+        total_acked > 0,
+        "the child never got an append acknowledged: the test proved nothing"
+    );
 }

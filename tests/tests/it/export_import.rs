@@ -38,7 +38,9 @@ fn export_import_export_is_byte_identical() {
     assert_eq!(export(&restored), first);
     // The restored store keeps working: it validates against the restored state.
     restored.append("recorder", hierarchy(20)).unwrap();
-    let error = restored.append("recorder", vec![hierarchy(0).remove(0)]).unwrap_err();
+    let error = restored
+        .append("recorder", vec![hierarchy(0).remove(0)])
+        .unwrap_err();
     assert!(matches!(error, StoreError::Rejected(_)), "{error:?}");
 }
 
@@ -51,7 +53,10 @@ fn an_edited_export_is_rejected_at_the_edited_line_and_nothing_is_stored() {
     let (_dir2, target) = temp_store();
     let error = import_jsonl(&target, Cursor::new(edited.as_bytes()), "x").unwrap_err();
     assert_eq!(error.line, 3, "{error}");
-    assert!(matches!(error.error, StoreError::InvalidRecord { seq: 2, .. }), "{error}");
+    assert!(
+        matches!(error.error, StoreError::InvalidRecord { seq: 2, .. }),
+        "{error}"
+    );
     assert_eq!(target.head().next_seq, 0);
 }
 
@@ -87,11 +92,24 @@ fn bare_events_are_appended_through_validation() {
     ];
     let error = import_jsonl(&store, Cursor::new(bad.join("\n")), "importer").unwrap_err();
     assert_eq!(error.line, 2);
-    assert_eq!(store.head().next_seq, 2, "the chunk with the bad line stores nothing");
+    assert_eq!(
+        store.head().next_seq,
+        2,
+        "the chunk with the bad line stores nothing"
+    );
 
     let unknown_type = r#"{"type":"Nope","x":1}"#;
     let error = import_jsonl(&store, Cursor::new(unknown_type), "importer").unwrap_err();
-    assert!(matches!(error.error, StoreError::BadRequest { code: "unknown_event_type", .. }), "{error}");
+    assert!(
+        matches!(
+            error.error,
+            StoreError::BadRequest {
+                code: "unknown_event_type",
+                ..
+            }
+        ),
+        "{error}"
+    );
 }
 
 #[test]

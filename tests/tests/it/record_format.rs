@@ -24,8 +24,16 @@ fn verify_export_independently(text: &str) -> usize {
         let record: Value = serde_json::from_str(line).unwrap();
         assert_eq!(record["seq"], json!(expected_seq));
         let event_hash = hex_hash("govrec event v1", &jcs(&record["event"]));
-        assert_eq!(record["event_hash"], json!(event_hash), "event_hash of seq {expected_seq}");
-        assert_eq!(record["prev_hash"], json!(prev_hash), "prev_hash of seq {expected_seq}");
+        assert_eq!(
+            record["event_hash"],
+            json!(event_hash),
+            "event_hash of seq {expected_seq}"
+        );
+        assert_eq!(
+            record["prev_hash"],
+            json!(prev_hash),
+            "prev_hash of seq {expected_seq}"
+        );
         let header = json!({
             "actor": record["actor"], "event_hash": record["event_hash"], "id": record["id"],
             "occurred_on": record["occurred_on"], "prev_hash": record["prev_hash"],
@@ -34,7 +42,11 @@ fn verify_export_independently(text: &str) -> usize {
         let hash = hex_hash("govrec record v1", &jcs(&header));
         assert_eq!(record["hash"], json!(hash), "hash of seq {expected_seq}");
         let recorded_at = record["recorded_at"].as_str().unwrap();
-        assert_eq!(recorded_at.len(), 27, "six fractional digits and Z: {recorded_at}");
+        assert_eq!(
+            recorded_at.len(),
+            27,
+            "six fractional digits and Z: {recorded_at}"
+        );
         prev_hash = hash;
         count += 1;
     }
@@ -45,10 +57,15 @@ fn verify_export_independently(text: &str) -> usize {
 fn an_export_verifies_with_blake3_and_jcs_alone() {
     let (_dir, store) = temp_store();
     store.append("recorder-灵丘", hierarchy(0)).unwrap();
-    store.append("recorder \"quoted\" \\ name", hierarchy(10)).unwrap();
+    store
+        .append("recorder \"quoted\" \\ name", hierarchy(10))
+        .unwrap();
     let mut out = Vec::new();
     export_jsonl(store.log(), None, &mut out).unwrap();
-    assert_eq!(verify_export_independently(std::str::from_utf8(&out).unwrap()), 10);
+    assert_eq!(
+        verify_export_independently(std::str::from_utf8(&out).unwrap()),
+        10
+    );
 }
 
 /// The two records of the contract's test vectors.
@@ -69,8 +86,15 @@ fn the_store_accepts_the_test_vectors_and_exports_them_unchanged() {
     import_jsonl(&store, Cursor::new(&text), "x").unwrap();
     let mut out = Vec::new();
     export_jsonl(store.log(), None, &mut out).unwrap();
-    let exported: Vec<Value> = std::str::from_utf8(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let original: Vec<Value> = VECTOR_RECORDS.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let exported: Vec<Value> = std::str::from_utf8(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let original: Vec<Value> = VECTOR_RECORDS
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(exported, original);
 }
 

@@ -88,14 +88,27 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::UnknownParent { valid_before } => {
                 let mut batch = model.counties_batch(valid_before);
                 let (orphan, missing) = (model.fresh(), model.fresh());
-                batch.push(NewEvent::new(area(orphan, AreaKind::Town, "孤镇", Some(missing))).with_id(model.fresh()));
+                batch.push(
+                    NewEvent::new(area(orphan, AreaKind::Town, "孤镇", Some(missing))).with_id(model.fresh()),
+                );
                 let error = current.append("model", batch).unwrap_err();
-                prop_assert!(matches!(error, StoreError::Rejected(ref v) if v.index == valid_before as usize * 2), "{:?}", error);
+                prop_assert!(
+                    matches!(error, StoreError::Rejected(ref v) if v.index == valid_before as usize * 2),
+                    "{:?}",
+                    error
+                );
             }
             Op::DuplicateArea => {
-                let Some(&county) = model.counties.first() else { continue };
-                let batch = vec![NewEvent::new(area(county, AreaKind::County, "重复县", None)).with_id(model.fresh())];
-                prop_assert!(matches!(current.append("model", batch), Err(StoreError::Rejected(_))));
+                let Some(&county) = model.counties.first() else {
+                    continue;
+                };
+                let batch = vec![
+                    NewEvent::new(area(county, AreaKind::County, "重复县", None)).with_id(model.fresh())
+                ];
+                prop_assert!(matches!(
+                    current.append("model", batch),
+                    Err(StoreError::Rejected(_))
+                ));
             }
             Op::Retry { batch } => {
                 if model.batches.is_empty() {
