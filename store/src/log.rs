@@ -14,7 +14,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use crate::error::StoreError;
-use crate::record::{Record, StoredRecord};
+use crate::record::{Record, StoredRecord, StoredRecordRef};
 
 /// sled's segment size, fixed when a store is created (sled refuses to reopen with another).
 /// sled writes any page larger than a quarter of a segment as a separate blob file, and
@@ -245,13 +245,9 @@ fn sync_directory(dir: &Path) -> Result<(), StoreError> {
 }
 
 /// Encodes records (consecutive seqs) as one block.
-pub(crate) fn encode_block(records: &[StoredRecord]) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(
-        64 + records
-            .iter()
-            .map(|r| r.event.len() + r.actor.len() + 140)
-            .sum::<usize>(),
-    );
+pub(crate) fn encode_block(records: &[StoredRecordRef]) -> Vec<u8> {
+    let estimate: usize = records.iter().map(StoredRecordRef::size_estimate).sum();
+    let mut bytes = Vec::with_capacity(64 + estimate);
     bytes.push(BLOCK_FORMAT_VERSION);
     postcard::to_io(records, &mut bytes).expect("writing postcard to a Vec cannot fail");
     bytes

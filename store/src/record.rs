@@ -245,23 +245,46 @@ pub(crate) struct StoredRecord {
     pub redaction: Option<Redaction>,
 }
 
-impl StoredRecord {
+/// [`StoredRecord`] borrowing from a [`Record`], for writing without copying strings. Same
+/// fields in the same order, so postcard writes exactly the bytes `StoredRecord` reads.
+#[derive(Debug, Serialize)]
+pub(crate) struct StoredRecordRef<'a> {
+    pub seq: u64,
+    pub id: Uuid,
+    pub recorded_at: i64,
+    pub occurred_on: u32,
+    pub actor: &'a str,
+    pub event: &'a [u8],
+    pub event_hash: [u8; 32],
+    pub prev_hash: [u8; 32],
+    pub hash: [u8; 32],
+    pub redaction: Option<&'a Redaction>,
+}
+
+impl<'a> StoredRecordRef<'a> {
     /// The stored form of a record whose event is already encoded (`encode_event_into`).
-    pub fn with_encoded_event(record: &Record, event: Vec<u8>) -> StoredRecord {
-        StoredRecord {
+    pub fn new(record: &'a Record, event: &'a [u8]) -> StoredRecordRef<'a> {
+        StoredRecordRef {
             seq: record.seq,
             id: record.id,
             recorded_at: record.recorded_at.0,
             occurred_on: record.occurred_on.0,
-            actor: record.actor.clone(),
+            actor: &record.actor,
             event,
             event_hash: record.event_hash.0,
             prev_hash: record.prev_hash.0,
             hash: record.hash.0,
-            redaction: record.redaction.clone(),
+            redaction: record.redaction.as_ref(),
         }
     }
 
+    /// Roughly the bytes it takes stored.
+    pub fn size_estimate(&self) -> usize {
+        self.event.len() + self.actor.len() + 140
+    }
+}
+
+impl StoredRecord {
     pub fn into_record(self) -> Result<Record, StoreError> {
         let event = decode_event(&self.event).map_err(|error| StoreError::Corrupt {
             seq: self.seq,

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::hash::{event_hash, Hash32};
 use crate::log::{decode_block, decode_block_records, encode_block, Log, LogConfig, BLOCK_BYTES_LIMIT};
-use crate::record::{validate_actor, BusinessDate, Record, RecordedAt, StoredRecord};
+use crate::record::{validate_actor, BusinessDate, Record, RecordedAt, StoredRecordRef};
 
 /// The most one event may take in stored form. The rules of `govrec_core` keep real events
 /// far below it (texts of at most 2,000 characters, at most 1,000 area ids).
@@ -167,8 +167,10 @@ enum Command {
 }
 
 struct AppendRequest {
-    actor: String,
-    events: Vec<PreparedEvent>,
+    actor: Arc<str>,
+    /// The events, apart from what was prepared for them, so the rules can take the slice.
+    events: Vec<Event>,
+    prepared: Vec<PreparedEvent>,
     reply: oneshot::Sender<Result<Appended, StoreError>>,
 }
 
@@ -182,9 +184,19 @@ struct RestoreRequest {
 struct PreparedEvent {
     id: Option<Uuid>,
     occurred_on: Option<BusinessDate>,
-    event: Event,
     event_hash: Hash32,
     stored: Vec<u8>,
+}
+
+/// What idempotency needs of a written record with a client-chosen id: enough to tell an
+/// identical retry from a conflicting reuse, and to answer the retry.
+#[derive(Debug, Clone)]
+struct Landed {
+    seq: u64,
+    event_hash: Hash32,
+    occurred_on: BusinessDate,
+    actor: Arc<str>,
+    hash: Hash32,
 }
 
 /// The event store. Cheap to share behind an `Arc`; all methods take `&self`.
@@ -240,8 +252,8 @@ impl Store {
             state: rebuilt.state,
             head: rebuilt.head,
             config: config.clone(),
-            inflight: VecDeque::new(),
             inflight_ids: HashMap::new(),
+            inflight_order: VecDeque::new(),
             syncer,
             syncer_thread: Some(syncer_thread),
         };
@@ -321,6 +333,7 @@ impl Store {
             }
         }
         let mut prepared = Vec::with_capacity(events.len());
+        let mut bare_events = Vec::with_capacity(events.len());
         for (index, new) in events.into_iter().enumerate() {
             let mut stored = Vec::with_capacity(128);
             govrec_core::stored::encode_event_into(&new.event, &mut stored);
@@ -339,16 +352,16 @@ impl Store {
                 id: new.id,
                 occurred_on: new.occurred_on,
                 event_hash: event_hash(&new.event),
-                event: new.event,
                 stored,
             });
+            bare_events.push(new.event);
         }
-        let events = prepared;
         let (reply, receiver) = oneshot::channel();
         Ok((
             AppendRequest {
-                actor: actor.to_owned(),
-                events,
+                actor: Arc::from(actor),
+                events: bare_events,
+                prepared,
                 reply,
             },
             receiver,
@@ -573,9 +586,10 @@ struct Writer {
     /// The head including records written to sled but not yet durable.
     head: Head,
     config: StoreConfig,
-    /// Records written to sled and handed to the syncer, not yet durable, in seq order.
-    inflight: VecDeque<Record>,
-    inflight_ids: HashMap<Uuid, u64>,
+    /// Records with client-chosen ids written to sled and handed to the syncer, not yet
+    /// durable (so not yet in the shared index): by id, and in seq order for pruning.
+    inflight_ids: HashMap<Uuid, Landed>,
+    inflight_order: VecDeque<(u64, Uuid)>,
     syncer: Sender<Ticket>,
     syncer_thread: Option<JoinHandle<()>>,
 }
@@ -648,7 +662,18 @@ fn fail_tickets(tickets: Vec<Ticket>, error: impl Fn() -> StoreError) {
 struct Staged {
     records: Vec<Record>,
     encoded: Vec<Vec<u8>>,
-    ids: HashMap<Uuid, u64>,
+    /// Records of this group with client-chosen ids (for idempotent retries within a group).
+    client_ids: HashMap<Uuid, Landed>,
+}
+
+fn landed(record: &Record, actor: &Arc<str>) -> Landed {
+    Landed {
+        seq: record.seq,
+        event_hash: record.event_hash,
+        occurred_on: record.occurred_on,
+        actor: actor.clone(),
+        hash: record.hash,
+    }
 }
 
 /// A request of the group that passed, waiting for the commit.
@@ -703,18 +728,21 @@ impl Writer {
         let mut pending = Vec::with_capacity(group.len());
         for command in group {
             match command {
-                Command::Append(AppendRequest { actor, events, reply }) => {
-                    match self.stage_append(&actor, events, now, &mut staged) {
-                        Ok((receipts, replayed)) => pending.push(Pending::Append {
-                            reply,
-                            receipts,
-                            replayed,
-                        }),
-                        Err(error) => {
-                            let _ = reply.send(Err(error));
-                        }
+                Command::Append(AppendRequest {
+                    actor,
+                    events,
+                    prepared,
+                    reply,
+                }) => match self.stage_append(&actor, events, prepared, now, &mut staged) {
+                    Ok((receipts, replayed)) => pending.push(Pending::Append {
+                        reply,
+                        receipts,
+                        replayed,
+                    }),
+                    Err(error) => {
+                        let _ = reply.send(Err(error));
                     }
-                }
+                },
                 Command::Restore(request) => {
                     let reply = request.reply;
                     match self.stage_restore(request.records, &mut staged) {
@@ -730,17 +758,17 @@ impl Writer {
             return;
         }
         if !staged.records.is_empty() {
-            if let Err(error) = self.write(&mut staged) {
+            if let Err(error) = self.write(&staged) {
                 self.shared.poison(&error);
                 for waiting in pending {
                     waiting.fail(StoreError::Poisoned);
                 }
                 return;
             }
-            for record in &staged.records {
-                self.inflight_ids.insert(record.id, record.seq);
+            for (id, landed) in staged.client_ids.drain() {
+                self.inflight_order.push_back((landed.seq, id));
+                self.inflight_ids.insert(id, landed);
             }
-            self.inflight.extend(staged.records.iter().cloned());
         }
         // Even a group of pure idempotent retries goes through the syncer: what it replays
         // may still be waiting for its fsync.
@@ -759,12 +787,12 @@ impl Writer {
     fn prune_inflight(&mut self) {
         let durable_end = self.shared.head.read().expect("head lock").next_seq;
         while self
-            .inflight
+            .inflight_order
             .front()
-            .is_some_and(|record| record.seq < durable_end)
+            .is_some_and(|(seq, _)| *seq < durable_end)
         {
-            let record = self.inflight.pop_front().expect("front exists");
-            self.inflight_ids.remove(&record.id);
+            let (_, id) = self.inflight_order.pop_front().expect("front exists");
+            self.inflight_ids.remove(&id);
         }
     }
 
@@ -772,36 +800,28 @@ impl Writer {
     /// stages its records. On error nothing of it is staged and the state is unchanged.
     fn stage_append(
         &mut self,
-        actor: &str,
-        prepared_events: Vec<PreparedEvent>,
+        actor: &Arc<str>,
+        events: Vec<Event>,
+        prepared: Vec<PreparedEvent>,
         now: RecordedAt,
         staged: &mut Staged,
     ) -> Result<(Vec<Receipt>, bool), StoreError> {
-        if let Some(receipts) = self.idempotent_retry(actor, &prepared_events, staged)? {
+        if let Some(receipts) = self.idempotent_retry(actor, &prepared, staged)? {
             return Ok((receipts, true));
         }
-        let first_seq = self.head.next_seq;
-        let events: Vec<Event> = prepared_events
-            .iter()
-            .map(|prepared| prepared.event.clone())
-            .collect();
-        self.state.check_and_apply(first_seq, &events)?;
+        self.state.check_and_apply(self.head.next_seq, &events)?;
         let today = BusinessDate::of(now);
         let now_text = now.to_rfc3339();
         let today_text = today.to_iso();
-        let encoded = &mut staged.encoded;
-        let staged_ids = &mut staged.ids;
-        let staged = &mut staged.records;
         let mut receipts = Vec::with_capacity(events.len());
-        for prepared in prepared_events {
-            encoded.push(prepared.stored);
+        for (event, prepared) in events.into_iter().zip(prepared) {
             let record = Record {
                 seq: self.head.next_seq,
                 id: prepared.id.unwrap_or_else(Uuid::now_v7),
                 recorded_at: now,
                 occurred_on: prepared.occurred_on.unwrap_or(today),
-                actor: actor.to_owned(),
-                event: prepared.event,
+                actor: actor.to_string(),
+                event,
                 event_hash: prepared.event_hash,
                 prev_hash: self.head.hash,
                 hash: Hash32::ZERO,
@@ -819,8 +839,11 @@ impl Writer {
                 hash: record.hash,
             });
             self.advance(&record);
-            staged_ids.insert(record.id, record.seq);
-            staged.push(record);
+            if prepared.id.is_some() {
+                staged.client_ids.insert(record.id, landed(&record, actor));
+            }
+            staged.encoded.push(prepared.stored);
+            staged.records.push(record);
         }
         Ok((receipts, false))
     }
@@ -830,46 +853,46 @@ impl Writer {
     /// mixes known and new ids; `None` when no id is known.
     fn idempotent_retry(
         &self,
-        actor: &str,
+        actor: &Arc<str>,
         events: &[PreparedEvent],
         staged: &Staged,
     ) -> Result<Option<Vec<Receipt>>, StoreError> {
-        let known: Vec<(usize, Uuid, u64)> = {
-            let event_ids = self.shared.event_ids.read().expect("index lock");
-            events
-                .iter()
-                .enumerate()
-                .filter_map(|(index, event)| {
-                    let id = event.id?;
-                    let seq = staged
-                        .ids
-                        .get(&id)
-                        .or_else(|| self.inflight_ids.get(&id))
-                        .or_else(|| event_ids.get(&id))
-                        .copied()?;
-                    Some((index, id, seq))
-                })
-                .collect()
-        };
+        if events.iter().all(|event| event.id.is_none()) {
+            return Ok(None);
+        }
+        let mut known = Vec::new();
+        for (index, event) in events.iter().enumerate() {
+            let Some(id) = event.id else { continue };
+            if let Some(original) = self.find_landed(&id, staged)? {
+                known.push((index, id, original));
+            }
+        }
         if known.is_empty() {
             return Ok(None);
         }
         if known.len() != events.len() {
-            let (index, id, seq) = known[0];
-            return Err(StoreError::IdempotencyConflict { index, id, seq });
+            let (index, id, original) = &known[0];
+            return Err(StoreError::IdempotencyConflict {
+                index: *index,
+                id: *id,
+                seq: original.seq,
+            });
         }
         let mut receipts = Vec::with_capacity(known.len());
-        for (index, id, seq) in known {
-            let original = self.recent_record(seq, staged)?;
+        for (index, id, original) in known {
             let prepared = &events[index];
             let same_date = prepared
                 .occurred_on
                 .is_none_or(|date| date == original.occurred_on);
-            if original.event_hash != prepared.event_hash || !same_date || original.actor != actor {
-                return Err(StoreError::IdempotencyConflict { index, id, seq });
+            if original.event_hash != prepared.event_hash || !same_date || *original.actor != **actor {
+                return Err(StoreError::IdempotencyConflict {
+                    index,
+                    id,
+                    seq: original.seq,
+                });
             }
             receipts.push(Receipt {
-                seq,
+                seq: original.seq,
                 id,
                 hash: original.hash,
             });
@@ -877,24 +900,19 @@ impl Writer {
         Ok(Some(receipts))
     }
 
-    /// A record by seq wherever it is: staged in this group, in flight to the syncer, or
-    /// committed.
-    fn recent_record(&self, seq: u64, staged: &Staged) -> Result<Record, StoreError> {
-        let in_deque = |records: &VecDeque<Record>| {
-            let first = records.front()?.seq;
-            records.get(seq.checked_sub(first)? as usize).cloned()
-        };
-        if let Some(first) = staged.records.first() {
-            if let Some(record) = seq
-                .checked_sub(first.seq)
-                .and_then(|i| staged.records.get(i as usize))
-            {
-                return Ok(record.clone());
-            }
+    /// The record that carries event id `id`, wherever it is: staged in this group, written
+    /// and waiting for its fsync, or committed.
+    fn find_landed(&self, id: &Uuid, staged: &Staged) -> Result<Option<Landed>, StoreError> {
+        if let Some(landed) = staged.client_ids.get(id).or_else(|| self.inflight_ids.get(id)) {
+            return Ok(Some(landed.clone()));
         }
-        match in_deque(&self.inflight) {
-            Some(record) => Ok(record),
-            None => self.read_committed(seq),
+        let committed = self.shared.event_ids.read().expect("index lock").get(id).copied();
+        match committed {
+            Some(seq) => {
+                let record = self.read_committed(seq)?;
+                Ok(Some(landed(&record, &Arc::from(record.actor.as_str()))))
+            }
+            None => Ok(None),
         }
     }
 
@@ -926,7 +944,7 @@ impl Writer {
             for record in &records {
                 check_continues(&expected, record)?;
                 let id_taken = event_ids.contains_key(&record.id)
-                    || staged.ids.contains_key(&record.id)
+                    || staged.client_ids.contains_key(&record.id)
                     || self.inflight_ids.contains_key(&record.id);
                 if id_taken || batch_ids.insert(record.id, record.seq).is_some() {
                     return Err(StoreError::InvalidRecord {
@@ -954,7 +972,9 @@ impl Writer {
         }
         for record in records {
             self.advance(&record);
-            staged.ids.insert(record.id, record.seq);
+            staged
+                .client_ids
+                .insert(record.id, landed(&record, &Arc::from(record.actor.as_str())));
             let mut event = Vec::with_capacity(96);
             govrec_core::stored::encode_event_into(&record.event, &mut event);
             staged.encoded.push(event);
@@ -987,13 +1007,13 @@ impl Writer {
     }
 
     /// Packs the staged records into blocks and commits them durably.
-    fn write(&self, staged: &mut Staged) -> Result<(), StoreError> {
+    fn write(&self, staged: &Staged) -> Result<(), StoreError> {
         let mut blocks = Vec::new();
-        let mut current: Vec<StoredRecord> = Vec::new();
+        let mut current: Vec<StoredRecordRef> = Vec::new();
         let mut current_bytes = 0;
-        for (record, event) in staged.records.iter().zip(staged.encoded.drain(..)) {
-            let stored = StoredRecord::with_encoded_event(record, event);
-            let size = stored.event.len() + stored.actor.len() + 140;
+        for (record, event) in staged.records.iter().zip(&staged.encoded) {
+            let stored = StoredRecordRef::new(record, event);
+            let size = stored.size_estimate();
             if !current.is_empty() && current_bytes + size > self.config.block_bytes_max {
                 blocks.push((current[0].seq, encode_block(&current)));
                 current.clear();
