@@ -6,7 +6,9 @@
 //! alters the stored layout, these tests fail, and the change needs a new format version
 //! with an upcast (see `govrec_core::stored`).
 
-use govrec_core::stored::{decode_event, decode_exact, encode_event, StoredEventError, STORED_FORMAT_VERSION};
+use govrec_core::stored::{
+    decode_event, decode_exact, encode_event, StoredEventError, STORED_FORMAT_VERSION,
+};
 use govrec_core::{json::event_from_json_str, EventType};
 
 fn parse(line: &str) -> govrec_core::Event {
@@ -31,7 +33,10 @@ fn stored_entries() -> Vec<&'static [u8]> {
 
 #[test]
 fn every_event_type_is_in_the_fixture() {
-    let types: std::collections::BTreeSet<EventType> = FIXTURE_JSON.lines().map(|line| parse(line).event_type()).collect();
+    let types: std::collections::BTreeSet<EventType> = FIXTURE_JSON
+        .lines()
+        .map(|line| parse(line).event_type())
+        .collect();
     assert_eq!(types.len(), EventType::ALL.len());
 }
 
@@ -63,7 +68,10 @@ fn unknown_versions_and_damaged_bytes_are_errors_not_panics() {
     newer[0] = 2;
     assert_eq!(decode_event(&newer), Err(StoredEventError::UnknownVersion(2)));
     assert_eq!(decode_event(&[]), Err(StoredEventError::Empty));
-    assert!(matches!(decode_event(&entry[..entry.len() - 3]), Err(StoredEventError::Corrupt(_))));
+    assert!(matches!(
+        decode_event(&entry[..entry.len() - 3]),
+        Err(StoredEventError::Corrupt(_))
+    ));
     let mut longer = entry.clone();
     longer.push(0);
     assert!(matches!(decode_event(&longer), Err(StoredEventError::Corrupt(_))));
@@ -94,11 +102,17 @@ fn an_event_that_gains_a_field_still_reads_old_bytes_through_an_upcast() {
             }
         }
     }
-    let line = FIXTURE_JSON.lines().find(|l| l.contains("EmergencyDrillHeld")).unwrap();
+    let line = FIXTURE_JSON
+        .lines()
+        .find(|l| l.contains("EmergencyDrillHeld"))
+        .unwrap();
     let index = FIXTURE_JSON.lines().position(|l| l == line).unwrap();
     let bytes = stored_entries()[index];
     // Version byte, then the enum variant index (a varint), then the struct.
-    let variant = EventType::ALL.iter().position(|t| *t == EventType::EmergencyDrillHeld).unwrap();
+    let variant = EventType::ALL
+        .iter()
+        .position(|t| *t == EventType::EmergencyDrillHeld)
+        .unwrap();
     assert_eq!(bytes[1] as usize, variant);
     let old: DrillV1 = decode_exact(&bytes[2..]).unwrap();
     let upcast = DrillV2::from(old);

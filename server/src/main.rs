@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use govrec_store::{export_jsonl, import_jsonl, verify_log, Log, LogConfig, Store, StoreConfig, Verification};
+use govrec_store::{
+    export_jsonl, import_jsonl, verify_log, Log, LogConfig, Store, StoreConfig, Verification,
+};
 
 /// govrec: the append-only, hash-chained record of party-building-led community governance.
 #[derive(Parser)]
@@ -83,7 +85,7 @@ fn try_main(cli: Cli) -> anyhow::Result<Outcome> {
     }
 }
 
-fn open_existing_log(data: &PathBuf) -> anyhow::Result<Log> {
+fn open_existing_log(data: &std::path::Path) -> anyhow::Result<Log> {
     anyhow::ensure!(data.join("db").exists(), "no govrec store in {}", data.display());
     Log::open(data, &LogConfig::default()).with_context(|| format!("opening {}", data.display()))
 }
@@ -95,12 +97,17 @@ fn verify(data: PathBuf, from: u64, to: Option<u64>) -> anyhow::Result<Outcome> 
         Verification::Intact { checked, head } => {
             let seconds = started.elapsed().as_secs_f64();
             match head {
-                Some((seq, hash)) => println!("ok: {checked} records intact, head seq {seq} hash {hash} ({seconds:.2} s)"),
+                Some((seq, hash)) => {
+                    println!("ok: {checked} records intact, head seq {seq} hash {hash} ({seconds:.2} s)")
+                }
                 None => println!("ok: no records in range"),
             }
             Ok(Outcome::Success)
         }
-        Verification::Damaged { first_bad_seq, reason } => {
+        Verification::Damaged {
+            first_bad_seq,
+            reason,
+        } => {
             println!("DAMAGED: first bad seq {first_bad_seq}: {reason}");
             Ok(Outcome::CheckFailed)
         }
@@ -111,10 +118,14 @@ fn export(data: PathBuf, out: Option<PathBuf>) -> anyhow::Result<Outcome> {
     let log = open_existing_log(&data)?;
     let count = match out {
         Some(path) => {
-            let file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+            let file =
+                std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
             let mut writer = BufWriter::new(file);
             let count = export_jsonl(&log, None, &mut writer)?;
-            writer.into_inner().map_err(|error| error.into_error())?.sync_all()?;
+            writer
+                .into_inner()
+                .map_err(|error| error.into_error())?
+                .sync_all()?;
             count
         }
         None => export_jsonl(&log, None, &mut BufWriter::new(std::io::stdout().lock()))?,
@@ -125,16 +136,26 @@ fn export(data: PathBuf, out: Option<PathBuf>) -> anyhow::Result<Outcome> {
 
 fn import(file: PathBuf, data: PathBuf, actor: &str) -> anyhow::Result<Outcome> {
     let input = std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
-    let store = Store::open(&data, StoreConfig::default()).with_context(|| format!("opening {}", data.display()))?;
+    let store =
+        Store::open(&data, StoreConfig::default()).with_context(|| format!("opening {}", data.display()))?;
     match import_jsonl(&store, BufReader::new(input), actor) {
         Ok(report) => {
-            let last = report.head.last_seq().map_or("none".to_owned(), |seq| seq.to_string());
-            println!("imported {} lines; head seq {last} hash {}", report.lines, report.head.hash);
+            let last = report
+                .head
+                .last_seq()
+                .map_or("none".to_owned(), |seq| seq.to_string());
+            println!(
+                "imported {} lines; head seq {last} hash {}",
+                report.lines, report.head.hash
+            );
             store.close()?;
             Ok(Outcome::Success)
         }
         Err(error) => {
-            println!("REJECTED: {error} ({} lines before it were stored)", error.stored_lines);
+            println!(
+                "REJECTED: {error} ({} lines before it were stored)",
+                error.stored_lines
+            );
             store.close()?;
             Ok(Outcome::CheckFailed)
         }

@@ -8,7 +8,10 @@ use govrec_store::{Log, LogConfig, Store, StoreConfig};
 use govrec_tests::hierarchy;
 
 fn govrec(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_govrec")).args(args).output().expect("run govrec")
+    Command::new(env!("CARGO_BIN_EXE_govrec"))
+        .args(args)
+        .output()
+        .expect("run govrec")
 }
 
 fn populate(data: &Path) {
@@ -39,7 +42,12 @@ fn verify_passes_on_an_intact_store_and_names_the_damaged_seq() {
         for entry in tree.iter() {
             let (key, value) = entry.unwrap();
             let (from, to) = ("城东社区".as_bytes(), "城西社区".as_bytes());
-            let positions: Vec<usize> = value.windows(from.len()).enumerate().filter(|(_, w)| *w == from).map(|(i, _)| i).collect();
+            let positions: Vec<usize> = value
+                .windows(from.len())
+                .enumerate()
+                .filter(|(_, w)| *w == from)
+                .map(|(i, _)| i)
+                .collect();
             if u64::from_be_bytes(key.as_ref().try_into().unwrap()) == 5 {
                 let mut changed = value.to_vec();
                 changed[positions[0]..positions[0] + to.len()].copy_from_slice(to);
@@ -59,11 +67,28 @@ fn export_then_import_restores_the_same_log() {
     let (data, copy) = (dir.path().join("data"), dir.path().join("copy"));
     populate(&data);
     let (first, second) = (dir.path().join("first.jsonl"), dir.path().join("second.jsonl"));
-    let export = govrec(&["export", "--data", data.to_str().unwrap(), "--out", first.to_str().unwrap()]);
+    let export = govrec(&[
+        "export",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        first.to_str().unwrap(),
+    ]);
     assert_eq!(export.status.code(), Some(0), "{}", text(&export));
-    let import = govrec(&["import", first.to_str().unwrap(), "--data", copy.to_str().unwrap()]);
+    let import = govrec(&[
+        "import",
+        first.to_str().unwrap(),
+        "--data",
+        copy.to_str().unwrap(),
+    ]);
     assert_eq!(import.status.code(), Some(0), "{}", text(&import));
-    let again = govrec(&["export", "--data", copy.to_str().unwrap(), "--out", second.to_str().unwrap()]);
+    let again = govrec(&[
+        "export",
+        "--data",
+        copy.to_str().unwrap(),
+        "--out",
+        second.to_str().unwrap(),
+    ]);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
     assert_eq!(std::fs::read(&first).unwrap(), std::fs::read(&second).unwrap());
 }
@@ -74,8 +99,22 @@ fn an_edited_export_is_rejected_with_exit_1_naming_the_line() {
     let data = dir.path().join("data");
     populate(&data);
     let file = dir.path().join("log.jsonl");
-    assert_eq!(govrec(&["export", "--data", data.to_str().unwrap(), "--out", file.to_str().unwrap()]).status.code(), Some(0));
-    let edited = std::fs::read_to_string(&file).unwrap().replacen("recorder-guangling", "recorder-guanglinG", 4);
+    assert_eq!(
+        govrec(&[
+            "export",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            file.to_str().unwrap()
+        ])
+        .status
+        .code(),
+        Some(0)
+    );
+    let edited =
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .replacen("recorder-guangling", "recorder-guanglinG", 4);
     std::fs::write(&file, edited).unwrap();
     let copy = dir.path().join("copy");
     let import = govrec(&["import", file.to_str().unwrap(), "--data", copy.to_str().unwrap()]);

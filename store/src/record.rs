@@ -238,6 +238,7 @@ pub(crate) struct StoredRecord {
     pub recorded_at: i64,
     pub occurred_on: u32,
     pub actor: String,
+    #[serde(with = "serde_bytes")]
     pub event: Vec<u8>,
     pub event_hash: [u8; 32],
     pub prev_hash: [u8; 32],
@@ -254,6 +255,7 @@ pub(crate) struct StoredRecordRef<'a> {
     pub recorded_at: i64,
     pub occurred_on: u32,
     pub actor: &'a str,
+    #[serde(with = "serde_bytes")]
     pub event: &'a [u8],
     pub event_hash: [u8; 32],
     pub prev_hash: [u8; 32],

@@ -528,8 +528,31 @@ impl Rebuilt {
             }
             None => return Ok(()),
         };
-        for block in log.blocks_from(0) {
-            let (first, bytes) = block?;
+        let expected_records = (tail_start + tail_check_records) as usize;
+        let event_ids = HashMap::with_capacity(expected_records);
+        self.entities.reserve(expected_records);
+        // One thread reads, decodes and indexes blocks while this one replays them into the
+        // validation state, in order.
+        std::thread::scope(|scope| {
+            let (decoded, to_apply) = crossbeam_channel::bounded::<Result<Vec<Record>, StoreError>>(64);
+            let decoder = std::thread::Builder::new()
+                .name("govrec-open-decoder".to_owned())
+                .spawn_scoped(scope, move || decode_blocks(log, decoded, event_ids))
+                .map_err(StoreError::Io)?;
+            let applied = self.apply_blocks(to_apply, tail_start);
+            self.event_ids = decoder.join().expect("the decoder thread does not panic");
+            applied
+        })
+    }
+
+    fn apply_blocks(
+        &mut self,
+        blocks: Receiver<Result<Vec<Record>, StoreError>>,
+        tail_start: u64,
+    ) -> Result<(), StoreError> {
+        for block in blocks {
+            let records = block?;
+            let first = records[0].seq;
             if first != self.head.next_seq {
                 return Err(StoreError::Corrupt {
                     seq: self.head.next_seq,
@@ -537,8 +560,7 @@ impl Rebuilt {
                 });
             }
             self.blocks += 1;
-            for stored in decode_block(first, &bytes)? {
-                let record = stored.into_record()?;
+            for record in records {
                 self.take(record, tail_start)?;
             }
         }
@@ -561,12 +583,6 @@ impl Rebuilt {
             self.tail_checked += 1;
         }
         apply_or_corrupt(&mut self.state, &record)?;
-        if self.event_ids.insert(record.id, seq).is_some() {
-            return Err(StoreError::Corrupt {
-                seq,
-                reason: format!("event id {} is recorded twice", record.id),
-            });
-        }
         for entity in record.event.entity_ids() {
             self.entities.entry(entity).or_default().push(seq);
         }
@@ -577,6 +593,38 @@ impl Rebuilt {
         };
         Ok(())
     }
+}
+
+/// Reads and decodes every block in order into `out` and builds the event-id index on the way
+/// (so that work runs beside the replay into the validation state), stopping at the first
+/// failure (sent on) or when the receiver hangs up.
+fn decode_blocks(
+    log: &Log,
+    out: Sender<Result<Vec<Record>, StoreError>>,
+    mut event_ids: HashMap<Uuid, u64>,
+) -> HashMap<Uuid, u64> {
+    for block in log.blocks_from(0) {
+        let decoded = block
+            .and_then(|(first, bytes)| decode_block_records(first, &bytes))
+            .and_then(|records| index_records(&records, &mut event_ids).map(|()| records));
+        let failed = decoded.is_err();
+        if out.send(decoded).is_err() || failed {
+            break;
+        }
+    }
+    event_ids
+}
+
+fn index_records(records: &[Record], event_ids: &mut HashMap<Uuid, u64>) -> Result<(), StoreError> {
+    for record in records {
+        if event_ids.insert(record.id, record.seq).is_some() {
+            return Err(StoreError::Corrupt {
+                seq: record.seq,
+                reason: format!("event id {} is recorded twice", record.id),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The single writer: owns the validation state and the head while it prepares a group.

@@ -255,3 +255,33 @@ fn reopening_keeps_state_indexes_and_idempotency() {
         "{error:?}"
     );
 }
+
+/// sled writes pages over a quarter segment as blob files it never fsyncs; the block size
+/// limit must keep every page inline, even for the largest batches of the largest events.
+#[test]
+fn large_batches_of_large_events_never_become_unsynced_blob_files() {
+    use govrec_core::event::{Channel, ComplaintCategory, ComplaintFiled};
+    let (dir, store) = temp_store();
+    store.append("recorder", hierarchy(0)).unwrap();
+    let long_summary = "楼".repeat(govrec_core::rules::TEXT_CHARS_MAX);
+    for round in 0..4u64 {
+        let batch: Vec<NewEvent> = (0..1000u64)
+            .map(|n| {
+                NewEvent::new(ComplaintFiled {
+                    complaint_id: uuid_of(10_000 + round * 1000 + n),
+                    area_id: uuid_of(3),
+                    category: ComplaintCategory::Repair,
+                    summary: long_summary.clone(),
+                    channel: Channel::Visit,
+                    resident_ref: "居民-1".to_owned(),
+                })
+            })
+            .collect();
+        store.append("recorder", batch).unwrap();
+    }
+    store.close().unwrap();
+    let blobs: Vec<_> = std::fs::read_dir(dir.path().join("blobs")).map(|d| d.collect()).unwrap_or_default();
+    assert!(blobs.is_empty(), "sled wrote blob files: {blobs:?}");
+    let reopened = open(dir.path());
+    assert_eq!(reopened.head().next_seq, 4005);
+}
