@@ -1,0 +1,307 @@
+//! [`ModelHost`]: the models a server answers from, kept up to date with the log, restored
+//! from snapshots on start, rebuilt without downtime, and able to answer `as_of` a past point.
+//!
+//! - Reads take an `Arc<Models>` ([`ModelHost::models`]) and never wait for a replay.
+//! - [`ModelHost::catch_up`] applies the records appended since; it decodes them outside any
+//!   lock and holds the write lock only to apply them (microseconds per record). If a reader
+//!   still holds the previous `Arc`, the models are copied once (copy-on-write).
+//! - [`ModelHost::rebuild`] replays the whole log into fresh models while the old ones keep
+//!   answering (and keep catching up), then catches the fresh ones up under the lock and swaps.
+//! - Snapshots: every `checkpoint_interval_records` records (and on
+//!   [`ModelHost::save_snapshot`]) the models are saved to the snapshot database. On open the
+//!   newest snapshot that matches the log is loaded and only the records after it replayed.
+//! - `as_of`: the models at seq k are the newest checkpoint at or before k, plus a replay of
+//!   the records up to k: at most one snapshot decode plus `checkpoint_interval_records`
+//!   records. A time maps to the last record with `recorded_at` ≤ that time, by binary search
+//!   over the log (`recorded_at` never decreases along seq). Recent answers are cached.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use govrec_store::{RecordedAt, Store};
+
+use crate::error::ProjectionError;
+use crate::model::Models;
+use crate::replay::{replay_until, report, Checkpoints, ReplayProgress, ReplayReport, REPLAY_BATCH_RECORDS};
+use crate::snapshot::SnapshotStore;
+
+/// Settings of a [`ModelHost`]; every limit is named with its unit last.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// Records between two checkpoints: the bound on the replay an `as_of` answer or a
+    /// restart needs.
+    pub checkpoint_interval_records: u64,
+    /// Checkpoints kept per generation; older ones are deleted (an `as_of` before the oldest
+    /// kept then replays from the start of the log).
+    pub checkpoints_max: usize,
+    /// Past models kept in memory for repeated `as_of` reads (paging through an old ledger).
+    pub as_of_cache_entries: usize,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            checkpoint_interval_records: 100_000,
+            checkpoints_max: 512,
+            as_of_cache_entries: 4,
+        }
+    }
+}
+
+/// A point of the log an answer may be asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsOfPoint {
+    /// The models after record `seq`.
+    Seq(u64),
+    /// The models after the last record recorded at or before this time (empty models when
+    /// the log starts later).
+    Time(RecordedAt),
+}
+
+impl AsOfPoint {
+    /// Parses `api.md`'s `as_of`: a log position (`1234`) or an RFC 3339 time.
+    pub fn parse(text: &str) -> Option<AsOfPoint> {
+        if let Ok(seq) = text.parse::<u64>() {
+            return Some(AsOfPoint::Seq(seq));
+        }
+        let timestamp: jiff::Timestamp = text.parse().ok()?;
+        Some(AsOfPoint::Time(RecordedAt(timestamp.as_microsecond())))
+    }
+}
+
+/// What [`ModelHost::open`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostOpened {
+    /// The number of records the snapshot it started from reflected (0: none usable).
+    pub snapshot_records: u64,
+    /// Snapshots found unusable (damaged, stale, another format) and deleted.
+    pub snapshots_discarded: u64,
+    /// Records replayed after the snapshot.
+    pub records_replayed: u64,
+}
+
+/// The live models and the machinery that keeps them current.
+pub struct ModelHost {
+    current: RwLock<Arc<Models>>,
+    snapshots: Option<SnapshotStore>,
+    /// Held while changing `current` (catch-up, the end of a rebuild).
+    maintenance: Mutex<()>,
+    /// Held for a whole rebuild: one at a time.
+    rebuilding: Mutex<()>,
+    as_of_cache: Mutex<VecDeque<Arc<Models>>>,
+    config: HostConfig,
+}
+
+impl ModelHost {
+    /// Restores the models of `store`'s log: from the newest usable snapshot in
+    /// `snapshot_dir` (none: from the start), then catches up with the log.
+    pub fn open(
+        store: &Store,
+        snapshot_dir: Option<&Path>,
+        config: HostConfig,
+    ) -> Result<(ModelHost, HostOpened), ProjectionError> {
+        let snapshots = snapshot_dir.map(SnapshotStore::open).transpose()?;
+        let mut opened = HostOpened {
+            snapshot_records: 0,
+            snapshots_discarded: 0,
+            records_replayed: 0,
+        };
+        let mut models = Models::new();
+        if let Some(snapshots) = &snapshots {
+            let loaded = snapshots.load_at_or_before(store, store.head().next_seq)?;
+            opened.snapshots_discarded = loaded.discarded;
+            if let Some(loaded) = loaded.models {
+                models = loaded;
+            }
+        }
+        opened.snapshot_records = models.next_seq();
+        let host = ModelHost {
+            current: RwLock::new(Arc::new(models)),
+            snapshots,
+            maintenance: Mutex::new(()),
+            rebuilding: Mutex::new(()),
+            as_of_cache: Mutex::new(VecDeque::new()),
+            config,
+        };
+        opened.records_replayed = host.catch_up(store)?;
+        if opened.records_replayed > 0 {
+            host.save_snapshot()?;
+        }
+        Ok((host, opened))
+    }
+
+    /// The current models. Cheap; hold the `Arc` for as long as one answer takes.
+    pub fn models(&self) -> Arc<Models> {
+        self.current.read().expect("models lock").clone()
+    }
+
+    /// Applies the records appended since the models were last brought up to date, saving
+    /// checkpoints on the way. Returns how many records it applied.
+    pub fn catch_up(&self, store: &Store) -> Result<u64, ProjectionError> {
+        let _maintenance = self.maintenance.lock().expect("maintenance lock");
+        let start = self.models().next_seq();
+        let end = store.head().next_seq;
+        let mut next = start;
+        while next < end {
+            let stop = self.chunk_end(next, end);
+            let records = store.read_range(next, (stop - next) as usize)?;
+            {
+                let mut slot = self.current.write().expect("models lock");
+                let models = Arc::make_mut(&mut slot);
+                for record in &records {
+                    models.apply(record)?;
+                }
+            }
+            next += records.len() as u64;
+            if records.is_empty() {
+                break;
+            }
+            if next % self.interval() == 0 {
+                self.save_checkpoint(&self.models())?;
+            }
+        }
+        Ok(next - start)
+    }
+
+    /// Where a catch-up chunk starting at `next` stops: at most a batch, never across a
+    /// checkpoint boundary (so a checkpoint is taken exactly there).
+    fn chunk_end(&self, next: u64, end: u64) -> u64 {
+        let boundary = (next / self.interval() + 1) * self.interval();
+        end.min(boundary).min(next + REPLAY_BATCH_RECORDS as u64)
+    }
+
+    fn interval(&self) -> u64 {
+        self.config.checkpoint_interval_records.max(1)
+    }
+
+    /// Replays the whole log into fresh models while the current ones keep answering, writes
+    /// the fresh models' checkpoints under a new snapshot generation, catches them up with
+    /// whatever was appended meanwhile, and swaps them in. Old snapshots are deleted after the
+    /// swap. `POST /v1/admin/rebuild` and `govrec replay`.
+    pub fn rebuild(
+        &self,
+        store: &Store,
+        mut progress: impl FnMut(ReplayProgress),
+    ) -> Result<ReplayReport, ProjectionError> {
+        let _rebuilding = self.rebuilding.lock().expect("rebuild lock");
+        let started = Instant::now();
+        let generation = match &self.snapshots {
+            Some(snapshots) => snapshots.generation()? + 1,
+            None => 0,
+        };
+        let checkpoints = self.snapshots.as_ref().map(|snapshots| Checkpoints {
+            snapshots,
+            generation,
+            interval: self.interval(),
+        });
+        let mut fresh = Models::new();
+        replay_until(&mut fresh, store, store.head().next_seq, checkpoints, &mut progress)?;
+        let _maintenance = self.maintenance.lock().expect("maintenance lock");
+        replay_until(&mut fresh, store, store.head().next_seq, checkpoints, &mut |_| {})?;
+        let report = report(&fresh, fresh.next_seq(), started);
+        if let Some(snapshots) = &self.snapshots {
+            snapshots.save(generation, &fresh)?;
+            snapshots.switch_to(generation)?;
+        }
+        *self.current.write().expect("models lock") = Arc::new(fresh);
+        self.as_of_cache.lock().expect("cache lock").clear();
+        Ok(report)
+    }
+
+    /// Saves the current models as the snapshot a restart starts from (call it on shutdown;
+    /// checkpoints are saved anyway every `checkpoint_interval_records`).
+    pub fn save_snapshot(&self) -> Result<(), ProjectionError> {
+        let models = self.models();
+        self.save_checkpoint(&models)
+    }
+
+    fn save_checkpoint(&self, models: &Models) -> Result<(), ProjectionError> {
+        let Some(snapshots) = &self.snapshots else {
+            return Ok(());
+        };
+        let generation = snapshots.generation()?;
+        snapshots.save(generation, models)?;
+        snapshots.prune(generation, self.interval(), self.config.checkpoints_max)
+    }
+
+    /// The models as they were at `point` of the log: the current ones when that is where they
+    /// are, else the newest checkpoint at or before it plus a replay of at most
+    /// `checkpoint_interval_records` records.
+    pub fn models_as_of(&self, store: &Store, point: AsOfPoint) -> Result<Arc<Models>, ProjectionError> {
+        let Some(seq) = resolve(store, point)? else {
+            return Ok(Arc::new(Models::new()));
+        };
+        let current = self.models();
+        if current.watermark().is_some_and(|watermark| watermark.seq == seq) {
+            return Ok(current);
+        }
+        let position = seq + 1;
+        let cached = self.cached_at_or_before(position);
+        if let Some(models) = cached.as_ref().filter(|models| models.next_seq() == position) {
+            return Ok(models.clone());
+        }
+        let mut models = self.start_for(store, position, cached)?;
+        replay_until(&mut models, store, position, None, &mut |_| {})?;
+        let models = Arc::new(models);
+        let mut cache = self.as_of_cache.lock().expect("cache lock");
+        cache.push_front(models.clone());
+        cache.truncate(self.config.as_of_cache_entries);
+        Ok(models)
+    }
+
+    /// The closest models at or before `position` to replay from: a cached answer or a
+    /// checkpoint, whichever is later; empty models when neither exists.
+    fn start_for(&self, store: &Store, position: u64, cached: Option<Arc<Models>>) -> Result<Models, ProjectionError> {
+        let checkpoint = match &self.snapshots {
+            Some(snapshots) => snapshots.load_at_or_before(store, position)?.models,
+            None => None,
+        };
+        let checkpoint_position = checkpoint.as_ref().map_or(0, Models::next_seq);
+        match cached {
+            Some(cached) if cached.next_seq() > checkpoint_position => Ok((*cached).clone()),
+            _ => Ok(checkpoint.unwrap_or_default()),
+        }
+    }
+
+    fn cached_at_or_before(&self, position: u64) -> Option<Arc<Models>> {
+        let cache = self.as_of_cache.lock().expect("cache lock");
+        cache
+            .iter()
+            .filter(|models| models.next_seq() <= position)
+            .max_by_key(|models| models.next_seq())
+            .cloned()
+    }
+}
+
+/// The seq a point names; `None` for a time before the first record.
+fn resolve(store: &Store, point: AsOfPoint) -> Result<Option<u64>, ProjectionError> {
+    let head = store.head();
+    match point {
+        AsOfPoint::Seq(seq) if seq < head.next_seq => Ok(Some(seq)),
+        AsOfPoint::Seq(seq) => Err(ProjectionError::AsOfBeyondHead {
+            seq,
+            last: head.last_seq(),
+        }),
+        AsOfPoint::Time(time) => last_recorded_at_or_before(store, time, head.next_seq),
+    }
+}
+
+/// Binary search over `0..end` for the last record with `recorded_at <= time`.
+fn last_recorded_at_or_before(store: &Store, time: RecordedAt, end: u64) -> Result<Option<u64>, ProjectionError> {
+    let (mut low, mut high) = (0, end);
+    while low < high {
+        let middle = low + (high - low) / 2;
+        let record = store.get(middle)?.ok_or_else(|| ProjectionError::AsOfBeyondHead {
+            seq: middle,
+            last: end.checked_sub(1),
+        })?;
+        if record.recorded_at <= time {
+            low = middle + 1;
+        } else {
+            high = middle;
+        }
+    }
+    Ok(low.checked_sub(1))
+}

@@ -1,0 +1,220 @@
+//! Snapshots of the models in their own sled database (a directory the caller chooses, e.g.
+//! `DATA/models`; the log's database is locked by the store). A snapshot is a cache: anything
+//! wrong with one — it does not decode, its checksum fails, it was written by another format
+//! version, or the log's record at its watermark seq has another hash — gets it deleted and
+//! the models are rebuilt from the log instead, never trusted.
+//!
+//! Layout:
+//! - tree `snapshots`: key = generation (`u64` BE) ++ position (`u64` BE, the number of
+//!   records the snapshot reflects); value = `SNAPSHOT_MAGIC` ++ format version (`u32` BE) ++
+//!   BLAKE3 of the body (32 bytes) ++ body = `postcard(Models)`.
+//! - tree `meta`: `generation` → the generation (`u64` BE) readers use.
+//!
+//! A rebuild writes its snapshots under the next generation and switches `meta/generation`
+//! when it swaps the models in, so snapshots of the old models (perhaps built by buggy code)
+//! keep serving `as_of` until then and are deleted after.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use govrec_store::Store;
+
+use crate::error::ProjectionError;
+use crate::model::Models;
+
+/// Bumped whenever the models' layout or meaning changes, so older snapshots are discarded.
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 1;
+const SNAPSHOT_MAGIC: &[u8; 4] = b"GRMS";
+const HEADER_BYTES: usize = 4 + 4 + 32;
+/// How long `open` waits for sled's lock (a previous holder in this process letting go).
+const LOCK_WAIT_MS: u64 = 3000;
+
+/// The snapshot database.
+pub struct SnapshotStore {
+    db: sled::Db,
+    snapshots: sled::Tree,
+    meta: sled::Tree,
+}
+
+/// What loading the nearest snapshot found.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub models: Option<Models>,
+    /// Snapshots found unusable and deleted on the way.
+    pub discarded: u64,
+}
+
+impl SnapshotStore {
+    /// Opens (creating if missing) the snapshot database in `dir`.
+    pub fn open(dir: &Path) -> Result<SnapshotStore, ProjectionError> {
+        std::fs::create_dir_all(dir).map_err(|error| ProjectionError::Snapshots(error.into()))?;
+        let deadline = Instant::now() + Duration::from_millis(LOCK_WAIT_MS);
+        let db = loop {
+            match sled::Config::new().path(dir).cache_capacity(16 * 1024 * 1024).open() {
+                Err(sled::Error::Io(error))
+                    if error.to_string().contains("could not acquire lock") && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                other => break other?,
+            }
+        };
+        Ok(SnapshotStore {
+            snapshots: db.open_tree("snapshots")?,
+            meta: db.open_tree("meta")?,
+            db,
+        })
+    }
+
+    /// The generation whose snapshots readers use.
+    pub fn generation(&self) -> Result<u64, ProjectionError> {
+        Ok(self
+            .meta
+            .get("generation")?
+            .and_then(|bytes| bytes.as_ref().try_into().ok().map(u64::from_be_bytes))
+            .unwrap_or(0))
+    }
+
+    /// Saves `models` under `generation`, durably. Models of an empty log are not saved.
+    pub fn save(&self, generation: u64, models: &Models) -> Result<(), ProjectionError> {
+        let position = models.next_seq();
+        if position == 0 {
+            return Ok(());
+        }
+        self.snapshots.insert(key(generation, position), encode(models))?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Deletes snapshots of `generation` other than the ones at multiples of `interval`,
+    /// except the newest: one "latest" snapshot for restarts, checkpoints for `as_of`.
+    pub fn prune(&self, generation: u64, interval: u64, checkpoints_max: usize) -> Result<(), ProjectionError> {
+        let positions = self.positions(generation)?;
+        let Some((_newest, older)) = positions.split_last() else {
+            return Ok(());
+        };
+        let mut checkpoints: Vec<u64> = Vec::new();
+        for &position in older {
+            if position % interval.max(1) == 0 {
+                checkpoints.push(position);
+            } else {
+                self.snapshots.remove(key(generation, position))?;
+            }
+        }
+        let excess = checkpoints.len().saturating_sub(checkpoints_max);
+        for &position in &checkpoints[..excess] {
+            self.snapshots.remove(key(generation, position))?;
+        }
+        Ok(())
+    }
+
+    /// The positions of `generation`'s snapshots, ascending.
+    pub fn positions(&self, generation: u64) -> Result<Vec<u64>, ProjectionError> {
+        let mut positions = Vec::new();
+        for entry in self.snapshots.scan_prefix(generation.to_be_bytes()) {
+            let (key, _) = entry?;
+            if let Some(position) = key.get(8..16).and_then(|bytes| bytes.try_into().ok()) {
+                positions.push(u64::from_be_bytes(position));
+            }
+        }
+        Ok(positions)
+    }
+
+    /// The newest usable snapshot of the current generation reflecting at most `position_max`
+    /// records of `store`'s log. Unusable ones met on the way are deleted.
+    pub fn load_at_or_before(&self, store: &Store, position_max: u64) -> Result<Loaded, ProjectionError> {
+        let generation = self.generation()?;
+        let mut loaded = Loaded::default();
+        let range = key(generation, 0)..=key(generation, position_max);
+        let candidates: Vec<sled::IVec> = self.snapshots.range(range).keys().rev().collect::<Result<_, _>>()?;
+        for snapshot_key in candidates {
+            let Some(bytes) = self.snapshots.get(&snapshot_key)? else {
+                continue;
+            };
+            match decode(&bytes).and_then(|models| matches_log(models, store)) {
+                Ok(models) => {
+                    loaded.models = Some(models);
+                    return Ok(loaded);
+                }
+                Err(_) => {
+                    self.snapshots.remove(snapshot_key)?;
+                    loaded.discarded += 1;
+                }
+            }
+        }
+        self.db.flush()?;
+        Ok(loaded)
+    }
+
+    /// Makes `generation` the one readers use and deletes every other generation's snapshots.
+    pub fn switch_to(&self, generation: u64) -> Result<(), ProjectionError> {
+        self.meta.insert("generation", &generation.to_be_bytes())?;
+        let stale: Vec<sled::IVec> = self
+            .snapshots
+            .iter()
+            .keys()
+            .filter_map(Result::ok)
+            .filter(|key| !key.starts_with(&generation.to_be_bytes()))
+            .collect();
+        for key in stale {
+            self.snapshots.remove(key)?;
+        }
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Direct access to the snapshot tree, for tests that damage snapshots.
+    #[doc(hidden)]
+    pub fn snapshots_tree(&self) -> &sled::Tree {
+        &self.snapshots
+    }
+}
+
+fn key(generation: u64, position: u64) -> [u8; 16] {
+    let mut key = [0; 16];
+    key[..8].copy_from_slice(&generation.to_be_bytes());
+    key[8..].copy_from_slice(&position.to_be_bytes());
+    key
+}
+
+/// The stored bytes of a snapshot: magic, version, checksum, `postcard(models)`.
+pub fn encode(models: &Models) -> Vec<u8> {
+    let body = postcard::to_stdvec(models).expect("models always serialise");
+    let mut bytes = Vec::with_capacity(HEADER_BYTES + body.len());
+    bytes.extend_from_slice(SNAPSHOT_MAGIC);
+    bytes.extend_from_slice(&SNAPSHOT_FORMAT_VERSION.to_be_bytes());
+    bytes.extend_from_slice(blake3::hash(&body).as_bytes());
+    bytes.extend_from_slice(&body);
+    bytes
+}
+
+/// Decodes a snapshot, checking magic, version and checksum; rebuilds the id lookups.
+pub fn decode(bytes: &[u8]) -> Result<Models, String> {
+    if bytes.len() < HEADER_BYTES || &bytes[..4] != SNAPSHOT_MAGIC {
+        return Err("not a snapshot".to_owned());
+    }
+    let version = u32::from_be_bytes(bytes[4..8].try_into().expect("4 bytes"));
+    if version != SNAPSHOT_FORMAT_VERSION {
+        return Err(format!("snapshot format {version}, this build reads {SNAPSHOT_FORMAT_VERSION}"));
+    }
+    let body = &bytes[HEADER_BYTES..];
+    if blake3::hash(body).as_bytes() != &bytes[8..HEADER_BYTES] {
+        return Err("snapshot checksum does not match".to_owned());
+    }
+    let mut models: Models = postcard::from_bytes(body).map_err(|error| error.to_string())?;
+    models.reindex();
+    Ok(models)
+}
+
+/// The snapshot's watermark names a record of the log with the same hash.
+fn matches_log(models: Models, store: &Store) -> Result<Models, String> {
+    let watermark = models.watermark().ok_or("a snapshot of no records")?;
+    let record = store
+        .get(watermark.seq)
+        .map_err(|error| error.to_string())?
+        .ok_or("the log ends before the snapshot's watermark")?;
+    if record.hash != watermark.hash {
+        return Err(format!("the log's record {} has another hash", watermark.seq));
+    }
+    Ok(models)
+}
