@@ -20,6 +20,23 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the HTTP server on the embedded store in DIR.
+    Serve {
+        /// The data directory (created if missing).
+        #[arg(long, default_value = "./govrec-data")]
+        data: PathBuf,
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+        /// Write logs as JSON lines instead of text.
+        #[arg(long)]
+        log_json: bool,
+    },
+    /// Manage bearer tokens (stored only as hashes in DIR/tokens.json).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Check the whole hash chain offline: every event_hash, hash and prev_hash link, and that
     /// seqs have no gap. Exit 0 when intact, 1 naming the first bad seq.
     Verify {
@@ -59,6 +76,27 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token and print it once; only its hash is stored.
+    Create {
+        /// admin (everything), recorder (append and read the log), office (read models),
+        /// auditor (whole log, history, verification).
+        #[arg(long, value_enum)]
+        role: govrec_server::auth::Role,
+        /// `*` or a comma-separated list of county ids.
+        #[arg(long, default_value = "*")]
+        scope: String,
+        /// The principal's name, recorded as the actor of what it appends (default: the role
+        /// and a short random suffix).
+        #[arg(long)]
+        name: Option<String>,
+        /// The data directory.
+        #[arg(long, default_value = "./govrec-data")]
+        data: PathBuf,
+    },
+}
+
 /// What a command found, mapped to the exit codes of api.md.
 enum Outcome {
     Success,
@@ -79,6 +117,16 @@ fn main() -> ExitCode {
 
 fn try_main(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
+        Command::Serve { data, addr, log_json } => serve(data, addr, log_json),
+        Command::Token {
+            command:
+                TokenCommand::Create {
+                    role,
+                    scope,
+                    name,
+                    data,
+                },
+        } => token_create(data, role, &scope, name),
         Command::Verify { data, from, to } => verify(data, from, to),
         Command::Export { data, out } => export(data, out),
         Command::Import { file, data, actor } => import(file, data, &actor),
@@ -159,5 +207,80 @@ fn import(file: PathBuf, data: PathBuf, actor: &str) -> anyhow::Result<Outcome> 
             store.close()?;
             Ok(Outcome::CheckFailed)
         }
+    }
+}
+
+fn token_create(
+    data: PathBuf,
+    role: govrec_server::auth::Role,
+    scope: &str,
+    name: Option<String>,
+) -> anyhow::Result<Outcome> {
+    let scope = govrec_server::auth::Scope::parse(scope).map_err(anyhow::Error::msg)?;
+    let name = name.unwrap_or_else(|| {
+        format!(
+            "{}-{}",
+            role.as_str(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        )
+    });
+    let token = govrec_server::auth::create_token(&data, role, scope, &name)?;
+    eprintln!(
+        "created token {name:?} ({}); it is shown only now:",
+        role.as_str()
+    );
+    println!("{token}");
+    Ok(Outcome::Success)
+}
+
+fn serve(data: PathBuf, addr: std::net::SocketAddr, log_json: bool) -> anyhow::Result<Outcome> {
+    init_logging(log_json);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let store = std::sync::Arc::new(
+            Store::open(&data, StoreConfig::default())
+                .with_context(|| format!("opening {}", data.display()))?,
+        );
+        let state = govrec_server::state_for(store.clone(), &data, govrec_server::Limits::default())?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening on {addr}"))?;
+        tracing::info!(%addr, data = %data.display(), head = ?store.head().last_seq(), "govrec serving");
+        eprintln!("govrec serving on http://{addr} (data {})", data.display());
+        axum::serve(listener, govrec_server::router(state))
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        tracing::info!("shutting down: finishing in-flight commits");
+        store.shutdown()?;
+        Ok(Outcome::Success)
+    })
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GOVREC_LOG").unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -202,8 +202,9 @@ struct Landed {
 /// The event store. Cheap to share behind an `Arc`; all methods take `&self`.
 pub struct Store {
     shared: Arc<Shared>,
-    commands: Option<Sender<Command>>,
-    writer: Option<JoinHandle<()>>,
+    /// `None` once the store is shutting down.
+    commands: RwLock<Option<Sender<Command>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
     config: StoreConfig,
 }
 
@@ -263,8 +264,8 @@ impl Store {
         Ok((
             Store {
                 shared,
-                commands: Some(sender),
-                writer: Some(handle),
+                commands: RwLock::new(Some(sender)),
+                writer: Mutex::new(Some(handle)),
                 config,
             },
             report,
@@ -372,7 +373,8 @@ impl Store {
         if self.shared.poisoned.load(Ordering::Acquire) {
             return Err(StoreError::Poisoned);
         }
-        let commands = self.commands.as_ref().ok_or(StoreError::ShuttingDown)?;
+        let commands = self.commands.read().expect("commands lock");
+        let commands = commands.as_ref().ok_or(StoreError::ShuttingDown)?;
         commands.send(command).map_err(|_| StoreError::ShuttingDown)
     }
 
@@ -480,13 +482,17 @@ impl Store {
     }
 
     /// Stops the writer after the requests already queued, and syncs. Also done on drop.
-    pub fn close(mut self) -> Result<(), StoreError> {
+    pub fn close(self) -> Result<(), StoreError> {
         self.shutdown()
     }
 
-    fn shutdown(&mut self) -> Result<(), StoreError> {
-        drop(self.commands.take());
-        if let Some(handle) = self.writer.take() {
+    /// Refuses new appends (`ShuttingDown`), lets the writer and syncer finish every request
+    /// already queued (each is acknowledged once durable), and syncs. Reads keep working.
+    /// For a store shared behind an `Arc` (a server's graceful shutdown).
+    pub fn shutdown(&self) -> Result<(), StoreError> {
+        drop(self.commands.write().expect("commands lock").take());
+        let writer = self.writer.lock().expect("writer lock").take();
+        if let Some(handle) = writer {
             let _ = handle.join();
         }
         if self.is_poisoned() {

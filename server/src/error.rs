@@ -1,0 +1,119 @@
+//! `AppError`: every failure of the HTTP API as an RFC 9457 problem (`application/problem+json`)
+//! with a stable `code`. Internal detail is logged, never sent to the client.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use govrec_store::StoreError;
+use serde::Serialize;
+
+/// A problem response.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// A stable snake_case word clients can match on.
+    pub code: String,
+    /// For a rejected event: its position in the batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    /// Where one field is at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AppError(pub Box<Problem>);
+
+impl AppError {
+    pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> AppError {
+        AppError(Box::new(Problem {
+            problem_type: format!("https://govrec.example/problems/{code}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            code: code.to_owned(),
+            index: None,
+            field: None,
+        }))
+    }
+
+    pub fn at(mut self, index: Option<usize>, field: Option<String>) -> AppError {
+        self.0.index = index;
+        self.0.field = field;
+        self
+    }
+
+    pub fn unauthorized(detail: &str) -> AppError {
+        AppError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> AppError {
+        AppError::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> AppError {
+        AppError::new(StatusCode::NOT_FOUND, "not_found", detail)
+    }
+
+    pub fn bad_request(code: &str, detail: impl Into<String>) -> AppError {
+        AppError::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    /// An internal failure: logged in full, reported to the client without detail.
+    pub fn internal(error: &dyn std::fmt::Display) -> AppError {
+        tracing::error!(%error, "internal error");
+        AppError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "an internal error occurred; it was logged",
+        )
+    }
+
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = serde_json::to_vec(&*self.0).expect("a problem serialises");
+        (status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response()
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> AppError {
+        match error {
+            StoreError::Rejected(violation) => {
+                let status = StatusCode::from_u16(violation.code.http_status()).expect("valid status");
+                AppError::new(status, violation.code.as_str(), violation.message)
+                    .at(Some(violation.index), violation.field)
+            }
+            StoreError::BadRequest {
+                code,
+                index,
+                field,
+                message,
+            } => {
+                let status = match code {
+                    "duplicate_id" => StatusCode::CONFLICT,
+                    "too_many_events" | "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                AppError::new(status, code, message).at(index, field)
+            }
+            StoreError::IdempotencyConflict { index, .. } => {
+                AppError::new(StatusCode::CONFLICT, "idempotency_conflict", error.to_string())
+                    .at(Some(index), Some("id".to_owned()))
+            }
+            StoreError::Poisoned | StoreError::ShuttingDown => {
+                AppError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", error.to_string())
+            }
+            other => AppError::internal(&other),
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! govrec's HTTP service: the routes of `shared/api.md` on axum, with bearer-token roles and
+//! county scopes, RFC 9457 problems, named limits, metrics and an OpenAPI description
+//! generated from the code. The only crate that knows HTTP.
+
+pub mod app;
+pub mod auth;
+pub mod error;
+pub mod routes;
+pub mod scope;
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use tower::ServiceBuilder;
+use utoipa::OpenApi;
+
+pub use app::{AppState, Limits, SharedState};
+
+use crate::routes::{audit, events, ops};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "govrec", description = "The append-only, hash-chained record of party-building-led community governance."),
+    paths(
+        events::events_append, events::events_list, events::events_get, events::entities_history,
+        audit::audit_verify, ops::healthz, ops::readyz, ops::metrics_get, ops::openapi_get,
+    ),
+    components(schemas(error::Problem)),
+    modifiers(&BearerAuth),
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI description.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The process-wide Prometheus recorder (installed once; tests build many routers).
+pub fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: OnceLock<metrics_exporter_prometheus::PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
+                .set_buckets(&[0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1.0, 5.0])
+                .expect("static buckets are valid")
+                .build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may exist in an embedding program; then ours only renders.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// The whole HTTP API.
+pub fn router(state: SharedState) -> Router {
+    let limits = state.limits.clone();
+    Router::new()
+        .route("/v1/events", post(events::events_append).get(events::events_list))
+        .route("/v1/events/{seq}", get(events::events_get))
+        .route("/v1/entities/{id}/history", get(events::entities_history))
+        .route("/v1/audit/verify", get(audit::audit_verify))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics_get))
+        .route("/openapi.json", get(ops::openapi_get))
+        .fallback(|| async { error::AppError::not_found("no such route") })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
+        .layer(
+            ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(
+                    |_: tower::BoxError| async {
+                        error::AppError::new(
+                            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                            "timeout",
+                            "the request took too long",
+                        )
+                    },
+                ))
+                .timeout(Duration::from_millis(limits.request_timeout_ms))
+                .concurrency_limit(limits.concurrent_requests_max),
+        )
+        .layer(DefaultBodyLimit::max(limits.body_bytes_max))
+        .with_state(state)
+}
+
+/// Request metrics by route, and a problem body for axum's own rejections.
+async fn observe(State(_state): State<SharedState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::histogram!("govrec_request_seconds", "route" => route.clone(), "method" => method.clone())
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!("govrec_requests_total", "route" => route, "method" => method, "status" => status)
+        .increment(1);
+    problem_for_rejection(response).await
+}
+
+/// axum answers some failures itself (body too large, bad query string) in plain text; turn
+/// those into problems so every failure has the same shape.
+async fn problem_for_rejection(response: Response) -> Response {
+    use axum::response::IntoResponse;
+    let is_problem = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/problem+json"));
+    let status = response.status();
+    if is_problem || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let detail = String::from_utf8_lossy(&body).into_owned();
+    let code = match status {
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        axum::http::StatusCode::BAD_REQUEST => "invalid_request",
+        axum::http::StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        _ => "error",
+    };
+    error::AppError::new(status, code, detail).into_response()
+}
+
+/// Builds the shared state for a store in `data_dir`.
+pub fn state_for(
+    store: Arc<govrec_store::Store>,
+    data_dir: &std::path::Path,
+    limits: Limits,
+) -> anyhow::Result<SharedState> {
+    Ok(Arc::new(AppState {
+        counties: scope::Counties::new(store.clone()),
+        tokens: auth::TokenRegistry::open(data_dir)?,
+        store,
+        limits,
+        metrics: metrics_handle(),
+    }))
+}

@@ -1,0 +1,5 @@
+//! The HTTP routes, one module per resource.
+
+pub mod audit;
+pub mod events;
+pub mod ops;

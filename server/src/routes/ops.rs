@@ -1,0 +1,52 @@
+//! Operations: liveness, readiness, Prometheus metrics, the OpenAPI description.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Serialize;
+
+use crate::app::SharedState;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Readiness: the store accepts writes.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub async fn readyz(State(state): State<SharedState>) -> (StatusCode, Json<Health>) {
+    if state.store.is_poisoned() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Health {
+                status: "store refuses writes after an I/O error",
+            }),
+        )
+    } else {
+        (StatusCode::OK, Json(Health { status: "ready" }))
+    }
+}
+
+/// Prometheus text metrics.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
+pub async fn metrics_get(State(state): State<SharedState>) -> impl IntoResponse {
+    let head = state.store.head();
+    metrics::gauge!("govrec_log_head_seq").set(head.last_seq().map_or(-1.0, |seq| seq as f64));
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+/// The OpenAPI 3.1 description of this API, generated from the code.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, body = Object)))]
+pub async fn openapi_get() -> impl IntoResponse {
+    Json(crate::openapi())
+}

@@ -1,0 +1,236 @@
+//! Which counties an event or an entity belongs to, for scope checks.
+//!
+//! Every entity hangs off an area (a member off their home compound, a complaint off its
+//! compound, an evaluation off its subject, …) and every area off a county. The county of an
+//! entity is found from its records through the store's entity index and memoised; members
+//! are resolved afresh each time, since a member may move. Events are placed by the entities
+//! they reference ([`anchors`]).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, RwLock};
+
+use govrec_core::event::{AreaKind, PairingTarget, PartyRef, ServiceProvider};
+use govrec_core::Event;
+use govrec_store::{Store, StoreError};
+use uuid::Uuid;
+
+use crate::auth::{Principal, Role, Scope};
+
+/// How deep an area chain may be (county > town > community > compound > building).
+const AREA_DEPTH_MAX: usize = 8;
+
+/// Resolves entities to counties, with a memo of the ones whose county cannot change.
+pub struct Counties {
+    store: Arc<Store>,
+    stable: RwLock<HashMap<Uuid, Uuid>>,
+}
+
+/// Counties of entities created earlier in the same batch, not yet in the store.
+#[derive(Default)]
+pub struct BatchCounties(HashMap<Uuid, Uuid>);
+
+impl Counties {
+    pub fn new(store: Arc<Store>) -> Counties {
+        Counties {
+            store,
+            stable: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The county of an entity, if it is known.
+    pub fn of_entity(&self, id: &Uuid) -> Result<Option<Uuid>, StoreError> {
+        self.of_entity_at_depth(id, &BatchCounties::default(), 0)
+    }
+
+    fn of_entity_at_depth(
+        &self,
+        id: &Uuid,
+        batch: &BatchCounties,
+        depth: usize,
+    ) -> Result<Option<Uuid>, StoreError> {
+        if depth > AREA_DEPTH_MAX {
+            return Ok(None);
+        }
+        let known = batch
+            .0
+            .get(id)
+            .copied()
+            .or_else(|| self.stable.read().expect("county lock").get(id).copied());
+        if known.is_some() {
+            return Ok(known);
+        }
+        let seqs = self.store.entity_seqs(id);
+        let Some(&first) = seqs.first() else {
+            return Ok(None);
+        };
+        let Some(creation) = self.store.get(first)? else {
+            return Ok(None);
+        };
+        if let Event::MemberEnrolled(_) = creation.event {
+            return self.member_county(id, &seqs, batch, depth);
+        }
+        let mut counties = BTreeSet::new();
+        for anchor in anchors(&creation.event) {
+            if anchor == *id {
+                // Only a county is its own anchor.
+                counties.insert(anchor);
+            } else if let Some(county) = self.of_entity_at_depth(&anchor, batch, depth + 1)? {
+                counties.insert(county);
+            }
+        }
+        let county = counties.into_iter().next();
+        if let Some(county) = county {
+            self.stable.write().expect("county lock").insert(*id, county);
+        }
+        Ok(county)
+    }
+
+    /// A member's county is that of their latest home area.
+    fn member_county(
+        &self,
+        id: &Uuid,
+        seqs: &[u64],
+        batch: &BatchCounties,
+        depth: usize,
+    ) -> Result<Option<Uuid>, StoreError> {
+        for seq in seqs.iter().rev() {
+            let Some(record) = self.store.get(*seq)? else {
+                continue;
+            };
+            let home = match &record.event {
+                Event::MemberEnrolled(e) if e.member_id == *id => Some(e.home_area_id),
+                Event::MemberUpdated(e) if e.member_id == *id => e.home_area_id,
+                _ => None,
+            };
+            if let Some(home) = home {
+                return self.of_entity_at_depth(&home, batch, depth + 1);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The counties an event touches (empty when none of its references is known yet).
+    pub fn of_event(&self, event: &Event, batch: &BatchCounties) -> Result<BTreeSet<Uuid>, StoreError> {
+        let mut counties = BTreeSet::new();
+        if let Event::AreaRegistered(area) = event {
+            if area.kind == AreaKind::County {
+                counties.insert(area.area_id);
+                return Ok(counties);
+            }
+        }
+        if let Event::WorkUnitRegistered(unit) = event {
+            counties.insert(unit.county_id);
+            return Ok(counties);
+        }
+        for anchor in anchors(event) {
+            if let Some(county) = self.of_entity_at_depth(&anchor, batch, 0)? {
+                counties.insert(county);
+            }
+        }
+        Ok(counties)
+    }
+
+    /// Checks that `principal` may append `events`: every event must belong only to counties in
+    /// its scope. Events whose references are all unknown are let through: the rules reject
+    /// them (unknown reference) and nothing is revealed.
+    pub fn check_append(&self, principal: &Principal, events: &[Event]) -> Result<(), ScopeDenied> {
+        if principal.role == Role::Admin || principal.scope.is_all() {
+            return Ok(());
+        }
+        let mut batch = BatchCounties::default();
+        for (index, event) in events.iter().enumerate() {
+            let counties = self.of_event(event, &batch).map_err(ScopeDenied::Store)?;
+            if let Some(outside) = counties.iter().find(|county| !principal.scope.allows(county)) {
+                return Err(ScopeDenied::Event {
+                    index,
+                    county: *outside,
+                });
+            }
+            if let (Some(county), Some(created)) = (counties.iter().next(), event.entity_ids().first()) {
+                batch.0.insert(*created, *county);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a scoped reader may see a record whose event is `event`: some county it touches
+    /// is in scope.
+    pub fn visible(&self, scope: &Scope, event: &Event) -> Result<bool, StoreError> {
+        if scope.is_all() {
+            return Ok(true);
+        }
+        let counties = match event {
+            Event::Redacted(redacted) => match self.store.get(redacted.target_seq)? {
+                Some(target) => self.of_event(&target.event, &BatchCounties::default())?,
+                None => BTreeSet::new(),
+            },
+            other => self.of_event(other, &BatchCounties::default())?,
+        };
+        Ok(counties.iter().any(|county| scope.allows(county)))
+    }
+}
+
+/// Why an append is out of scope.
+#[derive(Debug)]
+pub enum ScopeDenied {
+    Event { index: usize, county: Uuid },
+    Store(StoreError),
+}
+
+/// The entities whose county places an event.
+pub fn anchors(event: &Event) -> Vec<Uuid> {
+    match event {
+        Event::AreaRegistered(e) => match e.kind {
+            AreaKind::County => vec![e.area_id],
+            _ => e.parent_id.into_iter().collect(),
+        },
+        Event::AreaRetired(e) => vec![e.area_id],
+        Event::PartyOrgFounded(e) => e
+            .area_ids
+            .iter()
+            .flatten()
+            .copied()
+            .chain(e.work_unit_id)
+            .collect(),
+        Event::PartyOrgCoverageChanged(e) => std::iter::once(e.org_id)
+            .chain(e.area_ids.iter().copied())
+            .collect(),
+        Event::PartyOrgDissolved(e) => vec![e.org_id],
+        Event::OfficerAppointed(e) => vec![e.org_id],
+        Event::OfficerRelieved(e) => vec![e.org_id],
+        Event::VenueEstablished(e) => vec![e.area_id],
+        Event::ServiceMechanismEstablished(e) => vec![e.area_id],
+        Event::EmergencyPlanFiled(e) => vec![e.area_id],
+        Event::EmergencyDrillHeld(e) => vec![e.plan_id],
+        Event::WorkUnitRegistered(e) => vec![e.county_id],
+        Event::MemberEnrolled(e) => vec![e.home_area_id],
+        Event::MemberUpdated(e) => std::iter::once(e.member_id).chain(e.home_area_id).collect(),
+        Event::MemberRemoved(e) => vec![e.member_id],
+        Event::UnitReported(e) => vec![e.community_id],
+        Event::MemberReported(e) => vec![e.compound_id],
+        Event::ReportWithdrawn(e) => vec![e.area_id],
+        Event::ServiceRendered(e) => vec![
+            e.area_id,
+            match e.by {
+                ServiceProvider::MemberId(id) | ServiceProvider::WorkUnitId(id) => id,
+            },
+        ],
+        Event::PairingEstablished(e) => match &e.to {
+            PairingTarget::Area { area_id, .. } => vec![e.from_id, *area_id],
+            _ => vec![e.from_id],
+        },
+        Event::PairingEnded(e) => vec![e.pairing_id],
+        Event::EvaluationRecorded(e) => vec![match e.subject {
+            PartyRef::MemberId(id) | PartyRef::WorkUnitId(id) | PartyRef::OrgId(id) => id,
+        }],
+        Event::EvaluationAmended(e) => vec![e.evaluation_id],
+        Event::EvaluationRetracted(e) => vec![e.evaluation_id],
+        Event::ComplaintFiled(e) => vec![e.area_id],
+        Event::ComplaintDispatched(e) => vec![e.complaint_id],
+        Event::ComplaintAccepted(e) => vec![e.complaint_id],
+        Event::ComplaintResolved(e) => vec![e.complaint_id],
+        Event::ComplaintRated(e) => vec![e.complaint_id],
+        Event::ComplaintReopened(e) => vec![e.complaint_id],
+        Event::Redacted(_) => vec![],
+    }
+}
