@@ -98,15 +98,18 @@ impl Page {
     pub(crate) fn after_seq(&self) -> Result<Option<u64>, ProjectionError> {
         match self.after.as_deref() {
             None => Ok(None),
-            Some(text) => text
-                .parse()
-                .map(Some)
-                .map_err(|_| ProjectionError::InvalidQuery(format!("after={text:?} is not a cursor of this list"))),
+            Some(text) => text.parse().map(Some).map_err(|_| {
+                ProjectionError::InvalidQuery(format!("after={text:?} is not a cursor of this list"))
+            }),
         }
     }
 
     /// Cuts `rows` (sorted by `seq_of`) to this page and returns it with the next cursor.
-    pub(crate) fn cut<T>(&self, rows: Vec<T>, seq_of: impl Fn(&T) -> u64) -> Result<(Vec<T>, Option<String>), ProjectionError> {
+    pub(crate) fn cut<T>(
+        &self,
+        rows: Vec<T>,
+        seq_of: impl Fn(&T) -> u64,
+    ) -> Result<(Vec<T>, Option<String>), ProjectionError> {
         let after = self.after_seq()?;
         let limit = self.rows();
         let mut page: Vec<T> = rows
@@ -163,7 +166,9 @@ impl Models {
     }
 
     pub(crate) fn county_of(&self, area: Index) -> Index {
-        self.lineage(area).last().expect("a lineage holds at least the area")
+        self.lineage(area)
+            .last()
+            .expect("a lineage holds at least the area")
     }
 
     /// Whether the area or one of its ancestors is retired (retiring retires everything below).
@@ -176,7 +181,11 @@ impl Models {
     }
 
     /// Resolves a query's area and scope; an unknown area or one outside the scope is an error.
-    pub(crate) fn area_filter(&self, area: Option<Uuid>, scope: &Scope) -> Result<AreaFilter, ProjectionError> {
+    pub(crate) fn area_filter(
+        &self,
+        area: Option<Uuid>,
+        scope: &Scope,
+    ) -> Result<AreaFilter, ProjectionError> {
         let counties = match scope {
             Scope::AllCounties => None,
             Scope::Counties(ids) => Some(ids.iter().filter_map(|&id| self.area(id).ok()).collect()),

@@ -197,7 +197,13 @@ impl ModelHost {
             interval: self.interval(),
         });
         let mut fresh = Models::new();
-        replay_until(&mut fresh, store, store.head().next_seq, checkpoints, &mut progress)?;
+        replay_until(
+            &mut fresh,
+            store,
+            store.head().next_seq,
+            checkpoints,
+            &mut progress,
+        )?;
         let _maintenance = self.maintenance.lock().expect("maintenance lock");
         replay_until(&mut fresh, store, store.head().next_seq, checkpoints, &mut |_| {})?;
         let report = report(&fresh, fresh.next_seq(), started);
@@ -253,7 +259,12 @@ impl ModelHost {
 
     /// The closest models at or before `position` to replay from: a cached answer or a
     /// checkpoint, whichever is later; empty models when neither exists.
-    fn start_for(&self, store: &Store, position: u64, cached: Option<Arc<Models>>) -> Result<Models, ProjectionError> {
+    fn start_for(
+        &self,
+        store: &Store,
+        position: u64,
+        cached: Option<Arc<Models>>,
+    ) -> Result<Models, ProjectionError> {
         let checkpoint = match &self.snapshots {
             Some(snapshots) => snapshots.load_at_or_before(store, position)?.models,
             None => None,
@@ -289,14 +300,20 @@ fn resolve(store: &Store, point: AsOfPoint) -> Result<Option<u64>, ProjectionErr
 }
 
 /// Binary search over `0..end` for the last record with `recorded_at <= time`.
-fn last_recorded_at_or_before(store: &Store, time: RecordedAt, end: u64) -> Result<Option<u64>, ProjectionError> {
+fn last_recorded_at_or_before(
+    store: &Store,
+    time: RecordedAt,
+    end: u64,
+) -> Result<Option<u64>, ProjectionError> {
     let (mut low, mut high) = (0, end);
     while low < high {
         let middle = low + (high - low) / 2;
-        let record = store.get(middle)?.ok_or_else(|| ProjectionError::AsOfBeyondHead {
-            seq: middle,
-            last: end.checked_sub(1),
-        })?;
+        let record = store
+            .get(middle)?
+            .ok_or_else(|| ProjectionError::AsOfBeyondHead {
+                seq: middle,
+                last: end.checked_sub(1),
+            })?;
         if record.recorded_at <= time {
             low = middle + 1;
         } else {

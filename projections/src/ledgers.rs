@@ -7,7 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use govrec_core::event::{AreaKind, ComplaintCategory, MemberCategory, PairingKind, PartyRef, ServicePost, Channel};
+use govrec_core::event::{
+    AreaKind, Channel, ComplaintCategory, MemberCategory, PairingKind, PartyRef, ServicePost,
+};
 use govrec_store::BusinessDate;
 use serde::Serialize;
 use uuid::Uuid;
@@ -215,7 +217,12 @@ pub struct ComplaintRow {
 
 impl Models {
     /// Current members whose home compound lies in the area, in enrolment order.
-    pub fn members_ledger(&self, area: Option<Uuid>, scope: &Scope, page: &Page) -> Result<MembersLedger, ProjectionError> {
+    pub fn members_ledger(
+        &self,
+        area: Option<Uuid>,
+        scope: &Scope,
+        page: &Page,
+    ) -> Result<MembersLedger, ProjectionError> {
         let filter = self.area_filter(area, scope)?;
         let mut counts = MemberCounts::default();
         let mut selected = Vec::new();
@@ -288,12 +295,25 @@ impl Models {
         let filter = self.area_filter(area, scope)?;
         let mut rows: Vec<(Stamp, PartyRef, Index, Option<ServicePost>)> = Vec::new();
         for member in &self.members {
-            for report in member.reports.iter().filter(|report| filter.covers(self, report.compound)) {
-                rows.push((report.reported, PartyRef::MemberId(member.id), report.compound, Some(report.post)));
+            for report in member
+                .reports
+                .iter()
+                .filter(|report| filter.covers(self, report.compound))
+            {
+                rows.push((
+                    report.reported,
+                    PartyRef::MemberId(member.id),
+                    report.compound,
+                    Some(report.post),
+                ));
             }
         }
         for unit in &self.work_units {
-            for &(community, reported) in unit.reported_to.iter().filter(|(area, _)| filter.covers(self, *area)) {
+            for &(community, reported) in unit
+                .reported_to
+                .iter()
+                .filter(|(area, _)| filter.covers(self, *area))
+            {
                 rows.push((reported, PartyRef::WorkUnitId(unit.id), community, None));
             }
         }
@@ -361,7 +381,10 @@ impl Models {
                 CompoundRegistrations {
                     area: self.area_ref(compound),
                     in_service_members: in_service.len() as u64,
-                    in_service_reported: in_service.iter().filter(|member| !member.reports.is_empty()).count() as u64,
+                    in_service_reported: in_service
+                        .iter()
+                        .filter(|member| !member.reports.is_empty())
+                        .count() as u64,
                     members_reported_here: reported_here.get(&compound).copied().unwrap_or(0),
                 }
             })
@@ -371,7 +394,9 @@ impl Models {
     fn work_unit_registrations(&self, filter: &AreaFilter) -> Vec<WorkUnitRegistrations> {
         let mut per_unit: BTreeMap<Index, (u64, u64)> = BTreeMap::new();
         let in_service = self.members.iter().filter(|member| {
-            !member.removed && member.category == MemberCategory::InService && filter.covers(self, member.home)
+            !member.removed
+                && member.category == MemberCategory::InService
+                && filter.covers(self, member.home)
         });
         for member in in_service {
             if let Some(unit) = member.work_unit {
@@ -393,7 +418,12 @@ impl Models {
     /// Active pairings whose place lies inside the filter (a building unit or compound paired
     /// with; for a mentorship or a household, the pairing member's home), and the building
     /// units with no active member pairing.
-    pub fn pairings_ledger(&self, area: Option<Uuid>, scope: &Scope, page: &Page) -> Result<PairingsLedger, ProjectionError> {
+    pub fn pairings_ledger(
+        &self,
+        area: Option<Uuid>,
+        scope: &Scope,
+        page: &Page,
+    ) -> Result<PairingsLedger, ProjectionError> {
         let filter = self.area_filter(area, scope)?;
         let mut counts = PairingCounts::default();
         let mut selected = Vec::new();
@@ -444,9 +474,9 @@ impl Models {
                 area: self.area_ref(area),
                 unit_no,
             },
-            PairedWith::Member(member) => {
-                PairingTargetJson::Member(self.party_json(PartyRef::MemberId(self.members[member as usize].id)))
-            }
+            PairedWith::Member(member) => PairingTargetJson::Member(
+                self.party_json(PartyRef::MemberId(self.members[member as usize].id)),
+            ),
             PairedWith::Household => PairingTargetJson::Household,
         };
         PairingRow {
@@ -493,7 +523,10 @@ impl Models {
     ) -> Result<ComplaintsLedger, ProjectionError> {
         let filter = self.area_filter(area, scope)?;
         let overdue_on = overdue_on
-            .or_else(|| self.watermark.map(|watermark| BusinessDate::of(watermark.recorded_at)))
+            .or_else(|| {
+                self.watermark
+                    .map(|watermark| BusinessDate::of(watermark.recorded_at))
+            })
             .unwrap_or(BusinessDate(0));
         let mut counts = ComplaintCounts::default();
         let mut selected = Vec::new();
@@ -521,7 +554,10 @@ impl Models {
             as_of: AsOf::of(self.watermark),
             overdue_on: overdue_on.to_iso(),
             counts,
-            complaints: rows.into_iter().map(|index| self.complaint_row(index, overdue_on)).collect(),
+            complaints: rows
+                .into_iter()
+                .map(|index| self.complaint_row(index, overdue_on))
+                .collect(),
             next,
         })
     }

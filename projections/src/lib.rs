@@ -26,14 +26,16 @@ pub use coverage::{ChildCoverage, CoverageAnswer, FiveHaves, Stats};
 pub use error::ProjectionError;
 pub use host::{AsOfPoint, HostConfig, HostOpened, ModelHost};
 pub use ledgers::{
-    BuildingUnitJson, CommunityRegistrations, ComplaintCounts, ComplaintRow, ComplaintsLedger, ComplaintsView,
-    CompoundRegistrations, MemberCounts, MemberRow, MembersLedger, PairingBrief, PairingCounts, PairingRow,
-    PairingTargetJson, PairingsLedger, RegistrationRow, RegistrationsLedger, ReportJson, WorkUnitRegistrations,
-    UNPAIRED_UNITS_LISTED_MAX,
+    BuildingUnitJson, CommunityRegistrations, ComplaintCounts, ComplaintRow, ComplaintsLedger,
+    ComplaintsView, CompoundRegistrations, MemberCounts, MemberRow, MembersLedger, PairingBrief,
+    PairingCounts, PairingRow, PairingTargetJson, PairingsLedger, RegistrationRow, RegistrationsLedger,
+    ReportJson, WorkUnitRegistrations, UNPAIRED_UNITS_LISTED_MAX,
 };
 pub use model::{ComplaintStatus, EvaluationAction, Models, Watermark};
-pub use replay::{replay_all, ModelCounts, ReplayProgress, ReplayReport, PROGRESS_EVERY_RECORDS, REPLAY_BATCH_RECORDS};
+pub use replay::{
+    replay_all, ModelCounts, ReplayProgress, ReplayReport, PROGRESS_EVERY_RECORDS, REPLAY_BATCH_RECORDS,
+};
 pub use scores::{
-    mapped_satisfaction, ComplaintRatingJson, EvaluationJson, EvaluationStepJson, Grade, ScoreDetail, ScoreRow,
-    ScoresAnswer, SubjectKind,
+    mapped_satisfaction, ComplaintRatingJson, EvaluationJson, EvaluationStepJson, Grade, ScoreDetail,
+    ScoreRow, ScoresAnswer, SubjectKind,
 };

@@ -141,7 +141,10 @@ pub(crate) enum Pairer {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum PairedWith {
-    Area { area: Index, unit_no: Option<u32> },
+    Area {
+        area: Index,
+        unit_no: Option<u32>,
+    },
     Member(Index),
     /// A household in need; its pseudonym is personal data and is not kept here.
     Household,
@@ -428,7 +431,10 @@ impl Models {
                     area,
                     drills: 0,
                 };
-                self.create(e.plan_id, Entity::EmergencyPlan(self.emergency_plans.len() as Index))?;
+                self.create(
+                    e.plan_id,
+                    Entity::EmergencyPlan(self.emergency_plans.len() as Index),
+                )?;
                 self.emergency_plans.push(plan);
                 self.areas[area as usize].emergency_plans += 1;
                 Ok(())
@@ -465,7 +471,9 @@ impl Models {
             Event::UnitReported(e) => {
                 let unit = self.work_unit(e.work_unit_id)?;
                 let community = self.area(e.community_id)?;
-                self.work_units[unit as usize].reported_to.push((community, stamp));
+                self.work_units[unit as usize]
+                    .reported_to
+                    .push((community, stamp));
                 self.areas[community as usize].units_reported.push(unit);
                 Ok(())
             }
@@ -552,9 +560,9 @@ impl Models {
             Event::ComplaintAccepted(e) => {
                 let index = self.complaint(e.complaint_id)? as usize;
                 let complaint = &mut self.complaints[index];
-                let assignee = complaint
-                    .assignee
-                    .ok_or_else(|| format!("complaint {} was accepted before any dispatch", e.complaint_id))?;
+                let assignee = complaint.assignee.ok_or_else(|| {
+                    format!("complaint {} was accepted before any dispatch", e.complaint_id)
+                })?;
                 complaint.status = ComplaintStatus::Accepted;
                 complaint.accepted = Some(stamp);
                 complaint.accepted_by = Some(assignee);
@@ -719,7 +727,9 @@ impl Models {
         let areas = self.areas_of(area_ids)?;
         let old = std::mem::replace(&mut self.orgs[org as usize].areas, areas.clone());
         for area in old {
-            self.areas[area as usize].covering_orgs.retain(|&covering| covering != org);
+            self.areas[area as usize]
+                .covering_orgs
+                .retain(|&covering| covering != org);
         }
         for area in areas {
             self.areas[area as usize].covering_orgs.push(org);
@@ -812,7 +822,9 @@ impl Models {
                     .position(|&(community, _)| community == area)
                     .ok_or_else(|| format!("work unit {work_unit_id} has no report to {}", event.area_id))?;
                 reported_to.remove(position);
-                self.areas[area as usize].units_reported.retain(|&other| other != unit);
+                self.areas[area as usize]
+                    .units_reported
+                    .retain(|&other| other != unit);
                 Ok(())
             }
             _ => Err("a withdrawal names exactly one of member_id and work_unit_id".to_owned()),
@@ -957,7 +969,9 @@ impl Models {
         let index = self.complaint(complaint_id)?;
         let complaint = &self.complaints[index as usize];
         let (Some(subject), Some(accepted)) = (complaint.accepted_by, complaint.accepted) else {
-            return Err(format!("complaint {complaint_id} is rated but was never accepted"));
+            return Err(format!(
+                "complaint {complaint_id} is rated but was never accepted"
+            ));
         };
         let satisfaction = u8::try_from(satisfaction)
             .ok()

@@ -116,7 +116,11 @@ pub(crate) fn report(models: &Models, records: u64, started: Instant) -> ReplayR
     ReplayReport {
         records,
         seconds,
-        events_per_second: if seconds > 0.0 { records as f64 / seconds } else { 0.0 },
+        events_per_second: if seconds > 0.0 {
+            records as f64 / seconds
+        } else {
+            0.0
+        },
         counts: models.counts(),
         as_of: AsOf::of(models.watermark()),
     }
@@ -135,7 +139,8 @@ pub(crate) fn replay_until(
     if start >= end {
         return Ok(());
     }
-    let (batches, receiver) = crossbeam_channel::bounded::<Result<Vec<Record>, ProjectionError>>(REPLAY_QUEUE_BATCHES);
+    let (batches, receiver) =
+        crossbeam_channel::bounded::<Result<Vec<Record>, ProjectionError>>(REPLAY_QUEUE_BATCHES);
     std::thread::scope(|scope| {
         scope.spawn(move || decode_batches(store, start, end, &batches));
         let mut last_reported = start;

@@ -220,7 +220,11 @@ impl Models {
         Ok(ScoreDetail {
             as_of: AsOf::of(self.watermark),
             score: self.score_row(subject, period, sheet),
-            evaluations: sheet.evaluations.iter().map(|&index| self.evaluation_json(index)).collect(),
+            evaluations: sheet
+                .evaluations
+                .iter()
+                .map(|&index| self.evaluation_json(index))
+                .collect(),
             complaint_ratings: sheet
                 .complaint_ratings
                 .iter()
@@ -251,7 +255,10 @@ impl Models {
                 Evaluator::Residents => resident_scores.push(evaluation.score),
             }
         }
-        let ratings = sheet.complaint_ratings.iter().map(|rating| mapped_satisfaction(rating.satisfaction));
+        let ratings = sheet
+            .complaint_ratings
+            .iter()
+            .map(|rating| mapped_satisfaction(rating.satisfaction));
         resident_scores.extend(ratings);
         let org_score = mean(&org_scores);
         let resident_score = mean(&resident_scores);

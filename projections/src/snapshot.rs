@@ -50,7 +50,11 @@ impl SnapshotStore {
         std::fs::create_dir_all(dir).map_err(|error| ProjectionError::Snapshots(error.into()))?;
         let deadline = Instant::now() + Duration::from_millis(LOCK_WAIT_MS);
         let db = loop {
-            match sled::Config::new().path(dir).cache_capacity(16 * 1024 * 1024).open() {
+            match sled::Config::new()
+                .path(dir)
+                .cache_capacity(16 * 1024 * 1024)
+                .open()
+            {
                 Err(sled::Error::Io(error))
                     if error.to_string().contains("could not acquire lock") && Instant::now() < deadline =>
                 {
@@ -88,7 +92,12 @@ impl SnapshotStore {
 
     /// Deletes snapshots of `generation` other than the ones at multiples of `interval`,
     /// except the newest: one "latest" snapshot for restarts, checkpoints for `as_of`.
-    pub fn prune(&self, generation: u64, interval: u64, checkpoints_max: usize) -> Result<(), ProjectionError> {
+    pub fn prune(
+        &self,
+        generation: u64,
+        interval: u64,
+        checkpoints_max: usize,
+    ) -> Result<(), ProjectionError> {
         let positions = self.positions(generation)?;
         let Some((_newest, older)) = positions.split_last() else {
             return Ok(());
@@ -126,7 +135,12 @@ impl SnapshotStore {
         let generation = self.generation()?;
         let mut loaded = Loaded::default();
         let range = key(generation, 0)..=key(generation, position_max);
-        let candidates: Vec<sled::IVec> = self.snapshots.range(range).keys().rev().collect::<Result<_, _>>()?;
+        let candidates: Vec<sled::IVec> = self
+            .snapshots
+            .range(range)
+            .keys()
+            .rev()
+            .collect::<Result<_, _>>()?;
         for snapshot_key in candidates {
             let Some(bytes) = self.snapshots.get(&snapshot_key)? else {
                 continue;
@@ -195,7 +209,9 @@ pub fn decode(bytes: &[u8]) -> Result<Models, String> {
     }
     let version = u32::from_be_bytes(bytes[4..8].try_into().expect("4 bytes"));
     if version != SNAPSHOT_FORMAT_VERSION {
-        return Err(format!("snapshot format {version}, this build reads {SNAPSHOT_FORMAT_VERSION}"));
+        return Err(format!(
+            "snapshot format {version}, this build reads {SNAPSHOT_FORMAT_VERSION}"
+        ));
     }
     let body = &bytes[HEADER_BYTES..];
     if blake3::hash(body).as_bytes() != &bytes[8..HEADER_BYTES] {

@@ -1,1 +1,7 @@
-mod placeholder {}
+//! govrec-projections' tests, one module per behaviour.
+
+mod coverage;
+mod ledgers;
+mod scenario;
+mod scores;
+mod support;
