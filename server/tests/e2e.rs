@@ -1,0 +1,150 @@
+//! End-to-end: the real `govrec` binary on a loopback port. Append, query, SIGTERM (graceful:
+//! exit 0), restart, and the data is intact.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+fn govrec() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_govrec"))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One HTTP/1.1 request with `Connection: close`; returns the status and the JSON body.
+fn http(port: u16, method: &str, path: &str, token: &str, body: Option<&Value>) -> (u16, Value) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let body = body.map(Value::to_string).unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let text = String::from_utf8_lossy(&response);
+    let status = text[9..12].parse().unwrap();
+    let (head, payload) = text.split_once("\r\n\r\n").unwrap();
+    let payload = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        dechunk(payload)
+    } else {
+        payload.to_owned()
+    };
+    (status, serde_json::from_str(&payload).unwrap_or(Value::Null))
+}
+
+fn dechunk(mut text: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = text.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        text = &rest[size + 2..];
+    }
+    out
+}
+
+fn start(data: &Path, port: u16) -> Child {
+    let child = govrec()
+        .args([
+            "serve",
+            "--data",
+            data.to_str().unwrap(),
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the server did not start listening");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
+fn sigterm(mut child: Child) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "the server did not stop after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn append_query_sigterm_restart_and_the_data_is_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let output = govrec()
+        .args([
+            "token",
+            "create",
+            "--role",
+            "admin",
+            "--name",
+            "e2e-admin",
+            "--data",
+            data.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    assert!(token.starts_with("gvr_"));
+    assert!(
+        !std::fs::read_to_string(data.join("tokens.json"))
+            .unwrap()
+            .contains(&token),
+        "only the hash is stored"
+    );
+
+    let port = free_port();
+    let server = start(&data, port);
+    let batch = json!({"events": [
+        {"type": "AreaRegistered", "area_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e01", "kind": "county", "name": "灵丘县"},
+        {"type": "AreaRegistered", "area_id": "5d1f0c3a-8e2b-4a7d-b6c9-0e4f2a1b3c02", "kind": "town", "name": "武灵镇", "parent_id": "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e01"},
+    ]});
+    let (status, appended) = http(port, "POST", "/v1/events", &token, Some(&batch));
+    assert_eq!(status, 201, "{appended}");
+    let (status, page) = http(port, "GET", "/v1/events", &token, None);
+    assert_eq!(status, 200);
+    assert_eq!(page["records"].as_array().unwrap().len(), 2);
+    assert_eq!(page["records"][1]["actor"], "e2e-admin");
+    let status = sigterm(server);
+    assert!(status.success(), "graceful shutdown exits 0, got {status}");
+
+    let server = start(&data, port);
+    let (status, verify) = http(port, "GET", "/v1/audit/verify", &token, None);
+    assert_eq!(status, 200);
+    assert_eq!(verify["ok"], true);
+    assert_eq!(verify["checked"], 2);
+    assert_eq!(verify["head"], appended["head"]);
+    let (_, again) = http(port, "GET", "/v1/events", &token, None);
+    assert_eq!(again, page);
+    assert!(sigterm(server).success());
+}

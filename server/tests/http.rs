@@ -1,0 +1,458 @@
+//! The HTTP API through `tower::ServiceExt::oneshot`: success shapes, the role × route matrix,
+//! scopes, and a table of bad inputs, each checked for status, `code`, and that the log head
+//! did not move.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use govrec_server::auth::{create_token, Role, Scope};
+use govrec_store::{Store, StoreConfig};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+const LINGQIU: &str = "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e01";
+const GUANGLING: &str = "0b7e6a52-3f1c-4c0e-9d4e-2f8a1c6b9e02";
+
+fn id(n: u32) -> String {
+    format!("0193a1b2-c3d4-7e5f-8a9b-{n:012x}")
+}
+
+struct Api {
+    _dir: tempfile::TempDir,
+    store: Arc<Store>,
+    router: axum::Router,
+    admin: String,
+    recorder: String,
+    lingqiu_recorder: String,
+    office: String,
+    auditor: String,
+}
+
+impl Api {
+    async fn new() -> Api {
+        let dir = tempfile::tempdir().unwrap();
+        let token = |role, scope: &str, name| {
+            create_token(dir.path(), role, Scope::parse(scope).unwrap(), name).unwrap()
+        };
+        let (admin, recorder, office, auditor) = (
+            token(Role::Admin, "*", "admin"),
+            token(Role::Recorder, "*", "recorder"),
+            token(Role::Office, "*", "office"),
+            token(Role::Auditor, "*", "auditor"),
+        );
+        let lingqiu_recorder = token(Role::Recorder, LINGQIU, "recorder-lingqiu");
+        let store = Arc::new(Store::open(&dir.path().join("log"), StoreConfig::default()).unwrap());
+        let state =
+            govrec_server::state_for(store.clone(), dir.path(), govrec_server::Limits::default()).unwrap();
+        let api = Api {
+            router: govrec_server::router(state),
+            store,
+            _dir: dir,
+            admin,
+            recorder,
+            lingqiu_recorder,
+            office,
+            auditor,
+        };
+        // Two counties, each with a town, community and compound.
+        for (county, name, base) in [(LINGQIU, "灵丘县", 10), (GUANGLING, "广灵县", 20)] {
+            let events = json!({"events": [
+                {"type": "AreaRegistered", "area_id": county, "kind": "county", "name": name},
+                {"type": "AreaRegistered", "area_id": id(base), "kind": "town", "name": "镇", "parent_id": county},
+                {"type": "AreaRegistered", "area_id": id(base + 1), "kind": "community", "name": "社区", "parent_id": id(base)},
+                {"type": "AreaRegistered", "area_id": id(base + 2), "kind": "compound", "name": "小区", "parent_id": id(base + 1)},
+            ]});
+            let (status, _) = api
+                .call(Method::POST, "/v1/events", Some(&api.admin), Some(events))
+                .await;
+            assert_eq!(status, StatusCode::CREATED);
+        }
+        api
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.raw(
+            method,
+            uri,
+            token,
+            body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
+        )
+        .await
+    }
+
+    async fn raw(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let is_problem = response
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v.to_str().unwrap().starts_with("application/problem+json"));
+        let bytes = axum::body::to_bytes(response.into_body(), 16 << 20)
+            .await
+            .unwrap();
+        if !status.is_success() {
+            assert!(
+                is_problem,
+                "{status}: every failure is a problem: {}",
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+}
+
+#[tokio::test]
+async fn append_returns_seqs_hashes_and_head_and_a_retry_returns_the_same() {
+    let api = Api::new().await;
+    let body = json!({"events": [{"type": "ComplaintFiled", "id": id(900), "complaint_id": id(100), "area_id": id(12),
+        "category": "repair", "summary": "楼道灯坏了", "channel": "hotline", "resident_ref": "居民-1"}]});
+    let (status, first) = api
+        .call(
+            Method::POST,
+            "/v1/events",
+            Some(&api.recorder),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(first["records"][0]["seq"], 8);
+    assert_eq!(first["records"][0]["id"], id(900));
+    assert_eq!(first["head"]["seq"], 8);
+    assert_eq!(first["head"]["hash"], first["records"][0]["hash"]);
+    let (status, retry) = api
+        .call(Method::POST, "/v1/events", Some(&api.recorder), Some(body))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(retry["records"], first["records"]);
+
+    let (status, record) = api
+        .call(Method::GET, "/v1/events/8", Some(&api.auditor), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(record["actor"], "recorder");
+    assert_eq!(record["event"]["summary"], "楼道灯坏了");
+    let (status, page) = api
+        .call(
+            Method::GET,
+            "/v1/events?after=5&limit=2",
+            Some(&api.auditor),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["records"].as_array().unwrap().len(), 2);
+    assert_eq!(page["records"][0]["seq"], 6);
+    assert_eq!(page["next"], "7");
+    let (_, last) = api
+        .call(Method::GET, "/v1/events?after=7", Some(&api.auditor), None)
+        .await;
+    assert_eq!(last["records"].as_array().unwrap().len(), 1);
+    assert!(last.get("next").is_none());
+    for (entity, expected) in [(id(12), vec![3u64]), (id(100), vec![8])] {
+        let (status, history) = api
+            .call(
+                Method::GET,
+                &format!("/v1/entities/{entity}/history"),
+                Some(&api.admin),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let seqs: Vec<u64> = history["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["seq"].as_u64().unwrap())
+            .collect();
+        assert_eq!(seqs, expected, "history of {entity}");
+    }
+    let (status, verify) = api
+        .call(Method::GET, "/v1/audit/verify", Some(&api.auditor), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(verify, json!({"ok": true, "checked": 9, "head": first["head"]}));
+}
+
+#[tokio::test]
+async fn every_role_against_every_route() {
+    let api = Api::new().await;
+    let append = || {
+        Some(
+            json!({"events": [{"type": "AreaRegistered", "area_id": id(500 + rand_n()), "kind": "county", "name": "新县"}]}),
+        )
+    };
+    let routes: Vec<(Method, String)> = vec![
+        (Method::POST, "/v1/events".to_owned()),
+        (Method::GET, "/v1/events".to_owned()),
+        (Method::GET, "/v1/events/0".to_owned()),
+        (Method::GET, format!("/v1/entities/{LINGQIU}/history")),
+        (Method::GET, "/v1/audit/verify".to_owned()),
+    ];
+    // Expected success per role, in the order of `routes`.
+    let matrix = [
+        (&api.admin, [true, true, true, true, true]),
+        (&api.recorder, [true, true, true, true, false]),
+        (&api.office, [false, false, false, false, false]),
+        (&api.auditor, [false, true, true, true, true]),
+    ];
+    for (token, allowed) in matrix {
+        for ((method, uri), ok) in routes.iter().zip(allowed) {
+            let body = (*method == Method::POST).then(append).flatten();
+            let head = api.store.head();
+            let (status, problem) = api.call(method.clone(), uri, Some(token), body).await;
+            if ok {
+                assert!(status.is_success(), "{method} {uri}: {status} {problem}");
+            } else {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{method} {uri}");
+                assert_eq!(problem["code"], "forbidden");
+                assert_eq!(api.store.head(), head);
+            }
+        }
+    }
+    for uri in ["/v1/events", "/v1/events/0", "/v1/audit/verify"] {
+        let (status, problem) = api.call(Method::GET, uri, None, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(problem["code"], "unauthorized");
+        let (status, _) = api.call(Method::GET, uri, Some("gvr_not-a-token"), None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    for uri in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
+        let response = api
+            .router
+            .clone()
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{uri}");
+    }
+}
+
+fn rand_n() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+#[tokio::test]
+async fn a_scoped_recorder_writes_and_sees_only_its_counties() {
+    let api = Api::new().await;
+    let token = api.lingqiu_recorder.clone();
+    let complaint = |complaint: u32, area: u32| {
+        json!({"events": [{"type": "ComplaintFiled", "complaint_id": id(complaint), "area_id": id(area),
+            "category": "repair", "summary": "漏水", "channel": "visit", "resident_ref": "居民-2"}]})
+    };
+    let (status, _) = api
+        .call(Method::POST, "/v1/events", Some(&token), Some(complaint(300, 12)))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let head = api.store.head();
+    let (status, problem) = api
+        .call(Method::POST, "/v1/events", Some(&token), Some(complaint(301, 22)))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(problem["index"], 0);
+    assert_eq!(api.store.head(), head);
+    // A batch that creates an area in scope, then uses it, passes.
+    let batch = json!({"events": [
+        {"type": "AreaRegistered", "area_id": id(13), "kind": "compound", "name": "新小区", "parent_id": id(11)},
+        {"type": "ComplaintFiled", "complaint_id": id(302), "area_id": id(13), "category": "safety", "summary": "消防通道堵塞", "channel": "app", "resident_ref": "居民-3"},
+    ]});
+    let (status, _) = api
+        .call(Method::POST, "/v1/events", Some(&token), Some(batch))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let (_, page) = api
+        .call(Method::GET, "/v1/events?limit=1000", Some(&token), None)
+        .await;
+    let seqs: Vec<u64> = page["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, vec![0, 1, 2, 3, 8, 9, 10], "only Lingqiu's records");
+    let (status, _) = api.call(Method::GET, "/v1/events/4", Some(&token), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "Guangling's county is not visible");
+    let (status, _) = api
+        .call(
+            Method::GET,
+            &format!("/v1/entities/{GUANGLING}/history"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = api
+        .call(
+            Method::GET,
+            &format!("/v1/entities/{LINGQIU}/history"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn bad_inputs_are_refused_with_their_code_and_store_nothing() {
+    let api = Api::new().await;
+    let filed = json!({"events": [
+        {"type": "ComplaintFiled", "complaint_id": id(400), "area_id": id(12), "category": "repair", "summary": "x", "channel": "app", "resident_ref": "r"},
+        {"type": "MemberEnrolled", "member_id": id(401), "name": "李明", "category": "resident", "home_area_id": id(12)},
+    ]});
+    assert_eq!(
+        api.call(Method::POST, "/v1/events", Some(&api.admin), Some(filed))
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    let area = |fields: Value| {
+        let mut event = json!({"type": "AreaRegistered", "area_id": id(450), "kind": "town", "name": "镇", "parent_id": LINGQIU});
+        for (k, v) in fields.as_object().unwrap() {
+            event[k] = v.clone();
+        }
+        json!({"events": [event]})
+    };
+    let too_many: Vec<Value> = (0..1001)
+        .map(|n| json!({"type": "AreaRegistered", "area_id": id(5000 + n), "kind": "county", "name": "县"}))
+        .collect();
+    let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
+        ("malformed JSON", b"{\"events\": [".to_vec(), StatusCode::BAD_REQUEST, "malformed_json"),
+        ("no events field", b"{}".to_vec(), StatusCode::BAD_REQUEST, "malformed_json"),
+        ("unknown top-level field", json!({"events": [], "x": 1}).to_string().into_bytes(), StatusCode::BAD_REQUEST, "invalid_field"),
+        ("empty batch", json!({"events": []}).to_string().into_bytes(), StatusCode::BAD_REQUEST, "empty_batch"),
+        ("unknown type", json!({"events": [{"type": "Nope"}]}).to_string().into_bytes(), StatusCode::BAD_REQUEST, "unknown_event_type"),
+        ("unknown field", area(json!({"colour": "red"})).to_string().into_bytes(), StatusCode::BAD_REQUEST, "invalid_field"),
+        ("wrong type", area(json!({"name": 7})).to_string().into_bytes(), StatusCode::BAD_REQUEST, "invalid_field"),
+        ("null optional", area(json!({"households": null})).to_string().into_bytes(), StatusCode::BAD_REQUEST, "invalid_field"),
+        ("float", json!({"events": [{"type": "ComplaintRated", "complaint_id": id(400), "satisfaction": 4.5}]}).to_string().into_bytes(), StatusCode::BAD_REQUEST, "invalid_field"),
+        ("bad event id", area(json!({"id": "nope"})).to_string().into_bytes(), StatusCode::BAD_REQUEST, "invalid_field"),
+        ("bad occurred_on", area(json!({"occurred_on": "2026-02-30"})).to_string().into_bytes(), StatusCode::BAD_REQUEST, "invalid_field"),
+        ("out of range", json!({"events": [{"type": "EvaluationRecorded", "evaluation_id": id(460), "subject": {"member_id": id(401)}, "evaluator": "residents", "evaluator_ref": id(12), "period": "2026", "score": 101}]}).to_string().into_bytes(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+        ("unknown reference", area(json!({"parent_id": id(999)})).to_string().into_bytes(), StatusCode::UNPROCESSABLE_ENTITY, "unknown_reference"),
+        ("wrong kind of parent", area(json!({"parent_id": id(12)})).to_string().into_bytes(), StatusCode::UNPROCESSABLE_ENTITY, "wrong_kind"),
+        ("wrong transition", json!({"events": [{"type": "ComplaintAccepted", "complaint_id": id(400)}]}).to_string().into_bytes(), StatusCode::CONFLICT, "invalid_transition"),
+        ("duplicate entity id", area(json!({"area_id": id(10)})).to_string().into_bytes(), StatusCode::CONFLICT, "duplicate_id"),
+        ("duplicate event id in batch", json!({"events": [
+            {"type": "AreaRegistered", "id": id(470), "area_id": id(471), "kind": "county", "name": "甲"},
+            {"type": "AreaRegistered", "id": id(470), "area_id": id(472), "kind": "county", "name": "乙"}]}).to_string().into_bytes(), StatusCode::CONFLICT, "duplicate_id"),
+        ("too many events", json!({"events": too_many}).to_string().into_bytes(), StatusCode::PAYLOAD_TOO_LARGE, "too_many_events"),
+        ("oversize body", vec![b' '; 5 * 1024 * 1024], StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+    ];
+    for (name, body, status, code) in cases {
+        let head = api.store.head();
+        let (got, problem) = api.raw(Method::POST, "/v1/events", Some(&api.admin), body).await;
+        assert_eq!(got, status, "{name}: {problem}");
+        assert_eq!(problem["code"], code, "{name}: {problem}");
+        assert_eq!(problem["status"], status.as_u16(), "{name}");
+        assert_eq!(api.store.head(), head, "{name}: the log head moved");
+    }
+    // An event id reused with other content.
+    let first = json!({"events": [{"type": "AreaRegistered", "id": id(480), "area_id": id(481), "kind": "county", "name": "甲"}]});
+    assert_eq!(
+        api.call(Method::POST, "/v1/events", Some(&api.admin), Some(first))
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    let changed = json!({"events": [{"type": "AreaRegistered", "id": id(480), "area_id": id(482), "kind": "county", "name": "乙"}]});
+    let (status, problem) = api
+        .call(Method::POST, "/v1/events", Some(&api.admin), Some(changed))
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::CONFLICT, Some("idempotency_conflict"))
+    );
+    // The index of the offending event is reported.
+    let second_bad = json!({"events": [
+        {"type": "AreaRegistered", "area_id": id(490), "kind": "county", "name": "丙"},
+        {"type": "AreaRetired", "area_id": id(491), "reason": "x"}]});
+    let (_, problem) = api
+        .call(Method::POST, "/v1/events", Some(&api.admin), Some(second_bad))
+        .await;
+    assert_eq!(problem["index"], 1);
+    assert_eq!(problem["field"], "area_id");
+
+    let reads = [
+        ("/v1/events?after=x", "invalid_cursor"),
+        ("/v1/events?limit=0", "invalid_field"),
+        ("/v1/events?limit=1001", "invalid_field"),
+        ("/v1/events?bogus=1", "invalid_request"),
+        ("/v1/events/abc", "invalid_field"),
+        ("/v1/entities/not-a-uuid/history", "invalid_field"),
+        ("/v1/audit/verify?from=z", "invalid_field"),
+    ];
+    for (uri, code) in reads {
+        let (status, problem) = api.call(Method::GET, uri, Some(&api.admin), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {problem}");
+        assert_eq!(problem["code"], code, "{uri}");
+    }
+    assert_eq!(
+        api.call(Method::GET, "/v1/events/999", Some(&api.admin), None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        api.call(Method::GET, "/v1/nowhere", Some(&api.admin), None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn only_an_admin_may_append_a_redaction() {
+    let api = Api::new().await;
+    let redaction =
+        json!({"events": [{"type": "Redacted", "target_seq": 0, "fields": ["name"], "reason": "test"}]});
+    let (status, problem) = api
+        .call(Method::POST, "/v1/events", Some(&api.recorder), Some(redaction))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(problem["index"], 0);
+}
+
+#[tokio::test]
+async fn the_openapi_description_names_every_route() {
+    let api = Api::new().await;
+    let (status, spec) = api.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
+    for path in [
+        "/v1/events",
+        "/v1/events/{seq}",
+        "/v1/entities/{id}/history",
+        "/v1/audit/verify",
+        "/healthz",
+        "/metrics",
+    ] {
+        assert!(
+            spec["paths"].get(path).is_some(),
+            "{path} missing from the OpenAPI description"
+        );
+    }
+}
