@@ -77,6 +77,30 @@ impl LogBuilder {
         if let Err(violation) = self.state.check_and_apply(seq, std::slice::from_ref(&event)) {
             panic!("event {seq} breaks a rule: {violation:?}");
         }
+        self.record(event)
+    }
+
+    /// Appends the event if it passes the rules; says whether it did.
+    pub fn try_push_event(&mut self, event: Event) -> bool {
+        let seq = self.records.len() as u64;
+        let passed = self
+            .state
+            .check_and_apply(seq, std::slice::from_ref(&event))
+            .is_ok();
+        if passed {
+            self.record(event);
+        }
+        passed
+    }
+
+    /// Moves the clock forward by `minutes`.
+    pub fn advance_minutes(&mut self, minutes: i64) -> &mut Self {
+        self.clock_us += minutes * 60_000_000;
+        self
+    }
+
+    fn record(&mut self, event: Event) -> &mut Self {
+        let seq = self.records.len() as u64;
         let recorded_at = RecordedAt(self.clock_us);
         let occurred_on = self
             .occurred_on

@@ -1,0 +1,97 @@
+//! The live models of a server: catch-up with appends, rebuild without downtime, `as_of`.
+
+use govrec_core::event::{AreaKind, AreaRegistered};
+use govrec_projections::snapshot;
+use govrec_projections::{AsOfPoint, HostConfig, ModelHost, ProjectionError, Scope};
+use govrec_store::NewEvent;
+
+use crate::scenario;
+use crate::support::{id, models_of, store_with};
+
+fn compound(name: &str, community: &str) -> NewEvent {
+    NewEvent::new(AreaRegistered {
+        area_id: id(name),
+        kind: AreaKind::Compound,
+        name: name.to_owned(),
+        parent_id: Some(id(community)),
+        households: None,
+        compound_kind: None,
+        has_property_management: None,
+        units: None,
+    })
+}
+
+fn compounds_of_m2(host: &ModelHost) -> u64 {
+    host.models()
+        .coverage(Some(id("M2")), &Scope::AllCounties)
+        .expect("coverage")
+        .stats
+        .compounds
+}
+
+#[test]
+fn catch_up_applies_what_was_appended() {
+    let log = scenario::build();
+    let (dir, store) = store_with(log.records());
+    let (host, _) =
+        ModelHost::open(&store, Some(&dir.path().join("models")), HostConfig::default()).expect("open");
+    let held = host.models();
+    store
+        .append("recorder-1", vec![compound("P5", "M2"), compound("P6", "M2")])
+        .expect("append");
+    assert_eq!(compounds_of_m2(&host), 1, "not yet caught up");
+    assert_eq!(host.catch_up(&store).expect("catch up"), 2);
+    assert_eq!(compounds_of_m2(&host), 3);
+    assert_eq!(
+        held.next_seq(),
+        log.records().len() as u64,
+        "a reader's models never change under it"
+    );
+    assert_eq!(host.catch_up(&store).expect("nothing new"), 0);
+}
+
+#[test]
+fn rebuild_replays_into_fresh_models_and_swaps_them_in() {
+    let log = scenario::build();
+    let (dir, store) = store_with(log.records());
+    let config = HostConfig {
+        checkpoint_interval_records: 20,
+        ..HostConfig::default()
+    };
+    let (host, _) = ModelHost::open(&store, Some(&dir.path().join("models")), config).expect("open");
+    let before = host.models();
+    store
+        .append("recorder-1", vec![compound("P5", "M2")])
+        .expect("append");
+    let report = host.rebuild(&store, |_| {}).expect("rebuild");
+    assert_eq!(report.records, log.records().len() as u64 + 1);
+    assert_eq!(compounds_of_m2(&host), 2, "the rebuild caught up with the append");
+    assert_eq!(
+        before.next_seq(),
+        log.records().len() as u64,
+        "the old models kept answering as they were"
+    );
+    let as_of = host
+        .models_as_of(&store, AsOfPoint::Seq(30))
+        .expect("as_of after rebuild");
+    assert_eq!(
+        snapshot::encode(&as_of),
+        snapshot::encode(&models_of(&log.records()[..31]))
+    );
+}
+
+#[test]
+fn as_of_beyond_the_head_is_refused_and_before_the_log_is_empty() {
+    let log = scenario::build();
+    let (_dir, store) = store_with(log.records());
+    let (host, _) = ModelHost::open(&store, None, HostConfig::default()).expect("open");
+    let beyond = host.models_as_of(&store, AsOfPoint::Seq(10_000));
+    assert!(matches!(
+        beyond,
+        Err(ProjectionError::AsOfBeyondHead { seq: 10_000, .. })
+    ));
+    let before = AsOfPoint::parse("2020-01-01T00:00:00Z").expect("a time");
+    assert_eq!(host.models_as_of(&store, before).expect("as_of").next_seq(), 0);
+    assert_eq!(AsOfPoint::parse("1234"), Some(AsOfPoint::Seq(1234)));
+    assert_eq!(AsOfPoint::parse("yesterday"), None);
+}

@@ -1,0 +1,137 @@
+//! Snapshots are a cache: a damaged, stale or foreign one is detected, discarded and the
+//! models rebuilt from the log; a good one spares the replay.
+
+use std::path::Path;
+
+use govrec_projections::snapshot::{self, SnapshotStore};
+use govrec_projections::{HostConfig, ModelHost};
+use serde_json::json;
+
+use crate::scenario;
+use crate::support::{id, models_of, store_with, LogBuilder};
+
+fn config() -> HostConfig {
+    HostConfig {
+        checkpoint_interval_records: 25,
+        ..HostConfig::default()
+    }
+}
+
+/// Rewrites the newest snapshot of the current generation with `damage` applied.
+fn damage_newest(dir: &Path, damage: impl FnOnce(&mut Vec<u8>)) {
+    let snapshots = SnapshotStore::open(dir).expect("open snapshots");
+    let tree = snapshots.snapshots_tree();
+    let (key, value) = tree.last().expect("read").expect("a snapshot");
+    let mut bytes = value.to_vec();
+    damage(&mut bytes);
+    tree.insert(key, bytes).expect("write");
+    tree.flush().expect("flush");
+}
+
+#[test]
+fn a_good_snapshot_spares_the_replay() {
+    let log = scenario::build();
+    let (dir, store) = store_with(log.records());
+    let snapshots = dir.path().join("models");
+    drop(ModelHost::open(&store, Some(&snapshots), config()).expect("first open"));
+    let (host, opened) = ModelHost::open(&store, Some(&snapshots), config()).expect("second open");
+    assert_eq!(opened.snapshot_records, log.records().len() as u64);
+    assert_eq!((opened.records_replayed, opened.snapshots_discarded), (0, 0));
+    assert_eq!(
+        snapshot::encode(&host.models()),
+        snapshot::encode(&models_of(log.records()))
+    );
+}
+
+#[test]
+fn a_corrupted_snapshot_is_discarded_and_rebuilt() {
+    let log = scenario::build();
+    let (dir, store) = store_with(log.records());
+    let snapshots = dir.path().join("models");
+    drop(ModelHost::open(&store, Some(&snapshots), config()).expect("first open"));
+    damage_newest(&snapshots, |bytes| {
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x40;
+    });
+    let (host, opened) = ModelHost::open(&store, Some(&snapshots), config()).expect("reopen");
+    assert_eq!(opened.snapshots_discarded, 1);
+    assert_eq!(
+        opened.snapshot_records, 75,
+        "falls back to the checkpoint at 75 records"
+    );
+    assert_eq!(opened.records_replayed, log.records().len() as u64 - 75);
+    assert_eq!(
+        snapshot::encode(&host.models()),
+        snapshot::encode(&models_of(log.records()))
+    );
+}
+
+#[test]
+fn a_snapshot_of_another_format_version_is_discarded() {
+    let log = scenario::build();
+    let (dir, store) = store_with(log.records());
+    let snapshots = dir.path().join("models");
+    drop(ModelHost::open(&store, Some(&snapshots), config()).expect("first open"));
+    damage_newest(&snapshots, |bytes| {
+        bytes[4..8].copy_from_slice(&99u32.to_be_bytes())
+    });
+    let (_, opened) = ModelHost::open(&store, Some(&snapshots), config()).expect("reopen");
+    assert_eq!(opened.snapshots_discarded, 1);
+    assert!(snapshot::decode(&snapshot::encode(&models_of(log.records()))).is_ok());
+}
+
+/// Snapshots made from one log are not trusted for another whose record at the watermark has
+/// a different hash (a restore from another backup, a log rebuilt elsewhere).
+#[test]
+fn a_stale_snapshot_from_another_log_is_discarded_and_rebuilt() {
+    let log = scenario::build();
+    let models_dir = tempfile::tempdir().expect("temp dir");
+    {
+        let (_dir, store) = store_with(log.records());
+        drop(ModelHost::open(&store, Some(models_dir.path()), config()).expect("open"));
+    }
+    let mut other = LogBuilder::new();
+    other.push(json!({"type": "AreaRegistered", "area_id": id("X"), "kind": "county", "name": "另一个县"}));
+    for n in 0..99 {
+        other.push(
+            json!({"type": "AreaRegistered", "area_id": id(&format!("X{n}")), "kind": "town",
+            "name": format!("镇{n}"), "parent_id": id("X")}),
+        );
+    }
+    let (_dir, store) = store_with(other.records());
+    let (host, opened) = ModelHost::open(&store, Some(models_dir.path()), config()).expect("reopen");
+    assert!(opened.snapshots_discarded >= 1);
+    assert_eq!(opened.snapshot_records, 0);
+    assert_eq!(opened.records_replayed, 100);
+    assert_eq!(
+        snapshot::encode(&host.models()),
+        snapshot::encode(&models_of(other.records()))
+    );
+}
+
+/// A snapshot beyond the log's end (the log was restored from an older backup) is not used.
+#[test]
+fn a_snapshot_ahead_of_the_log_is_not_used() {
+    let log = scenario::build();
+    let models_dir = tempfile::tempdir().expect("temp dir");
+    {
+        let (_dir, store) = store_with(log.records());
+        drop(ModelHost::open(&store, Some(models_dir.path()), config()).expect("open"));
+    }
+    let (_dir, store) = store_with(&log.records()[..60]);
+    let (host, opened) = ModelHost::open(&store, Some(models_dir.path()), config()).expect("reopen");
+    assert_eq!(opened.snapshot_records, 50);
+    assert_eq!(
+        snapshot::encode(&host.models()),
+        snapshot::encode(&models_of(&log.records()[..60]))
+    );
+}
+
+#[test]
+fn garbage_never_decodes() {
+    assert!(snapshot::decode(b"").is_err());
+    assert!(snapshot::decode(b"GRMS\0\0\0\x01 too short").is_err());
+    let mut truncated = snapshot::encode(&models_of(scenario::build().records()));
+    truncated.truncate(truncated.len() - 1);
+    assert!(snapshot::decode(&truncated).is_err());
+}
