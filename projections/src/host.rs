@@ -37,6 +37,7 @@ pub struct HostConfig {
     /// kept then replays from the start of the log).
     pub checkpoints_max: usize,
     /// Past models kept in memory for repeated `as_of` reads (paging through an old ledger).
+    /// Each costs about as much memory as the current models.
     pub as_of_cache_entries: usize,
 }
 
@@ -45,7 +46,7 @@ impl Default for HostConfig {
         HostConfig {
             checkpoint_interval_records: 100_000,
             checkpoints_max: 512,
-            as_of_cache_entries: 4,
+            as_of_cache_entries: 2,
         }
     }
 }
@@ -117,6 +118,22 @@ impl ModelHost {
             }
         }
         opened.snapshot_records = models.next_seq();
+        if let Some(snapshots) = &snapshots {
+            let checkpoints = Checkpoints {
+                snapshots,
+                generation: snapshots.generation()?,
+                interval: config.checkpoint_interval_records.max(1),
+            };
+            replay_until(
+                &mut models,
+                store,
+                store.head().next_seq,
+                Some(checkpoints),
+                &mut |_| {},
+            )?;
+        } else {
+            replay_until(&mut models, store, store.head().next_seq, None, &mut |_| {})?;
+        }
         let host = ModelHost {
             current: RwLock::new(Arc::new(models)),
             snapshots,
@@ -125,7 +142,8 @@ impl ModelHost {
             as_of_cache: Mutex::new(VecDeque::new()),
             config,
         };
-        opened.records_replayed = host.catch_up(store)?;
+        host.catch_up(store)?;
+        opened.records_replayed = host.models().next_seq() - opened.snapshot_records;
         if opened.records_replayed > 0 {
             host.save_snapshot()?;
         }

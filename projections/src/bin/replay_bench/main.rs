@@ -1,0 +1,195 @@
+//! Read-model benchmark: generates a province's worth of realistic events (every event kind)
+//! into a store, then measures full replay against a decode-only scan of the same store, the
+//! rebuild with checkpoints, a restart from a snapshot, a county coverage query, `as_of`
+//! queries and peak RSS. Prints figures; asserts nothing.
+//!
+//! `cargo run --release -p govrec-projections --bin replay-bench -- [EVENTS]` (default
+//! 1,000,000). The store and snapshots live in a temporary directory under the current one.
+
+use std::time::{Duration, Instant};
+
+use govrec_projections::{replay_all, AsOfPoint, HostConfig, ModelHost, Page, Scope};
+use govrec_store::{BusinessDate, NewEvent, Store, StoreConfig};
+use uuid::Uuid;
+
+mod generator;
+
+const COVERAGE_QUERIES: usize = 200;
+const AS_OF_QUERIES: usize = 5;
+
+fn main() {
+    let events: u64 = std::env::args()
+        .nth(1)
+        .map_or(1_000_000, |n| n.parse().expect("EVENTS is a number"));
+    let scratch = tempfile::tempdir_in(".").expect("scratch dir");
+    let store = Store::open(&scratch.path().join("log"), StoreConfig::default()).expect("open store");
+    println!(
+        "govrec read-model benchmark ({} cores), {events} events",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+
+    let started = Instant::now();
+    let province = generator::fill(&store, events);
+    let generated = store.head().next_seq;
+    println!(
+        "generated {generated} events ({} counties, {} areas) into the store in {:.1} s",
+        province.counties.len(),
+        province.areas,
+        started.elapsed().as_secs_f64()
+    );
+
+    let raw = time(|| store.for_each_record(|_| Ok(())).expect("scan"));
+    let raw_rate = generated as f64 / raw.as_secs_f64();
+    println!(
+        "decode-only scan of the store:        {:>8.3} s = {raw_rate:>10.0} events/s",
+        raw.as_secs_f64()
+    );
+    let (models, report) = replay_all(&store, |_| {}).expect("replay");
+    println!(
+        "full replay into all models:         {:>8.3} s = {:>10.0} events/s ({:.0}% of the scan)",
+        report.seconds,
+        report.events_per_second,
+        100.0 * report.events_per_second / raw_rate
+    );
+    println!("  {report}");
+    let snapshot_bytes = govrec_projections::snapshot::encode(&models);
+    println!(
+        "snapshot of the models: {:.1} MiB",
+        snapshot_bytes.len() as f64 / 1048576.0
+    );
+    drop(snapshot_bytes);
+
+    let snapshots = scratch.path().join("models");
+    let config = HostConfig::default();
+    let started = Instant::now();
+    let (host, _) = ModelHost::open(&store, Some(&snapshots), config.clone()).expect("first open");
+    println!(
+        "replay with a checkpoint every {} records (first start, no snapshot): {:.3} s",
+        config.checkpoint_interval_records,
+        started.elapsed().as_secs_f64()
+    );
+    drop(host);
+    let started = Instant::now();
+    let (host, opened) = ModelHost::open(&store, Some(&snapshots), config.clone()).expect("restart");
+    println!(
+        "restart from the snapshot ({} records in it, {} replayed): {:.3} s",
+        opened.snapshot_records,
+        opened.records_replayed,
+        started.elapsed().as_secs_f64()
+    );
+
+    coverage_queries(&host, &province.counties);
+    as_of_queries(&host, &store, generated, &province.counties);
+    ledger_queries(&host, &province.counties);
+    println!("peak RSS (VmHWM): {} MiB", peak_rss_kib() / 1024);
+    drop(models);
+}
+
+fn time<T>(work: impl FnOnce() -> T) -> Duration {
+    let started = Instant::now();
+    std::hint::black_box(work());
+    started.elapsed()
+}
+
+fn coverage_queries(host: &ModelHost, counties: &[Uuid]) {
+    let models = host.models();
+    let mut slowest = Duration::ZERO;
+    let started = Instant::now();
+    for n in 0..COVERAGE_QUERIES {
+        let county = counties[n % counties.len()];
+        let one = time(|| {
+            models
+                .coverage(Some(county), &Scope::AllCounties)
+                .expect("coverage")
+        });
+        slowest = slowest.max(one);
+    }
+    let mean = started.elapsed() / COVERAGE_QUERIES as u32;
+    println!(
+        "county coverage query (with children): mean {:.3} ms, slowest {:.3} ms over {COVERAGE_QUERIES}",
+        mean.as_secs_f64() * 1e3,
+        slowest.as_secs_f64() * 1e3
+    );
+    let whole = time(|| models.coverage(None, &Scope::AllCounties).expect("coverage"));
+    println!(
+        "whole-province coverage query: {:.3} ms",
+        whole.as_secs_f64() * 1e3
+    );
+}
+
+fn as_of_queries(host: &ModelHost, store: &Store, generated: u64, counties: &[Uuid]) {
+    let mut times = Vec::new();
+    for n in 0..AS_OF_QUERIES as u64 {
+        // Spread over the log, away from checkpoints: the worst case replays most of an interval.
+        let seq = generated * (2 * n + 1) / (2 * AS_OF_QUERIES as u64 + 1) + 99_000 % generated.max(1);
+        let seq = seq.min(generated - 1);
+        let started = Instant::now();
+        let models = host.models_as_of(store, AsOfPoint::Seq(seq)).expect("as_of");
+        models
+            .coverage(Some(counties[0]), &Scope::AllCounties)
+            .expect("coverage");
+        times.push((seq, started.elapsed()));
+    }
+    let described: Vec<String> = times
+        .iter()
+        .map(|(seq, time)| format!("seq {seq}: {:.0} ms", time.as_secs_f64() * 1e3))
+        .collect();
+    println!(
+        "as_of query (checkpoint + replay + county coverage): {}",
+        described.join(", ")
+    );
+    let last = store.get(generated / 2).expect("read").expect("a record");
+    let started = Instant::now();
+    host.models_as_of(store, AsOfPoint::Time(last.recorded_at))
+        .expect("as_of time");
+    println!(
+        "as_of a time (binary search + replay): {:.0} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+}
+
+fn ledger_queries(host: &ModelHost, counties: &[Uuid]) {
+    let models = host.models();
+    let county = Some(counties[0]);
+    let scope = Scope::AllCounties;
+    let page = Page::default();
+    let members = time(|| models.members_ledger(county, &scope, &page).expect("members"));
+    let complaints = time(|| {
+        let view = govrec_projections::ComplaintsView::All;
+        models
+            .complaints_ledger(county, &scope, view, None, &page)
+            .expect("complaints")
+    });
+    let scores = time(|| models.scores("2026", county, None, &scope).expect("scores"));
+    println!(
+        "county ledgers, first page: members {:.1} ms, complaints {:.1} ms; county scores {:.1} ms",
+        members.as_secs_f64() * 1e3,
+        complaints.as_secs_f64() * 1e3,
+        scores.as_secs_f64() * 1e3
+    );
+}
+
+/// Peak resident set size of this process, in KiB (`VmHWM` of `/proc/self/status`).
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A business date in 2026 from a day number.
+fn date_of(day: u64) -> BusinessDate {
+    let day = day % 336;
+    BusinessDate(20_260_000 + (day / 28 + 1) as u32 * 100 + (day % 28 + 1) as u32)
+}
+
+/// An event with a business date.
+fn dated(event: impl Into<govrec_core::Event>, day: u64) -> NewEvent {
+    NewEvent {
+        id: None,
+        occurred_on: Some(date_of(day)),
+        event: event.into(),
+    }
+}
