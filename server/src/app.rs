@@ -50,6 +50,9 @@ pub struct AppState {
     pub counties: Counties,
     pub limits: Limits,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Set to true when the server shuts down, so long-lived responses (live feeds) end and
+    /// the graceful shutdown can complete.
+    pub shutting_down: tokio::sync::watch::Sender<bool>,
 }
 
 pub type SharedState = Arc<AppState>;

@@ -21,13 +21,14 @@ use utoipa::OpenApi;
 
 pub use app::{AppState, Limits, SharedState};
 
-use crate::routes::{audit, events, ops};
+use crate::routes::{audit, events, ops, subscribe};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "govrec", description = "The append-only, hash-chained record of party-building-led community governance."),
     paths(
         events::events_append, events::events_list, events::events_get, events::entities_history,
+        subscribe::subscribe,
         audit::audit_verify, ops::healthz, ops::readyz, ops::metrics_get, ops::openapi_get,
     ),
     components(schemas(error::Problem)),
@@ -77,6 +78,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/events", post(events::events_append).get(events::events_list))
         .route("/v1/events/{seq}", get(events::events_get))
         .route("/v1/entities/{id}/history", get(events::entities_history))
+        .route("/v1/subscribe", get(subscribe::subscribe))
         .route("/v1/audit/verify", get(audit::audit_verify))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
@@ -157,5 +159,6 @@ pub fn state_for(
         store,
         limits,
         metrics: metrics_handle(),
+        shutting_down: tokio::sync::watch::channel(false).0,
     }))
 }

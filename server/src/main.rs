@@ -242,13 +242,19 @@ fn serve(data: PathBuf, addr: std::net::SocketAddr, log_json: bool) -> anyhow::R
                 .with_context(|| format!("opening {}", data.display()))?,
         );
         let state = govrec_server::state_for(store.clone(), &data, govrec_server::Limits::default())?;
+        let shutting_down = state.shutting_down.clone();
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("listening on {addr}"))?;
         tracing::info!(%addr, data = %data.display(), head = ?store.head().last_seq(), "govrec serving");
         eprintln!("govrec serving on http://{addr} (data {})", data.display());
+        let signal = async move {
+            shutdown_signal().await;
+            tracing::info!("shutdown requested: ending live feeds, finishing requests");
+            shutting_down.send_replace(true);
+        };
         axum::serve(listener, govrec_server::router(state))
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(signal)
             .await?;
         tracing::info!("shutting down: finishing in-flight commits");
         store.shutdown()?;

@@ -132,6 +132,8 @@ struct Shared {
     event_ids: RwLock<HashMap<Uuid, u64>>,
     entities: RwLock<HashMap<Uuid, Vec<u64>>>,
     poisoned: AtomicBool,
+    /// Tells subscribers (live feeds, read models) that the durable head moved.
+    head_changes: tokio::sync::watch::Sender<Head>,
 }
 
 impl Shared {
@@ -152,6 +154,7 @@ impl Shared {
             }
         }
         *self.head.write().expect("head lock") = head;
+        self.head_changes.send_replace(head);
     }
 
     /// Marks the store as refusing writes after a failed write or sync.
@@ -240,6 +243,7 @@ impl Store {
             event_ids: RwLock::new(rebuilt.event_ids),
             entities: RwLock::new(rebuilt.entities),
             poisoned: AtomicBool::new(false),
+            head_changes: tokio::sync::watch::channel(rebuilt.head).0,
         });
         let (sender, receiver) = crossbeam_channel::bounded(config.queue_requests_max);
         let (syncer, tickets) = crossbeam_channel::unbounded();
@@ -386,6 +390,12 @@ impl Store {
         let (reply, receiver) = oneshot::channel();
         self.send(Command::Restore(RestoreRequest { records, reply }))?;
         receiver.recv().map_err(|_| StoreError::ShuttingDown)?
+    }
+
+    /// A receiver that sees every change of the durable head (new records are readable once
+    /// it changes); for live feeds and read models that follow the log.
+    pub fn watch_head(&self) -> tokio::sync::watch::Receiver<Head> {
+        self.shared.head_changes.subscribe()
     }
 
     /// The durable head.

@@ -3,3 +3,4 @@
 pub mod audit;
 pub mod events;
 pub mod ops;
+pub mod subscribe;
