@@ -1,0 +1,259 @@
+//! HTTP load benchmark: the release server (router + store, in this process) on a loopback
+//! port, and a load generator of keep-alive HTTP/1.1 connections sharing the same 2 cores.
+//! Prints throughput and p50/p99 latency per scenario, and the store's own durable rate
+//! measured in the same run. Asserts nothing.
+//!
+//! `cargo run --release -p govrec-server --bin http-bench -- [SECONDS_PER_SCENARIO]`
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use govrec_server::auth::{create_token, Role, Scope};
+use govrec_store::{NewEvent, Store, StoreConfig};
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+const COMPOUND: &str = "0193a1b2-c3d4-7e5f-8a9b-000000000004";
+
+fn main() {
+    let seconds: u64 = std::env::args()
+        .nth(1)
+        .map_or(5, |s| s.parse().expect("SECONDS is a number"));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(run(Duration::from_secs(seconds)));
+}
+
+async fn run(duration: Duration) {
+    let dir = tempfile::tempdir_in(".").expect("scratch dir");
+    let token = create_token(dir.path(), Role::Admin, Scope::All, "bench").expect("token");
+    let store = Arc::new(Store::open(&dir.path().join("log"), StoreConfig::default()).expect("store"));
+    let state =
+        govrec_server::state_for(store.clone(), dir.path(), govrec_server::Limits::default()).expect("state");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move { axum::serve(listener, govrec_server::router(state)).await });
+    let setup = json!({"events": [
+        {"type": "AreaRegistered", "area_id": "0193a1b2-c3d4-7e5f-8a9b-000000000001", "kind": "county", "name": "灵丘县"},
+        {"type": "AreaRegistered", "area_id": "0193a1b2-c3d4-7e5f-8a9b-000000000002", "kind": "town", "name": "武灵镇", "parent_id": "0193a1b2-c3d4-7e5f-8a9b-000000000001"},
+        {"type": "AreaRegistered", "area_id": "0193a1b2-c3d4-7e5f-8a9b-000000000003", "kind": "community", "name": "城东社区", "parent_id": "0193a1b2-c3d4-7e5f-8a9b-000000000002"},
+        {"type": "AreaRegistered", "area_id": COMPOUND, "kind": "compound", "name": "天河颐居", "parent_id": "0193a1b2-c3d4-7e5f-8a9b-000000000003"},
+    ]});
+    let mut connection = Connection::open(port).await;
+    let (status, _) = connection
+        .request("POST", "/v1/events", &token, &setup.to_string())
+        .await;
+    assert_eq!(status, 201);
+    println!(
+        "govrec HTTP benchmark: server and load generator share {} cores",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+
+    let counter = Arc::new(AtomicU64::new(0));
+    let body_single = {
+        let counter = counter.clone();
+        move || complaints(&counter, 1)
+    };
+    report(
+        "single-event appends, 64 clients",
+        1,
+        scenario(port, &token, 64, duration, "POST", move || {
+            ("/v1/events".to_owned(), body_single())
+        })
+        .await,
+    );
+    let body_batch = {
+        let counter = counter.clone();
+        move || complaints(&counter, 100)
+    };
+    report(
+        "appends in batches of 100, 16 clients",
+        100,
+        scenario(port, &token, 16, duration, "POST", move || {
+            ("/v1/events".to_owned(), body_batch())
+        })
+        .await,
+    );
+    let head = store.head().next_seq;
+    report(
+        "log page reads (limit 100), 64 clients",
+        1,
+        scenario(port, &token, 64, duration, "GET", move || {
+            (format!("/v1/events?after={}&limit=100", head / 2), String::new())
+        })
+        .await,
+    );
+    report(
+        "one-record reads, 64 clients",
+        1,
+        scenario(port, &token, 64, duration, "GET", move || {
+            (format!("/v1/events/{}", head / 3), String::new())
+        })
+        .await,
+    );
+
+    let rate = store_direct(&store, &counter, duration).await;
+    println!("store alone, 64 concurrent single-event appenders (same run): {rate:.0} events/s");
+}
+
+fn complaints(counter: &AtomicU64, count: u64) -> String {
+    let events: Vec<_> = (0..count)
+        .map(|_| {
+            let n = counter.fetch_add(1, Ordering::Relaxed);
+            json!({"type": "ComplaintFiled", "complaint_id": format!("0193a1b2-c3d4-7e5f-9a9b-{n:012x}"), "area_id": COMPOUND,
+                "category": "repair", "summary": "3号楼2单元楼道灯损坏已一周，老人夜间上下楼不便，请尽快维修。", "channel": "hotline", "resident_ref": "居民-2026-0417"})
+        })
+        .collect();
+    json!({"events": events}).to_string()
+}
+
+struct Outcome {
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+    failures: u64,
+}
+
+async fn scenario(
+    port: u16,
+    token: &str,
+    clients: usize,
+    duration: Duration,
+    method: &'static str,
+    make: impl Fn() -> (String, String) + Send + Sync + Clone + 'static,
+) -> Outcome {
+    let started = Instant::now();
+    let deadline = started + duration;
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let token = token.to_owned();
+            let make = make.clone();
+            tokio::spawn(async move {
+                let mut connection = Connection::open(port).await;
+                let mut latencies = Vec::new();
+                let mut failures = 0;
+                while Instant::now() < deadline {
+                    let (path, body) = make();
+                    let one = Instant::now();
+                    let (status, _) = connection.request(method, &path, &token, &body).await;
+                    latencies.push(one.elapsed());
+                    if !(200..300).contains(&status) {
+                        failures += 1;
+                    }
+                }
+                (latencies, failures)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let mut failures = 0;
+    for task in tasks {
+        let (l, f) = task.await.expect("client");
+        latencies.extend(l);
+        failures += f;
+    }
+    Outcome {
+        latencies,
+        elapsed: started.elapsed(),
+        failures,
+    }
+}
+
+fn report(name: &str, events_per_request: u64, mut outcome: Outcome) {
+    outcome.latencies.sort();
+    let n = outcome.latencies.len();
+    let percentile = |p: f64| outcome.latencies[((n as f64 * p) as usize).min(n - 1)].as_secs_f64() * 1e3;
+    let rate = n as f64 / outcome.elapsed.as_secs_f64();
+    let events = if events_per_request > 1 {
+        format!(" = {:.0} events/s", rate * events_per_request as f64)
+    } else {
+        String::new()
+    };
+    println!(
+        "{name}: {rate:.0} requests/s{events}  p50 {:.2} ms  p99 {:.2} ms  ({} requests, {} failed)",
+        percentile(0.5),
+        percentile(0.99),
+        n,
+        outcome.failures
+    );
+}
+
+async fn store_direct(store: &Arc<Store>, counter: &Arc<AtomicU64>, duration: Duration) -> f64 {
+    let started = Instant::now();
+    let deadline = started + duration;
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let store = store.clone();
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut done = 0u64;
+                while Instant::now() < deadline {
+                    let text = complaints(&counter, 1);
+                    let value: serde_json::Value = serde_json::from_str(&text).expect("json");
+                    let event = govrec_store::new_event_from_json(value["events"][0].clone()).expect("event");
+                    let pending = store
+                        .append_nonblocking("bench", vec![NewEvent { ..event }])
+                        .expect("queue");
+                    pending.await.expect("writer").expect("append");
+                    done += 1;
+                }
+                done
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for task in tasks {
+        total += task.await.expect("task");
+    }
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+/// A keep-alive HTTP/1.1 connection.
+struct Connection {
+    reader: BufReader<TcpStream>,
+}
+
+impl Connection {
+    async fn open(port: u16) -> Connection {
+        let stream = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        Connection {
+            reader: BufReader::new(stream),
+        }
+    }
+
+    async fn request(&mut self, method: &str, path: &str, token: &str, body: &str) -> (u16, Vec<u8>) {
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        self.reader
+            .get_mut()
+            .write_all(request.as_bytes())
+            .await
+            .expect("write");
+        let mut status_line = String::new();
+        self.reader.read_line(&mut status_line).await.expect("status");
+        let status: u16 = status_line
+            .get(9..12)
+            .and_then(|s| s.parse().ok())
+            .expect("a status line");
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line).await.expect("header");
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = value.trim().parse().expect("content-length");
+            }
+        }
+        let mut body = vec![0; length];
+        self.reader.read_exact(&mut body).await.expect("body");
+        (status, body)
+    }
+}
