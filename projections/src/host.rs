@@ -46,7 +46,7 @@ impl Default for HostConfig {
         HostConfig {
             checkpoint_interval_records: 100_000,
             checkpoints_max: 512,
-            as_of_cache_entries: 2,
+            as_of_cache_entries: 1,
         }
     }
 }
@@ -267,12 +267,21 @@ impl ModelHost {
             return Ok(models.clone());
         }
         let mut models = self.start_for(store, position, cached)?;
+        // Make room first, so at most `as_of_cache_entries` past models plus the one being
+        // built are ever in memory.
+        self.cache_evict(self.config.as_of_cache_entries.saturating_sub(1));
         replay_until(&mut models, store, position, None, &mut |_| {})?;
         let models = Arc::new(models);
         let mut cache = self.as_of_cache.lock().expect("cache lock");
         cache.push_front(models.clone());
         cache.truncate(self.config.as_of_cache_entries);
         Ok(models)
+    }
+
+    /// Drops cached past models until at most `keep` remain, oldest first.
+    fn cache_evict(&self, keep: usize) {
+        let mut cache = self.as_of_cache.lock().expect("cache lock");
+        cache.truncate(keep);
     }
 
     /// The closest models at or before `position` to replay from: a cached answer or a

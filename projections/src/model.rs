@@ -354,6 +354,15 @@ impl Models {
     /// Rebuilds the id lookups from the entity `Vec`s (after decoding a snapshot).
     pub(crate) fn reindex(&mut self) {
         let mut lookup = Lookup::default();
+        let total = self.areas.len()
+            + self.orgs.len()
+            + self.work_units.len()
+            + self.members.len()
+            + self.pairings.len()
+            + self.evaluations.len()
+            + self.complaints.len()
+            + self.emergency_plans.len();
+        lookup.entities.reserve(total);
         let entities = &mut lookup.entities;
         let mut put = |id: Uuid, entity: Entity| {
             entities.insert(id, entity);

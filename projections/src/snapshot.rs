@@ -6,8 +6,11 @@
 //!
 //! Layout:
 //! - tree `snapshots`: key = generation (`u64` BE) ++ position (`u64` BE, the number of
-//!   records the snapshot reflects); value = `SNAPSHOT_MAGIC` ++ format version (`u32` BE) ++
-//!   BLAKE3 of the body (32 bytes) ++ body = `postcard(Models)`.
+//!   records the snapshot reflects) ++ chunk number (`u32` BE); the values of one snapshot's
+//!   chunks, in order, are `SNAPSHOT_MAGIC` ++ format version (`u32` BE) ++ BLAKE3 of the body
+//!   (32 bytes) ++ body = `postcard(Models)`. Chunks of [`SNAPSHOT_CHUNK_BYTES`] keep every
+//!   sled page far below a quarter of a segment, so sled never writes a separate blob file
+//!   (slow to write, read and recover, and not fsynced; `docs/storage.md`).
 //! - tree `meta`: `generation` → the generation (`u64` BE) readers use.
 //!
 //! A rebuild writes its snapshots under the next generation and switches `meta/generation`
@@ -26,6 +29,11 @@ use crate::model::Models;
 pub const SNAPSHOT_FORMAT_VERSION: u32 = 1;
 const SNAPSHOT_MAGIC: &[u8; 4] = b"GRMS";
 const HEADER_BYTES: usize = 4 + 4 + 32;
+/// The bytes of one sled value of a snapshot (a leaf holds up to 17 values: 544 KiB, a
+/// fifteenth of a segment).
+pub const SNAPSHOT_CHUNK_BYTES: usize = 32 * 1024;
+/// sled's segment size for the snapshot database (fixed when it is created).
+const SEGMENT_BYTES: usize = 8 * 1024 * 1024;
 /// How long `open` waits for sled's lock (a previous holder in this process letting go).
 const LOCK_WAIT_MS: u64 = 3000;
 
@@ -85,7 +93,11 @@ impl SnapshotStore {
         if position == 0 {
             return Ok(());
         }
-        self.snapshots.insert(key(generation, position), encode(models))?;
+        let mut batch = sled::Batch::default();
+        for (chunk, bytes) in encode(models).chunks(SNAPSHOT_CHUNK_BYTES).enumerate() {
+            batch.insert(&chunk_key(generation, position, chunk as u32), bytes);
+        }
+        self.snapshots.apply_batch(batch)?;
         self.db.flush()?;
         Ok(())
     }
@@ -107,26 +119,44 @@ impl SnapshotStore {
             if position % interval.max(1) == 0 {
                 checkpoints.push(position);
             } else {
-                self.snapshots.remove(key(generation, position))?;
+                self.remove(generation, position)?;
             }
         }
         let excess = checkpoints.len().saturating_sub(checkpoints_max);
         for &position in &checkpoints[..excess] {
-            self.snapshots.remove(key(generation, position))?;
+            self.remove(generation, position)?;
         }
         Ok(())
     }
 
     /// The positions of `generation`'s snapshots, ascending.
     pub fn positions(&self, generation: u64) -> Result<Vec<u64>, ProjectionError> {
-        let mut positions = Vec::new();
-        for entry in self.snapshots.scan_prefix(generation.to_be_bytes()) {
-            let (key, _) = entry?;
-            if let Some(position) = key.get(8..16).and_then(|bytes| bytes.try_into().ok()) {
-                positions.push(u64::from_be_bytes(position));
+        let mut positions: Vec<u64> = Vec::new();
+        for key in self.snapshots.scan_prefix(generation.to_be_bytes()).keys() {
+            let position = position_of(&key?);
+            if positions.last() != Some(&position) {
+                positions.push(position);
             }
         }
         Ok(positions)
+    }
+
+    /// The stored bytes of one snapshot: its chunks, concatenated.
+    fn read(&self, generation: u64, position: u64) -> Result<Vec<u8>, ProjectionError> {
+        let mut bytes = Vec::new();
+        for value in self.snapshots.scan_prefix(key(generation, position)).values() {
+            bytes.extend_from_slice(&value?);
+        }
+        Ok(bytes)
+    }
+
+    fn remove(&self, generation: u64, position: u64) -> Result<(), ProjectionError> {
+        let mut batch = sled::Batch::default();
+        for key in self.snapshots.scan_prefix(key(generation, position)).keys() {
+            batch.remove(key?);
+        }
+        self.snapshots.apply_batch(batch)?;
+        Ok(())
     }
 
     /// The newest usable snapshot of the current generation reflecting at most `position_max`
@@ -134,24 +164,20 @@ impl SnapshotStore {
     pub fn load_at_or_before(&self, store: &Store, position_max: u64) -> Result<Loaded, ProjectionError> {
         let generation = self.generation()?;
         let mut loaded = Loaded::default();
-        let range = key(generation, 0)..=key(generation, position_max);
-        let candidates: Vec<sled::IVec> = self
-            .snapshots
-            .range(range)
-            .keys()
+        let positions = self.positions(generation)?;
+        for &position in positions
+            .iter()
             .rev()
-            .collect::<Result<_, _>>()?;
-        for snapshot_key in candidates {
-            let Some(bytes) = self.snapshots.get(&snapshot_key)? else {
-                continue;
-            };
+            .filter(|&&position| position <= position_max)
+        {
+            let bytes = self.read(generation, position)?;
             match decode(&bytes).and_then(|models| matches_log(models, store)) {
                 Ok(models) => {
                     loaded.models = Some(models);
                     return Ok(loaded);
                 }
                 Err(_) => {
-                    self.snapshots.remove(snapshot_key)?;
+                    self.remove(generation, position)?;
                     loaded.discarded += 1;
                 }
             }
@@ -184,11 +210,25 @@ impl SnapshotStore {
     }
 }
 
+/// The key prefix of one snapshot.
 fn key(generation: u64, position: u64) -> [u8; 16] {
     let mut key = [0; 16];
     key[..8].copy_from_slice(&generation.to_be_bytes());
     key[8..].copy_from_slice(&position.to_be_bytes());
     key
+}
+
+fn chunk_key(generation: u64, position: u64, chunk: u32) -> [u8; 20] {
+    let mut full = [0; 20];
+    full[..16].copy_from_slice(&key(generation, position));
+    full[16..].copy_from_slice(&chunk.to_be_bytes());
+    full
+}
+
+fn position_of(key: &[u8]) -> u64 {
+    key.get(8..16)
+        .and_then(|bytes| bytes.try_into().ok())
+        .map_or(0, u64::from_be_bytes)
 }
 
 /// The stored bytes of a snapshot: magic, version, checksum, `postcard(models)`.
@@ -204,6 +244,14 @@ pub fn encode(models: &Models) -> Vec<u8> {
 
 /// Decodes a snapshot, checking magic, version and checksum; rebuilds the id lookups.
 pub fn decode(bytes: &[u8]) -> Result<Models, String> {
+    decode_timed(bytes).map(|(models, _)| models)
+}
+
+/// [`decode`], with the time taken by its checksum, postcard and re-indexing steps (for the
+/// benchmark).
+#[doc(hidden)]
+pub fn decode_timed(bytes: &[u8]) -> Result<(Models, [std::time::Duration; 3]), String> {
+    let started = Instant::now();
     if bytes.len() < HEADER_BYTES || &bytes[..4] != SNAPSHOT_MAGIC {
         return Err("not a snapshot".to_owned());
     }
@@ -217,9 +265,13 @@ pub fn decode(bytes: &[u8]) -> Result<Models, String> {
     if blake3::hash(body).as_bytes() != &bytes[8..HEADER_BYTES] {
         return Err("snapshot checksum does not match".to_owned());
     }
+    let checksum = started.elapsed();
+    let started = Instant::now();
     let mut models: Models = postcard::from_bytes(body).map_err(|error| error.to_string())?;
+    let postcard = started.elapsed();
+    let started = Instant::now();
     models.reindex();
-    Ok(models)
+    Ok((models, [checksum, postcard, started.elapsed()]))
 }
 
 /// The snapshot's watermark names a record of the log with the same hash.

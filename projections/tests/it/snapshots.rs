@@ -21,10 +21,11 @@ fn config() -> HostConfig {
 fn damage_newest(dir: &Path, damage: impl FnOnce(&mut Vec<u8>)) {
     let snapshots = SnapshotStore::open(dir).expect("open snapshots");
     let tree = snapshots.snapshots_tree();
-    let (key, value) = tree.last().expect("read").expect("a snapshot");
-    let mut bytes = value.to_vec();
+    let (last_key, _) = tree.last().expect("read").expect("a snapshot");
+    let first_chunk = [&last_key[..16], &0u32.to_be_bytes()].concat();
+    let mut bytes = tree.get(&first_chunk).expect("read").expect("chunk 0").to_vec();
     damage(&mut bytes);
-    tree.insert(key, bytes).expect("write");
+    tree.insert(first_chunk, bytes).expect("write");
     tree.flush().expect("flush");
 }
 
@@ -35,7 +36,7 @@ fn a_good_snapshot_spares_the_replay() {
     let snapshots = dir.path().join("models");
     drop(ModelHost::open(&store, Some(&snapshots), config()).expect("first open"));
     let (host, opened) = ModelHost::open(&store, Some(&snapshots), config()).expect("second open");
-    assert_eq!(opened.snapshot_records, log.records().len() as u64);
+    assert_eq!(opened.snapshot_records, log.records().len() as u64, "{opened:?}");
     assert_eq!((opened.records_replayed, opened.snapshots_discarded), (0, 0));
     assert_eq!(
         snapshot::encode(&host.models()),
@@ -134,4 +135,29 @@ fn garbage_never_decodes() {
     let mut truncated = snapshot::encode(&models_of(scenario::build().records()));
     truncated.truncate(truncated.len() - 1);
     assert!(snapshot::decode(&truncated).is_err());
+}
+
+/// A snapshot larger than one sled value is split into chunks and read back whole.
+#[test]
+fn a_snapshot_of_several_chunks_round_trips() {
+    let mut log = LogBuilder::new();
+    log.push(json!({"type": "AreaRegistered", "area_id": id("Y"), "kind": "county", "name": "大县"}));
+    for n in 0..3000 {
+        log.push(
+            json!({"type": "AreaRegistered", "area_id": id(&format!("Y{n}")), "kind": "town",
+            "name": format!("第{n}个镇"), "parent_id": id("Y")}),
+        );
+    }
+    let encoded = snapshot::encode(&models_of(log.records()));
+    assert!(
+        encoded.len() > 3 * snapshot::SNAPSHOT_CHUNK_BYTES,
+        "{} bytes",
+        encoded.len()
+    );
+    let (dir, store) = store_with(log.records());
+    let snapshots = dir.path().join("models");
+    drop(ModelHost::open(&store, Some(&snapshots), config()).expect("first open"));
+    let (host, opened) = ModelHost::open(&store, Some(&snapshots), config()).expect("second open");
+    assert_eq!((opened.snapshot_records, opened.snapshots_discarded), (3001, 0));
+    assert_eq!(snapshot::encode(&host.models()), encoded);
 }

@@ -24,8 +24,9 @@ fn main() {
     let scratch = tempfile::tempdir_in(".").expect("scratch dir");
     let store = Store::open(&scratch.path().join("log"), StoreConfig::default()).expect("open store");
     println!(
-        "govrec read-model benchmark ({} cores), {events} events",
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        "govrec read-model benchmark ({} cores, load average {}), {events} events",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        load_average()
     );
 
     let started = Instant::now();
@@ -37,6 +38,7 @@ fn main() {
         province.areas,
         started.elapsed().as_secs_f64()
     );
+    println!("RSS with the store open: {} MiB", rss_kib("VmRSS:") / 1024);
 
     let raw = time(|| store.for_each_record(|_| Ok(())).expect("scan"));
     let raw_rate = generated as f64 / raw.as_secs_f64();
@@ -52,12 +54,13 @@ fn main() {
         100.0 * report.events_per_second / raw_rate
     );
     println!("  {report}");
-    let snapshot_bytes = govrec_projections::snapshot::encode(&models);
     println!(
-        "snapshot of the models: {:.1} MiB",
-        snapshot_bytes.len() as f64 / 1048576.0
+        "RSS with the store and one set of models: {} MiB",
+        rss_kib("VmRSS:") / 1024
     );
-    drop(snapshot_bytes);
+    snapshot_costs(&models);
+    drop(models);
+    phases(&store, generated);
 
     let snapshots = scratch.path().join("models");
     let config = HostConfig::default();
@@ -69,6 +72,18 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
     drop(host);
+    println!("RSS after the first start: {} MiB", rss_kib("VmRSS:") / 1024);
+    let started = Instant::now();
+    let snapshot_store =
+        govrec_projections::snapshot::SnapshotStore::open(&snapshots).expect("open snapshots");
+    let opening = started.elapsed();
+    let loaded = snapshot_store.load_at_or_before(&store, generated).expect("load");
+    println!(
+        "  restart parts: open the snapshot database {:.0} ms, read + check + decode the snapshot {:.0} ms",
+        opening.as_secs_f64() * 1e3,
+        (started.elapsed() - opening).as_secs_f64() * 1e3
+    );
+    drop((loaded, snapshot_store));
     let started = Instant::now();
     let (host, opened) = ModelHost::open(&store, Some(&snapshots), config.clone()).expect("restart");
     println!(
@@ -81,8 +96,57 @@ fn main() {
     coverage_queries(&host, &province.counties);
     as_of_queries(&host, &store, generated, &province.counties);
     ledger_queries(&host, &province.counties);
-    println!("peak RSS (VmHWM): {} MiB", peak_rss_kib() / 1024);
-    drop(models);
+    println!("peak RSS (VmHWM): {} MiB", rss_kib("VmHWM:") / 1024);
+    println!("load average at the end: {}", load_average());
+}
+
+/// The 1-minute load average: figures taken on a busy machine are not comparable.
+fn load_average() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace().next().unwrap_or("?").to_owned()
+}
+
+/// Decoding and applying measured apart, on one thread: where replay time goes.
+fn phases(store: &Store, generated: u64) {
+    let mut models = govrec_projections::Models::new();
+    let (mut decoding, mut applying) = (Duration::ZERO, Duration::ZERO);
+    let mut next = 0;
+    while next < generated {
+        let started = Instant::now();
+        let records = store.read_range(next, 4096).expect("read");
+        decoding += started.elapsed();
+        let started = Instant::now();
+        for record in &records {
+            models.apply(record).expect("apply");
+        }
+        applying += started.elapsed();
+        next += records.len() as u64;
+    }
+    println!(
+        "  one thread, measured apart: decoding {:.3} s, applying {:.3} s ({:.0} events/s)",
+        decoding.as_secs_f64(),
+        applying.as_secs_f64(),
+        generated as f64 / applying.as_secs_f64()
+    );
+}
+
+fn snapshot_costs(models: &govrec_projections::Models) {
+    let started = Instant::now();
+    let bytes = govrec_projections::snapshot::encode(models);
+    let encoding = started.elapsed();
+    let started = Instant::now();
+    let (decoded, parts) = govrec_projections::snapshot::decode_timed(&bytes).expect("decode");
+    let decoding = started.elapsed();
+    drop(decoded);
+    println!(
+        "snapshot of the models: {:.1} MiB, encode {:.0} ms, decode {:.0} ms (checksum {:.0}, postcard {:.0}, index {:.0})",
+        bytes.len() as f64 / 1048576.0,
+        encoding.as_secs_f64() * 1e3,
+        decoding.as_secs_f64() * 1e3,
+        parts[0].as_secs_f64() * 1e3,
+        parts[1].as_secs_f64() * 1e3,
+        parts[2].as_secs_f64() * 1e3
+    );
 }
 
 fn time<T>(work: impl FnOnce() -> T) -> Duration {
@@ -169,12 +233,13 @@ fn ledger_queries(host: &ModelHost, counties: &[Uuid]) {
     );
 }
 
-/// Peak resident set size of this process, in KiB (`VmHWM` of `/proc/self/status`).
-fn peak_rss_kib() -> u64 {
+/// A size of this process from `/proc/self/status`, in KiB: `VmHWM:` (peak resident set) or
+/// `VmRSS:` (resident now).
+fn rss_kib(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .find_map(|line| line.strip_prefix(field))
         .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
