@@ -176,7 +176,7 @@ impl ModelHost {
             if records.is_empty() {
                 break;
             }
-            if next % self.interval() == 0 {
+            if is_boundary(next, self.interval()) {
                 self.save_checkpoint(&self.models())?;
             }
         }
@@ -348,4 +348,11 @@ fn last_recorded_at_or_before(
         }
     }
     Ok(low.checked_sub(1))
+}
+
+/// Whether `position` is a multiple of `interval` (`u64::is_multiple_of` needs Rust 1.87; the
+/// workspace promises 1.80).
+#[allow(clippy::manual_is_multiple_of)]
+pub(crate) fn is_boundary(position: u64, interval: u64) -> bool {
+    position % interval.max(1) == 0
 }

@@ -154,7 +154,7 @@ pub(crate) fn replay_until(
                 models.apply(record)?;
                 let done = record.seq + 1;
                 if let Some(checkpoints) = checkpoints {
-                    if done % checkpoints.interval.max(1) == 0 {
+                    if crate::host::is_boundary(done, checkpoints.interval) {
                         checkpoints.snapshots.save(checkpoints.generation, models)?;
                     }
                 }

@@ -58,11 +58,11 @@ impl SnapshotStore {
         std::fs::create_dir_all(dir).map_err(|error| ProjectionError::Snapshots(error.into()))?;
         let deadline = Instant::now() + Duration::from_millis(LOCK_WAIT_MS);
         let db = loop {
-            match sled::Config::new()
+            let config = sled::Config::new()
                 .path(dir)
-                .cache_capacity(16 * 1024 * 1024)
-                .open()
-            {
+                .segment_size(SEGMENT_BYTES)
+                .cache_capacity(16 * 1024 * 1024);
+            match config.open() {
                 Err(sled::Error::Io(error))
                     if error.to_string().contains("could not acquire lock") && Instant::now() < deadline =>
                 {
@@ -116,7 +116,7 @@ impl SnapshotStore {
         };
         let mut checkpoints: Vec<u64> = Vec::new();
         for &position in older {
-            if position % interval.max(1) == 0 {
+            if crate::host::is_boundary(position, interval) {
                 checkpoints.push(position);
             } else {
                 self.remove(generation, position)?;

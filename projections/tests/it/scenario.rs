@@ -19,7 +19,7 @@
 //! - Complaints (hours after 2026-03-01T00:00Z):
 //!   K1 P1: filed h0, to A (due 03-20), accepted h1 (on 2026-03-01), resolved h10, rated 5.
 //!   K2 P1: filed h1, to O1, accepted h2 (2026-03-01), resolved h5, rated 2, reopened h6,
-//!      accepted again h24 (on 2026-04-02), resolved h31, rated 4.
+//!   accepted again h24 (on 2026-04-02), resolved h31, rated 4.
 //!   K3 P2: filed h2, to A due 2026-03-05, never accepted: overdue on 2026-03-10.
 //!   K4 M1: filed h2, to W1, accepted h3, resolved h8, not rated.
 //!   K5 P3: filed h3 (P3 is retired later). K6 P4: filed h3, nothing else.
