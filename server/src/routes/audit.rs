@@ -37,7 +37,7 @@ pub enum VerifyResponse {
 
 /// Recompute the hash chain over a range of the log.
 #[utoipa::path(get, path = "/v1/audit/verify", tag = "audit", params(VerifyQuery),
-    responses((status = 200, body = VerifyResponse), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)),
+    responses((status = 200, body = VerifyResponse), (status = 400, body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, body = crate::error::Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn audit_verify(
     State(state): State<SharedState>,

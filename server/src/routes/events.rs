@@ -58,9 +58,9 @@ pub struct PageQuery {
     responses(
         (status = 201, body = AppendResponse, description = "Every event was stored, durably"),
         (status = 200, body = AppendResponse, description = "An identical retry: the original records"),
-        (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem),
-        (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
-        (status = 413, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
+        (status = 400, body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 413, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn events_append(
@@ -161,7 +161,7 @@ fn parse_batch(body: &[u8]) -> Result<Vec<NewEvent>, AppError> {
 
 /// Read the log in order.
 #[utoipa::path(get, path = "/v1/events", tag = "log", params(PageQuery),
-    responses((status = 200, body = RecordPage), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)),
+    responses((status = 200, body = RecordPage), (status = 400, body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, body = crate::error::Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn events_list(
     State(state): State<SharedState>,
@@ -229,7 +229,7 @@ fn page_limit(text: Option<&str>, state: &SharedState) -> Result<usize, AppError
 
 /// One record of the log.
 #[utoipa::path(get, path = "/v1/events/{seq}", tag = "log", params(("seq" = u64, Path, description = "the record's seq")),
-    responses((status = 200, body = Object), (status = 404, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)),
+    responses((status = 400, body = crate::error::Problem, content_type = "application/problem+json"), (status = 200, body = Object), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, body = crate::error::Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn events_get(
     State(state): State<SharedState>,
@@ -257,7 +257,7 @@ pub async fn events_get(
 
 /// Every record that created or changed an entity, in log order.
 #[utoipa::path(get, path = "/v1/entities/{id}/history", tag = "log", params(("id" = Uuid, Path, description = "an entity id")),
-    responses((status = 200, body = RecordPage), (status = 404, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)),
+    responses((status = 400, body = crate::error::Problem, content_type = "application/problem+json"), (status = 200, body = RecordPage), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, body = crate::error::Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn entities_history(
     State(state): State<SharedState>,

@@ -28,7 +28,7 @@ pub struct SubscribeQuery {
 
 /// A live feed of the log (text/event-stream): one `record` event per RECORD, `id` = seq.
 #[utoipa::path(get, path = "/v1/subscribe", tag = "log", params(SubscribeQuery),
-    responses((status = 200, content_type = "text/event-stream", body = String), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)),
+    responses((status = 200, content_type = "text/event-stream", body = String), (status = 400, body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, body = crate::error::Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn subscribe(
     State(state): State<SharedState>,
