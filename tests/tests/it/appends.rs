@@ -280,7 +280,9 @@ fn large_batches_of_large_events_never_become_unsynced_blob_files() {
         store.append("recorder", batch).unwrap();
     }
     store.close().unwrap();
-    let blobs: Vec<_> = std::fs::read_dir(dir.path().join("blobs")).map(|d| d.collect()).unwrap_or_default();
+    let blobs: Vec<_> = std::fs::read_dir(dir.path().join("blobs"))
+        .map(|d| d.collect())
+        .unwrap_or_default();
     assert!(blobs.is_empty(), "sled wrote blob files: {blobs:?}");
     let reopened = open(dir.path());
     assert_eq!(reopened.head().next_seq, 4005);
