@@ -152,10 +152,10 @@ impl Models {
 
     pub(crate) fn party_name(&self, party: PartyRef) -> Option<String> {
         use crate::model::Entity;
-        match self.lookup.entities.get(&party.id()) {
-            Some(Entity::Member(index)) => self.members[*index as usize].name.clone(),
-            Some(Entity::WorkUnit(index)) => Some(self.work_units[*index as usize].name.clone()),
-            Some(Entity::Org(index)) => Some(self.orgs[*index as usize].name.clone()),
+        match self.entity(party.id()) {
+            Some(Entity::Member(index)) => self.members[index as usize].name.clone(),
+            Some(Entity::WorkUnit(index)) => Some(self.work_units[index as usize].name.clone()),
+            Some(Entity::Org(index)) => Some(self.orgs[index as usize].name.clone()),
             _ => None,
         }
     }

@@ -292,8 +292,11 @@ impl ModelHost {
         position: u64,
         cached: Option<Arc<Models>>,
     ) -> Result<Models, ProjectionError> {
+        // The current models' index serves any earlier point of the same log.
+        let current = self.models();
+        let shared_index = (current.next_seq() >= position).then_some(&current.lookup.entities);
         let checkpoint = match &self.snapshots {
-            Some(snapshots) => snapshots.load_at_or_before(store, position)?.models,
+            Some(snapshots) => snapshots.load_sharing(store, position, shared_index)?.models,
             None => None,
         };
         let checkpoint_position = checkpoint.as_ref().map_or(0, Models::next_seq);

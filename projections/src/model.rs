@@ -3,7 +3,10 @@
 //! Entities live in `Vec`s in the order the log created them and refer to each other by
 //! index, so the whole thing serialises deterministically (no hash-map order reaches a
 //! snapshot or an answer) and copies cheaply. The id → index lookup is a hash map that is
-//! never serialised: it is rebuilt after a snapshot is decoded ([`Models::reindex`]).
+//! never serialised: it is rebuilt after a snapshot is decoded ([`Models::reindex`]), or shared
+//! with later models of the same log. Entities are only ever appended and keep their index, so
+//! the lookup of a later point answers for an earlier one too, once each hit is checked against
+//! this point's `Vec` lengths ([`Models::holds`]).
 //!
 //! Applying checks no business rule (the store did that before the record was written). It
 //! fails only when a record cannot apply at all: an id it needs is unknown or of another kind,
@@ -11,6 +14,7 @@
 //! anything, so a failed apply leaves the models as they were.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use govrec_core::event::{
     AreaKind, AreaRegistered, Channel, ComplaintCategory, EvaluationRecorded, Evaluator, MemberCategory,
@@ -272,17 +276,23 @@ pub(crate) enum Entity {
     EmergencyPlan(Index),
 }
 
+/// Every entity id of a log and where it is.
+pub(crate) type EntityIndex = HashMap<Uuid, Entity>;
+
 /// Lookups rebuilt from the entity `Vec`s; never serialised.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Lookup {
-    pub entities: HashMap<Uuid, Entity>,
+    /// Shared copy-on-write with earlier models of the same log (see the module doc).
+    pub entities: Arc<EntityIndex>,
     pub actors: HashMap<String, u32>,
     pub periods: HashMap<String, PeriodIndex>,
 }
 
 /// Every read model of govrec, as of one position of the log: a pure function of the records
 /// `0..=watermark.seq`, fed in order through [`Models::apply`].
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+///
+/// Snapshots store it in two sections (`snapshot::encode`); it has no serde form of its own.
+#[derive(Debug, Clone, Default)]
 pub struct Models {
     pub(crate) watermark: Option<Watermark>,
     pub(crate) areas: Vec<Area>,
@@ -299,7 +309,6 @@ pub struct Models {
     /// Every period string seen, interned.
     pub(crate) periods: Vec<String>,
     pub(crate) score_sheets: BTreeMap<(PeriodIndex, PartyRef), ScoreSheet>,
-    #[serde(skip)]
     pub(crate) lookup: Lookup,
 }
 
@@ -353,7 +362,20 @@ impl Models {
 
     /// Rebuilds the id lookups from the entity `Vec`s (after decoding a snapshot).
     pub(crate) fn reindex(&mut self) {
-        let mut lookup = Lookup::default();
+        self.reindex_names();
+        self.lookup.entities = Arc::new(self.entity_index());
+    }
+
+    /// Uses `entities`, the index of these models' log at this point or a later one, instead
+    /// of building one; rebuilds only the small name lookups.
+    pub(crate) fn share_index(&mut self, entities: Arc<EntityIndex>) {
+        self.reindex_names();
+        self.lookup.entities = entities;
+    }
+
+    /// The index of the entity `Vec`s, built from scratch.
+    fn entity_index(&self) -> EntityIndex {
+        let mut entities = EntityIndex::new();
         let total = self.areas.len()
             + self.orgs.len()
             + self.work_units.len()
@@ -362,8 +384,7 @@ impl Models {
             + self.evaluations.len()
             + self.complaints.len()
             + self.emergency_plans.len();
-        lookup.entities.reserve(total);
-        let entities = &mut lookup.entities;
+        entities.reserve(total);
         let mut put = |id: Uuid, entity: Entity| {
             entities.insert(id, entity);
         };
@@ -391,13 +412,37 @@ impl Models {
         for (index, plan) in self.emergency_plans.iter().enumerate() {
             put(plan.id, Entity::EmergencyPlan(index as Index));
         }
-        for (index, actor) in self.actors.iter().enumerate() {
-            lookup.actors.insert(actor.clone(), index as u32);
-        }
-        for (index, period) in self.periods.iter().enumerate() {
-            lookup.periods.insert(period.clone(), index as PeriodIndex);
-        }
-        self.lookup = lookup;
+        entities
+    }
+
+    fn reindex_names(&mut self) {
+        self.lookup.actors = self
+            .actors
+            .iter()
+            .enumerate()
+            .map(|(index, actor)| (actor.clone(), index as u32))
+            .collect();
+        self.lookup.periods = self
+            .periods
+            .iter()
+            .enumerate()
+            .map(|(index, period)| (period.clone(), index as PeriodIndex))
+            .collect();
+    }
+
+    /// Whether these models hold `entity`: a shared index may name entities created later.
+    fn holds(&self, entity: Entity) -> bool {
+        let (index, len) = match entity {
+            Entity::Area(index) => (index, self.areas.len()),
+            Entity::Org(index) => (index, self.orgs.len()),
+            Entity::WorkUnit(index) => (index, self.work_units.len()),
+            Entity::Member(index) => (index, self.members.len()),
+            Entity::Pairing(index) => (index, self.pairings.len()),
+            Entity::Evaluation(index) => (index, self.evaluations.len()),
+            Entity::Complaint(index) => (index, self.complaints.len()),
+            Entity::EmergencyPlan(index) => (index, self.emergency_plans.len()),
+        };
+        (index as usize) < len
     }
 
     fn apply_event(&mut self, record: &Record) -> Applied {
@@ -448,9 +493,9 @@ impl Models {
                 self.areas[area as usize].emergency_plans += 1;
                 Ok(())
             }
-            Event::EmergencyDrillHeld(e) => match self.lookup.entities.get(&e.plan_id) {
+            Event::EmergencyDrillHeld(e) => match self.entity(e.plan_id) {
                 Some(Entity::EmergencyPlan(plan)) => {
-                    self.emergency_plans[*plan as usize].drills += 1;
+                    self.emergency_plans[plan as usize].drills += 1;
                     Ok(())
                 }
                 _ => Err(unknown("an emergency plan", e.plan_id)),
@@ -603,8 +648,10 @@ impl Models {
 
     // Lookups: the index of the entity an id names, or why it cannot apply.
 
-    fn entity(&self, id: Uuid) -> Option<Entity> {
-        self.lookup.entities.get(&id).copied()
+    /// What `id` names in these models.
+    pub(crate) fn entity(&self, id: Uuid) -> Option<Entity> {
+        let entity = self.lookup.entities.get(&id).copied()?;
+        self.holds(entity).then_some(entity)
     }
 
     pub(crate) fn area(&self, id: Uuid) -> Result<Index, String> {
@@ -666,11 +713,16 @@ impl Models {
     }
 
     fn create(&mut self, id: Uuid, entity: Entity) -> Applied {
-        if self.lookup.entities.contains_key(&id) {
-            return Err(format!("{id} already names an entity"));
+        match self.lookup.entities.get(&id).copied() {
+            Some(existing) if self.holds(existing) => Err(format!("{id} already names an entity")),
+            // A shared index of a later point already has it, where this record puts it.
+            Some(existing) if existing == entity => Ok(()),
+            Some(_) => Err(format!("{id} is indexed elsewhere by a later point of the log")),
+            None => {
+                Arc::make_mut(&mut self.lookup.entities).insert(id, entity);
+                Ok(())
+            }
         }
-        self.lookup.entities.insert(id, entity);
-        Ok(())
     }
 
     // Areas and organisations.

@@ -204,7 +204,7 @@ impl Models {
     /// rating behind it. A known subject with nothing in the period gets null scores.
     pub fn score(&self, subject_id: Uuid, period: &str) -> Result<ScoreDetail, ProjectionError> {
         check_period(period)?;
-        let subject = match self.lookup.entities.get(&subject_id) {
+        let subject = match self.entity(subject_id) {
             Some(Entity::Member(_)) => PartyRef::MemberId(subject_id),
             Some(Entity::WorkUnit(_)) => PartyRef::WorkUnitId(subject_id),
             Some(Entity::Org(_)) => PartyRef::OrgId(subject_id),
@@ -317,11 +317,11 @@ impl Models {
     }
 
     fn subject_areas(&self, subject: PartyRef) -> Vec<Index> {
-        match self.lookup.entities.get(&subject.id()) {
-            Some(Entity::Member(index)) => vec![self.members[*index as usize].home],
-            Some(Entity::WorkUnit(index)) => self.work_unit_areas(*index),
+        match self.entity(subject.id()) {
+            Some(Entity::Member(index)) => vec![self.members[index as usize].home],
+            Some(Entity::WorkUnit(index)) => self.work_unit_areas(index),
             Some(Entity::Org(index)) => {
-                let org = &self.orgs[*index as usize];
+                let org = &self.orgs[index as usize];
                 match org.work_unit {
                     Some(unit) => self.work_unit_areas(unit),
                     None => org.areas.clone(),

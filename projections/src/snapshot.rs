@@ -8,7 +8,7 @@
 //! - tree `snapshots`: key = generation (`u64` BE) ++ position (`u64` BE, the number of
 //!   records the snapshot reflects) ++ chunk number (`u32` BE); the values of one snapshot's
 //!   chunks, in order, are `SNAPSHOT_MAGIC` ++ format version (`u32` BE) ++ BLAKE3 of the body
-//!   (32 bytes) ++ body = `postcard(Models)`. Chunks of [`SNAPSHOT_CHUNK_BYTES`] keep every
+//!   (32 bytes) ++ body (two sections, see [`encode`]). Chunks of [`SNAPSHOT_CHUNK_BYTES`] keep every
 //!   sled page far below a quarter of a segment, so sled never writes a separate blob file
 //!   (slow to write, read and recover, and not fsynced; `docs/storage.md`).
 //! - tree `meta`: `generation` → the generation (`u64` BE) readers use.
@@ -17,16 +17,23 @@
 //! when it swaps the models in, so snapshots of the old models (perhaps built by buggy code)
 //! keep serving `as_of` until then and are deleted after.
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use govrec_core::event::PartyRef;
 use govrec_store::Store;
+use serde::{Deserialize, Serialize};
 
 use crate::error::ProjectionError;
-use crate::model::Models;
+use crate::model::{
+    Area, Complaint, EmergencyPlan, EntityIndex, Evaluation, Member, Models, Org, Pairing, PeriodIndex,
+    ScoreSheet, Watermark, WorkUnit,
+};
 
 /// Bumped whenever the models' layout or meaning changes, so older snapshots are discarded.
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 1;
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 2;
 const SNAPSHOT_MAGIC: &[u8; 4] = b"GRMS";
 const HEADER_BYTES: usize = 4 + 4 + 32;
 /// The bytes of one sled value of a snapshot (a leaf holds up to 17 values: 544 KiB, a
@@ -162,6 +169,17 @@ impl SnapshotStore {
     /// The newest usable snapshot of the current generation reflecting at most `position_max`
     /// records of `store`'s log. Unusable ones met on the way are deleted.
     pub fn load_at_or_before(&self, store: &Store, position_max: u64) -> Result<Loaded, ProjectionError> {
+        self.load_sharing(store, position_max, None)
+    }
+
+    /// [`SnapshotStore::load_at_or_before`], sharing `shared_index` (the entity index of the
+    /// same log at `position_max` or later) instead of building one.
+    pub(crate) fn load_sharing(
+        &self,
+        store: &Store,
+        position_max: u64,
+        shared_index: Option<&Arc<EntityIndex>>,
+    ) -> Result<Loaded, ProjectionError> {
         let generation = self.generation()?;
         let mut loaded = Loaded::default();
         let positions = self.positions(generation)?;
@@ -171,7 +189,8 @@ impl SnapshotStore {
             .filter(|&&position| position <= position_max)
         {
             let bytes = self.read(generation, position)?;
-            match decode(&bytes).and_then(|models| matches_log(models, store)) {
+            let decoded = decode_with_index(&bytes, shared_index.cloned()).map(|(models, _)| models);
+            match decoded.and_then(|models| matches_log(models, store)) {
                 Ok(models) => {
                     loaded.models = Some(models);
                     return Ok(loaded);
@@ -231,9 +250,79 @@ fn position_of(key: &[u8]) -> u64 {
         .map_or(0, u64::from_be_bytes)
 }
 
-/// The stored bytes of a snapshot: magic, version, checksum, `postcard(models)`.
+/// The first section of a snapshot body: the area tree, organisations, members.
+#[derive(Serialize)]
+struct FirstSection<'a> {
+    watermark: &'a Option<Watermark>,
+    areas: &'a Vec<Area>,
+    orgs: &'a Vec<Org>,
+    work_units: &'a Vec<WorkUnit>,
+    members: &'a Vec<Member>,
+    emergency_plans: &'a Vec<EmergencyPlan>,
+    services: u64,
+}
+
+/// The second section: pairings, evaluations, complaints, score sheets.
+#[derive(Serialize)]
+struct SecondSection<'a> {
+    pairings: &'a Vec<Pairing>,
+    evaluations: &'a Vec<Evaluation>,
+    complaints: &'a Vec<Complaint>,
+    actors: &'a Vec<String>,
+    periods: &'a Vec<String>,
+    score_sheets: &'a BTreeMap<(PeriodIndex, PartyRef), ScoreSheet>,
+}
+
+/// [`FirstSection`] decoded (same fields, same order).
+#[derive(Deserialize)]
+struct FirstSectionOwned {
+    watermark: Option<Watermark>,
+    areas: Vec<Area>,
+    orgs: Vec<Org>,
+    work_units: Vec<WorkUnit>,
+    members: Vec<Member>,
+    emergency_plans: Vec<EmergencyPlan>,
+    services: u64,
+}
+
+/// [`SecondSection`] decoded (same fields, same order).
+#[derive(Deserialize)]
+struct SecondSectionOwned {
+    pairings: Vec<Pairing>,
+    evaluations: Vec<Evaluation>,
+    complaints: Vec<Complaint>,
+    actors: Vec<String>,
+    periods: Vec<String>,
+    score_sheets: BTreeMap<(PeriodIndex, PartyRef), ScoreSheet>,
+}
+
+/// The stored bytes of a snapshot: magic, version, checksum, then the body: the first
+/// section's length (`u64` BE), `postcard(first section)`, `postcard(second section)`. Two
+/// sections of about equal size decode on two threads at once.
 pub fn encode(models: &Models) -> Vec<u8> {
-    let body = postcard::to_stdvec(models).expect("models always serialise");
+    let first = FirstSection {
+        watermark: &models.watermark,
+        areas: &models.areas,
+        orgs: &models.orgs,
+        work_units: &models.work_units,
+        members: &models.members,
+        emergency_plans: &models.emergency_plans,
+        services: models.services,
+    };
+    let second = SecondSection {
+        pairings: &models.pairings,
+        evaluations: &models.evaluations,
+        complaints: &models.complaints,
+        actors: &models.actors,
+        periods: &models.periods,
+        score_sheets: &models.score_sheets,
+    };
+    let first = postcard::to_stdvec(&first).expect("models always serialise");
+    let second = postcard::to_stdvec(&second).expect("models always serialise");
+    let mut body = Vec::with_capacity(8 + first.len() + second.len());
+    body.extend_from_slice(&(first.len() as u64).to_be_bytes());
+    body.extend_from_slice(&first);
+    body.extend_from_slice(&second);
     let mut bytes = Vec::with_capacity(HEADER_BYTES + body.len());
     bytes.extend_from_slice(SNAPSHOT_MAGIC);
     bytes.extend_from_slice(&SNAPSHOT_FORMAT_VERSION.to_be_bytes());
@@ -247,10 +336,19 @@ pub fn decode(bytes: &[u8]) -> Result<Models, String> {
     decode_timed(bytes).map(|(models, _)| models)
 }
 
-/// [`decode`], with the time taken by its checksum, postcard and re-indexing steps (for the
+/// [`decode`], with the time taken by its checksum, decoding and indexing steps (for the
 /// benchmark).
 #[doc(hidden)]
-pub fn decode_timed(bytes: &[u8]) -> Result<(Models, [std::time::Duration; 3]), String> {
+pub fn decode_timed(bytes: &[u8]) -> Result<(Models, [Duration; 3]), String> {
+    decode_with_index(bytes, None)
+}
+
+/// [`decode_timed`]; with `shared_index` (the index of the same log at this point or later)
+/// the entity index is shared instead of built.
+pub(crate) fn decode_with_index(
+    bytes: &[u8],
+    shared_index: Option<Arc<EntityIndex>>,
+) -> Result<(Models, [Duration; 3]), String> {
     let started = Instant::now();
     if bytes.len() < HEADER_BYTES || &bytes[..4] != SNAPSHOT_MAGIC {
         return Err("not a snapshot".to_owned());
@@ -267,11 +365,49 @@ pub fn decode_timed(bytes: &[u8]) -> Result<(Models, [std::time::Duration; 3]), 
     }
     let checksum = started.elapsed();
     let started = Instant::now();
-    let mut models: Models = postcard::from_bytes(body).map_err(|error| error.to_string())?;
-    let postcard = started.elapsed();
+    let mut models = decode_sections(body)?;
+    let decoding = started.elapsed();
     let started = Instant::now();
-    models.reindex();
-    Ok((models, [checksum, postcard, started.elapsed()]))
+    match shared_index {
+        Some(index) => models.share_index(index),
+        None => models.reindex(),
+    }
+    Ok((models, [checksum, decoding, started.elapsed()]))
+}
+
+/// Decodes the two sections of a body on two threads.
+fn decode_sections(body: &[u8]) -> Result<Models, String> {
+    let length = body
+        .get(..8)
+        .map(|bytes| u64::from_be_bytes(bytes.try_into().expect("8 bytes")))
+        .ok_or("a snapshot body without its first section's length")?;
+    let (first, second) = usize::try_from(length)
+        .ok()
+        .and_then(|length| body[8..].split_at_checked(length))
+        .ok_or("a snapshot body shorter than its first section")?;
+    let (first, second) = std::thread::scope(|scope| {
+        let second = scope.spawn(|| postcard::from_bytes::<SecondSectionOwned>(second));
+        let first = postcard::from_bytes::<FirstSectionOwned>(first);
+        (first, second.join().expect("decoding never panics"))
+    });
+    let first = first.map_err(|error| format!("first section: {error}"))?;
+    let second = second.map_err(|error| format!("second section: {error}"))?;
+    Ok(Models {
+        watermark: first.watermark,
+        areas: first.areas,
+        orgs: first.orgs,
+        work_units: first.work_units,
+        members: first.members,
+        pairings: second.pairings,
+        evaluations: second.evaluations,
+        complaints: second.complaints,
+        emergency_plans: first.emergency_plans,
+        services: first.services,
+        actors: second.actors,
+        periods: second.periods,
+        score_sheets: second.score_sheets,
+        lookup: Default::default(),
+    })
 }
 
 /// The snapshot's watermark names a record of the log with the same hash.

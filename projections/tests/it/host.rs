@@ -95,3 +95,40 @@ fn as_of_beyond_the_head_is_refused_and_before_the_log_is_empty() {
     assert_eq!(AsOfPoint::parse("1234"), Some(AsOfPoint::Seq(1234)));
     assert_eq!(AsOfPoint::parse("yesterday"), None);
 }
+
+/// An `as_of` answer shares the current models' id index, which goes on growing: it must
+/// still know only the entities of its own point, before and after the live models catch up.
+#[test]
+fn as_of_models_never_see_later_entities() {
+    let log = scenario::build();
+    let (dir, store) = store_with(log.records());
+    let config = HostConfig {
+        checkpoint_interval_records: 20,
+        ..HostConfig::default()
+    };
+    let (host, _) = ModelHost::open(&store, Some(&dir.path().join("models")), config).expect("open");
+    let early = host.models_as_of(&store, AsOfPoint::Seq(5)).expect("as_of");
+    assert!(
+        early.coverage(Some(id("P2")), &Scope::AllCounties).is_ok(),
+        "P2 is record 5"
+    );
+    assert!(matches!(
+        early.coverage(Some(id("P4")), &Scope::AllCounties),
+        Err(ProjectionError::UnknownArea(_))
+    ));
+    store
+        .append("recorder-1", vec![compound("P5", "M2")])
+        .expect("append");
+    host.catch_up(&store).expect("catch up");
+    assert!(early.coverage(Some(id("P5")), &Scope::AllCounties).is_err());
+    assert_eq!(
+        snapshot::encode(&early),
+        snapshot::encode(&models_of(&log.records()[..6]))
+    );
+    assert_eq!(compounds_of_m2(&host), 2);
+    let later = host.models_as_of(&store, AsOfPoint::Seq(40)).expect("as_of");
+    assert_eq!(
+        snapshot::encode(&later),
+        snapshot::encode(&models_of(&log.records()[..41]))
+    );
+}
