@@ -46,6 +46,8 @@ impl Default for Limits {
 /// Everything a handler needs.
 pub struct AppState {
     pub store: Arc<Store>,
+    /// The read models, kept up to date with the log.
+    pub models: govrec_projections::ModelHost,
     pub tokens: TokenRegistry,
     pub counties: Counties,
     pub limits: Limits,

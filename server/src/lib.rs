@@ -21,14 +21,15 @@ use utoipa::OpenApi;
 
 pub use app::{AppState, Limits, SharedState};
 
-use crate::routes::{audit, events, ops, subscribe};
+use crate::routes::{audit, events, models, ops, subscribe};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "govrec", description = "The append-only, hash-chained record of party-building-led community governance."),
     paths(
         events::events_append, events::events_list, events::events_get, events::entities_history,
-        subscribe::subscribe,
+        subscribe::subscribe, models::ledgers_members, models::ledgers_registrations, models::ledgers_pairings,
+        models::ledgers_complaints, models::scores_list, models::scores_get, models::coverage_get, models::admin_rebuild,
         audit::audit_verify, ops::healthz, ops::readyz, ops::metrics_get, ops::openapi_get,
     ),
     components(schemas(error::Problem)),
@@ -79,6 +80,14 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/events/{seq}", get(events::events_get))
         .route("/v1/entities/{id}/history", get(events::entities_history))
         .route("/v1/subscribe", get(subscribe::subscribe))
+        .route("/v1/ledgers/members", get(models::ledgers_members))
+        .route("/v1/ledgers/registrations", get(models::ledgers_registrations))
+        .route("/v1/ledgers/pairings", get(models::ledgers_pairings))
+        .route("/v1/ledgers/complaints", get(models::ledgers_complaints))
+        .route("/v1/scores", get(models::scores_list))
+        .route("/v1/scores/{subject_id}", get(models::scores_get))
+        .route("/v1/coverage", get(models::coverage_get))
+        .route("/v1/admin/rebuild", post(models::admin_rebuild))
         .route("/v1/audit/verify", get(audit::audit_verify))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
@@ -147,13 +156,24 @@ async fn problem_for_rejection(response: Response) -> Response {
     error::AppError::new(status, code, detail).into_response()
 }
 
-/// Builds the shared state for a store in `data_dir`.
+/// The folder, inside the data directory, of the read models' snapshots.
+pub const MODELS_DIR: &str = "models";
+
+/// Builds the shared state for a store in `data_dir`: restores the read models (from their
+/// newest usable snapshot, then the log) and loads the tokens.
 pub fn state_for(
     store: Arc<govrec_store::Store>,
     data_dir: &std::path::Path,
     limits: Limits,
 ) -> anyhow::Result<SharedState> {
+    let (models, opened) = govrec_projections::ModelHost::open(
+        &store,
+        Some(&data_dir.join(MODELS_DIR)),
+        govrec_projections::HostConfig::default(),
+    )?;
+    tracing::info!(?opened, "read models restored");
     Ok(Arc::new(AppState {
+        models,
         counties: scope::Counties::new(store.clone()),
         tokens: auth::TokenRegistry::open(data_dir)?,
         store,
@@ -161,4 +181,27 @@ pub fn state_for(
         metrics: metrics_handle(),
         shutting_down: tokio::sync::watch::channel(false).0,
     }))
+}
+
+/// Keeps the read models caught up with the log in the background (reads also catch up on
+/// demand), until the server shuts down.
+pub fn spawn_model_follower(state: SharedState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut head_changes = state.store.watch_head();
+        let mut shutting_down = state.shutting_down.subscribe();
+        loop {
+            let follower = state.clone();
+            let caught_up =
+                tokio::task::spawn_blocking(move || follower.models.catch_up(&follower.store)).await;
+            match caught_up {
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => tracing::error!(%error, "the read models cannot catch up with the log"),
+                Err(error) => tracing::error!(%error, "the read-model follower panicked"),
+            }
+            tokio::select! {
+                changed = head_changes.changed() => if changed.is_err() { return },
+                _ = shutting_down.changed() => return,
+            }
+        }
+    })
 }

@@ -32,6 +32,13 @@ enum Command {
         #[arg(long)]
         log_json: bool,
     },
+    /// Rebuild every read model from the log, with a progress bar, and save them as the
+    /// snapshot the server starts from.
+    Replay {
+        /// The data directory.
+        #[arg(long, default_value = "./govrec-data")]
+        data: PathBuf,
+    },
     /// Manage bearer tokens (stored only as hashes in DIR/tokens.json).
     Token {
         #[command(subcommand)]
@@ -118,6 +125,7 @@ fn main() -> ExitCode {
 fn try_main(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Serve { data, addr, log_json } => serve(data, addr, log_json),
+        Command::Replay { data } => replay(data),
         Command::Token {
             command:
                 TokenCommand::Create {
@@ -243,6 +251,8 @@ fn serve(data: PathBuf, addr: std::net::SocketAddr, log_json: bool) -> anyhow::R
         );
         let state = govrec_server::state_for(store.clone(), &data, govrec_server::Limits::default())?;
         let shutting_down = state.shutting_down.clone();
+        let follower = govrec_server::spawn_model_follower(state.clone());
+        let models_state = state.clone();
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("listening on {addr}"))?;
@@ -258,6 +268,10 @@ fn serve(data: PathBuf, addr: std::net::SocketAddr, log_json: bool) -> anyhow::R
             .await?;
         tracing::info!("shutting down: finishing in-flight commits");
         store.shutdown()?;
+        let _ = follower.await;
+        if let Err(error) = models_state.models.save_snapshot() {
+            tracing::error!(%error, "could not save the read models' snapshot; the next start replays more");
+        }
         Ok(Outcome::Success)
     })
 }
@@ -289,4 +303,26 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
+}
+
+fn replay(data: PathBuf) -> anyhow::Result<Outcome> {
+    anyhow::ensure!(data.join("db").exists(), "no govrec store in {}", data.display());
+    let store =
+        Store::open(&data, StoreConfig::default()).with_context(|| format!("opening {}", data.display()))?;
+    let total = store.head().next_seq;
+    let (host, _) = govrec_projections::ModelHost::open(
+        &store,
+        Some(&data.join(govrec_server::MODELS_DIR)),
+        govrec_projections::HostConfig::default(),
+    )?;
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} records  {per_sec}  eta {eta}")
+            .expect("a valid template"),
+    );
+    let report = host.rebuild(&store, |progress| bar.set_position(progress.records_done))?;
+    bar.finish_and_clear();
+    println!("{report}");
+    store.close()?;
+    Ok(Outcome::Success)
 }

@@ -26,6 +26,7 @@ struct Api {
     recorder: String,
     lingqiu_recorder: String,
     office: String,
+    lingqiu_office: String,
     auditor: String,
 }
 
@@ -42,6 +43,7 @@ impl Api {
             token(Role::Auditor, "*", "auditor"),
         );
         let lingqiu_recorder = token(Role::Recorder, LINGQIU, "recorder-lingqiu");
+        let lingqiu_office = token(Role::Office, LINGQIU, "office-lingqiu");
         let store = Arc::new(Store::open(&dir.path().join("log"), StoreConfig::default()).unwrap());
         let state =
             govrec_server::state_for(store.clone(), dir.path(), govrec_server::Limits::default()).unwrap();
@@ -53,6 +55,7 @@ impl Api {
             recorder,
             lingqiu_recorder,
             office,
+            lingqiu_office,
             auditor,
         };
         // Two counties, each with a town, community and compound.
@@ -209,17 +212,54 @@ async fn every_role_against_every_route() {
         (Method::GET, "/v1/events/0".to_owned()),
         (Method::GET, format!("/v1/entities/{LINGQIU}/history")),
         (Method::GET, "/v1/audit/verify".to_owned()),
+        (Method::GET, "/v1/coverage".to_owned()),
+        (Method::GET, "/v1/ledgers/members".to_owned()),
+        (Method::GET, "/v1/ledgers/registrations".to_owned()),
+        (Method::GET, "/v1/ledgers/pairings".to_owned()),
+        (Method::GET, "/v1/ledgers/complaints".to_owned()),
+        (Method::GET, "/v1/scores?period=2026".to_owned()),
+        (Method::GET, format!("/v1/scores/{}?period=2026", id(700))),
+        (Method::POST, "/v1/admin/rebuild".to_owned()),
     ];
+    let enrol = json!({"events": [{"type": "MemberEnrolled", "member_id": id(700), "name": "王芳", "category": "resident", "home_area_id": id(12)}]});
+    assert_eq!(
+        api.call(Method::POST, "/v1/events", Some(&api.admin), Some(enrol))
+            .await
+            .0,
+        StatusCode::CREATED
+    );
     // Expected success per role, in the order of `routes`.
     let matrix = [
-        (&api.admin, [true, true, true, true, true]),
-        (&api.recorder, [true, true, true, true, false]),
-        (&api.office, [false, false, false, false, false]),
-        (&api.auditor, [false, true, true, true, true]),
+        (
+            &api.admin,
+            [
+                true, true, true, true, true, true, true, true, true, true, true, true, true,
+            ],
+        ),
+        (
+            &api.recorder,
+            [
+                true, true, true, true, false, false, false, false, false, false, false, false, false,
+            ],
+        ),
+        (
+            &api.office,
+            [
+                false, false, false, false, false, true, true, true, true, true, true, true, false,
+            ],
+        ),
+        (
+            &api.auditor,
+            [
+                false, true, true, true, true, true, true, true, true, true, true, true, false,
+            ],
+        ),
     ];
     for (token, allowed) in matrix {
         for ((method, uri), ok) in routes.iter().zip(allowed) {
-            let body = (*method == Method::POST).then(append).flatten();
+            let body = (uri == "/v1/events" && *method == Method::POST)
+                .then(append)
+                .flatten();
             let head = api.store.head();
             let (status, problem) = api.call(method.clone(), uri, Some(token), body).await;
             if ok {
@@ -455,4 +495,171 @@ async fn the_openapi_description_names_every_route() {
             "{path} missing from the OpenAPI description"
         );
     }
+}
+
+#[tokio::test]
+async fn read_models_answer_with_as_of_scope_csv_and_rebuild() {
+    let api = Api::new().await;
+    let activity = json!({"events": [
+        {"type": "PartyOrgFounded", "org_id": id(600), "kind": "compound_branch", "name": "小区党支部", "area_ids": [id(12)]},
+        {"type": "ComplaintFiled", "complaint_id": id(601), "area_id": id(12), "category": "repair", "summary": "x", "channel": "app", "resident_ref": "r"},
+    ]});
+    assert_eq!(
+        api.call(Method::POST, "/v1/events", Some(&api.recorder), Some(activity))
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+
+    let (status, all) = api
+        .call(Method::GET, "/v1/coverage", Some(&api.office), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(all["as_of"]["seq"], 9);
+    assert_eq!(all["area"], Value::Null);
+    assert_eq!(all["children"].as_array().unwrap().len(), 2, "both counties");
+    let (status, lingqiu) = api
+        .call(
+            Method::GET,
+            &format!("/v1/coverage?area={LINGQIU}"),
+            Some(&api.lingqiu_office),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{lingqiu}");
+    assert_eq!(lingqiu["stats"]["compounds"], 1);
+    assert_eq!(lingqiu["stats"]["compounds_with_party_org"], 1);
+    assert_eq!(lingqiu["stats"]["party_org_coverage"], 1.0);
+    assert_eq!(lingqiu["stats"]["complaints_filed"], 1);
+    // Before the branch was founded (as_of = seq 7), Lingqiu had no covered compound.
+    let (_, before) = api
+        .call(
+            Method::GET,
+            &format!("/v1/coverage?area={LINGQIU}&as_of=7"),
+            Some(&api.lingqiu_office),
+            None,
+        )
+        .await;
+    assert_eq!(before["as_of"]["seq"], 7);
+    assert_eq!(before["stats"]["compounds_with_party_org"], 0);
+    // Scope: Guangling is refused, also via as_of; the whole view holds Lingqiu only.
+    for uri in [
+        format!("/v1/coverage?area={GUANGLING}"),
+        format!("/v1/coverage?area={GUANGLING}&as_of=6"),
+    ] {
+        let (status, problem) = api.call(Method::GET, &uri, Some(&api.lingqiu_office), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{uri}: {problem}");
+    }
+    let (_, scoped) = api
+        .call(Method::GET, "/v1/coverage", Some(&api.lingqiu_office), None)
+        .await;
+    assert_eq!(scoped["children"].as_array().unwrap().len(), 1);
+    // Recorders do not read models.
+    assert_eq!(
+        api.call(Method::GET, "/v1/coverage", Some(&api.recorder), None)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+
+    let (status, complaints) = api
+        .call(Method::GET, "/v1/ledgers/complaints", Some(&api.office), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(complaints["complaints"].as_array().unwrap().len(), 1);
+    for ledger in ["members", "registrations", "pairings"] {
+        let (status, answer) = api
+            .call(
+                Method::GET,
+                &format!("/v1/ledgers/{ledger}?limit=10"),
+                Some(&api.office),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{ledger}: {answer}");
+        assert!(answer["as_of"]["hash"].is_string(), "{ledger}");
+    }
+    let response = api
+        .router
+        .clone()
+        .oneshot(
+            Request::get("/v1/ledgers/complaints?format=csv")
+                .header("authorization", format!("Bearer {}", api.office))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    assert!(bytes.starts_with(&[0xEF, 0xBB, 0xBF]), "UTF-8 BOM first");
+    let text = std::str::from_utf8(&bytes[3..]).unwrap();
+    assert_eq!(text.lines().count(), 2, "a header and one complaint: {text}");
+
+    let (status, problem) = api.call(Method::GET, "/v1/scores", Some(&api.office), None).await;
+    assert_eq!(
+        (status, problem["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("period"))
+    );
+    let (status, scores) = api
+        .call(
+            Method::GET,
+            "/v1/scores?period=2026&subject_kind=org",
+            Some(&api.office),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{scores}");
+    assert!(scores["scores"].is_array());
+    let (status, one) = api
+        .call(
+            Method::GET,
+            &format!("/v1/scores/{}?period=2026", id(600)),
+            Some(&api.office),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    let (status, _) = api
+        .call(
+            Method::GET,
+            &format!("/v1/coverage?area={}", id(999)),
+            Some(&api.office),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = api
+        .call(
+            Method::GET,
+            "/v1/coverage?as_of=yesterday",
+            Some(&api.office),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = api
+        .call(Method::GET, "/v1/coverage?as_of=999", Some(&api.office), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    assert_eq!(
+        api.call(Method::POST, "/v1/admin/rebuild", Some(&api.office), None)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, report) = api
+        .call(Method::POST, "/v1/admin/rebuild", Some(&api.admin), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["records"], 10);
+    let (_, after) = api
+        .call(Method::GET, "/v1/coverage", Some(&api.office), None)
+        .await;
+    assert_eq!(after, all, "a rebuild answers exactly as before");
 }

@@ -2,5 +2,6 @@
 
 pub mod audit;
 pub mod events;
+pub mod models;
 pub mod ops;
 pub mod subscribe;

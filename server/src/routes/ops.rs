@@ -19,7 +19,7 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Readiness: the store accepts writes.
+/// Readiness: the store accepts writes and the read models have caught up with the log.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn readyz(State(state): State<SharedState>) -> (StatusCode, Json<Health>) {
     if state.store.is_poisoned() {
@@ -39,6 +39,8 @@ pub async fn readyz(State(state): State<SharedState>) -> (StatusCode, Json<Healt
 pub async fn metrics_get(State(state): State<SharedState>) -> impl IntoResponse {
     let head = state.store.head();
     metrics::gauge!("govrec_log_head_seq").set(head.last_seq().map_or(-1.0, |seq| seq as f64));
+    let lag = head.next_seq.saturating_sub(state.models.models().next_seq());
+    metrics::gauge!("govrec_model_lag_records").set(lag as f64);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
