@@ -316,6 +316,36 @@ impl ModelHost {
     }
 }
 
+/// `govrec replay`: replays the whole log into fresh models, writing their checkpoints and a
+/// final snapshot to `snapshot_dir` under a new generation, and switches to it (the previous
+/// snapshots are deleted). Run it while no server uses `snapshot_dir` (sled locks it).
+pub fn replay_into_snapshots(
+    store: &Store,
+    snapshot_dir: &Path,
+    config: &HostConfig,
+    mut progress: impl FnMut(ReplayProgress),
+) -> Result<ReplayReport, ProjectionError> {
+    let started = Instant::now();
+    let snapshots = SnapshotStore::open(snapshot_dir)?;
+    let generation = snapshots.generation()? + 1;
+    let checkpoints = Checkpoints {
+        snapshots: &snapshots,
+        generation,
+        interval: config.checkpoint_interval_records.max(1),
+    };
+    let mut models = Models::new();
+    replay_until(
+        &mut models,
+        store,
+        store.head().next_seq,
+        Some(checkpoints),
+        &mut progress,
+    )?;
+    snapshots.save(generation, &models)?;
+    snapshots.switch_to(generation)?;
+    Ok(report(&models, models.next_seq(), started))
+}
+
 /// The seq a point names; `None` for a time before the first record.
 fn resolve(store: &Store, point: AsOfPoint) -> Result<Option<u64>, ProjectionError> {
     let head = store.head();

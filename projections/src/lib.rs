@@ -24,7 +24,7 @@ pub mod snapshot;
 pub use answer::{AreaRef, AsOf, Page, PartyJson, Scope, StampJson, PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX};
 pub use coverage::{ChildCoverage, CoverageAnswer, FiveHaves, Stats};
 pub use error::ProjectionError;
-pub use host::{AsOfPoint, HostConfig, HostOpened, ModelHost};
+pub use host::{replay_into_snapshots, AsOfPoint, HostConfig, HostOpened, ModelHost};
 pub use ledgers::{
     BuildingUnitJson, CommunityRegistrations, ComplaintCounts, ComplaintRow, ComplaintsLedger,
     ComplaintsView, CompoundRegistrations, MemberCounts, MemberRow, MembersLedger, PairingBrief,
