@@ -15,6 +15,7 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+const COUNTY: &str = "0193a1b2-c3d4-7e5f-8a9b-000000000001";
 const COMPOUND: &str = "0193a1b2-c3d4-7e5f-8a9b-000000000004";
 
 fn main() {
@@ -95,6 +96,14 @@ async fn run(duration: Duration) {
         })
         .await,
     );
+    let reads: [(&str, String); 3] = [
+        ("county coverage reads, 64 clients", format!("/v1/coverage?area={COUNTY}")),
+        ("complaint ledger pages (limit 100), 64 clients", "/v1/ledgers/complaints?limit=100".to_owned()),
+        ("score reads, 64 clients", "/v1/scores?period=2026".to_owned()),
+    ];
+    for (name, path) in reads {
+        report(name, 1, scenario(port, &token, 64, duration, "GET", move || (path.clone(), String::new())).await);
+    }
 
     let rate = store_direct(&store, &counter, duration).await;
     println!("store alone, 64 concurrent single-event appenders (same run): {rate:.0} events/s");
