@@ -693,6 +693,9 @@ fn run_syncer(shared: Arc<Shared>, tickets: Receiver<Ticket>, sync_wait_max: Dur
             continue;
         }
         last_sync = sync_started.elapsed();
+        metrics::histogram!("govrec_commit_seconds").record(last_sync.as_secs_f64());
+        metrics::histogram!("govrec_commit_records")
+            .record(batch.iter().map(|ticket| ticket.records.len()).sum::<usize>() as f64);
         let mut head = *shared.head.read().expect("head lock");
         for ticket in &batch {
             if let Some(last) = ticket.records.last() {
