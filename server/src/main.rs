@@ -310,17 +310,17 @@ fn replay(data: PathBuf) -> anyhow::Result<Outcome> {
     let store =
         Store::open(&data, StoreConfig::default()).with_context(|| format!("opening {}", data.display()))?;
     let total = store.head().next_seq;
-    let (host, _) = govrec_projections::ModelHost::open(
-        &store,
-        Some(&data.join(govrec_server::MODELS_DIR)),
-        govrec_projections::HostConfig::default(),
-    )?;
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} records  {per_sec}  eta {eta}")
             .expect("a valid template"),
     );
-    let report = host.rebuild(&store, |progress| bar.set_position(progress.records_done))?;
+    let report = govrec_projections::replay_into_snapshots(
+        &store,
+        &data.join(govrec_server::MODELS_DIR),
+        &govrec_projections::HostConfig::default(),
+        |progress| bar.set_position(progress.records_done),
+    )?;
     bar.finish_and_clear();
     println!("{report}");
     store.close()?;
