@@ -137,3 +137,14 @@ fn verify_of_a_missing_store_fails_without_creating_one() {
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     assert!(!data.exists());
 }
+
+#[test]
+fn replay_rebuilds_the_models_and_reports_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    populate(&data);
+    let output = govrec(&["replay", "--data", data.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(text(&output).contains("replayed 10 records"), "{}", text(&output));
+    assert!(data.join("models").exists(), "the snapshot the server starts from");
+}
