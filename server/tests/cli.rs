@@ -146,5 +146,8 @@ fn replay_rebuilds_the_models_and_reports_counts() {
     let output = govrec(&["replay", "--data", data.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     assert!(text(&output).contains("replayed 10 records"), "{}", text(&output));
-    assert!(data.join("models").exists(), "the snapshot the server starts from");
+    assert!(
+        data.join("models").exists(),
+        "the snapshot the server starts from"
+    );
 }

@@ -97,12 +97,25 @@ async fn run(duration: Duration) {
         .await,
     );
     let reads: [(&str, String); 3] = [
-        ("county coverage reads, 64 clients", format!("/v1/coverage?area={COUNTY}")),
-        ("complaint ledger pages (limit 100), 64 clients", "/v1/ledgers/complaints?limit=100".to_owned()),
+        (
+            "county coverage reads, 64 clients",
+            format!("/v1/coverage?area={COUNTY}"),
+        ),
+        (
+            "complaint ledger pages (limit 100), 64 clients",
+            "/v1/ledgers/complaints?limit=100".to_owned(),
+        ),
         ("score reads, 64 clients", "/v1/scores?period=2026".to_owned()),
     ];
     for (name, path) in reads {
-        report(name, 1, scenario(port, &token, 64, duration, "GET", move || (path.clone(), String::new())).await);
+        report(
+            name,
+            1,
+            scenario(port, &token, 64, duration, "GET", move || {
+                (path.clone(), String::new())
+            })
+            .await,
+        );
     }
 
     let rate = store_direct(&store, &counter, duration).await;
