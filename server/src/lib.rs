@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod demo;
 pub mod error;
 pub mod routes;
 pub mod scope;

@@ -31,6 +31,17 @@ enum Command {
         /// Write logs as JSON lines instead of text.
         #[arg(long)]
         log_json: bool,
+        /// Load the demo data set first when the store is empty, create an admin token and
+        /// print it with the URL.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Load the demo data set (four Datong counties, a year of records matching the figures
+    /// of the source article) into an empty store in DIR.
+    Demo {
+        /// The data directory (created if missing; must hold no records).
+        #[arg(long, default_value = "./govrec-data")]
+        data: PathBuf,
     },
     /// Rebuild every read model from the log, with a progress bar, and save them as the
     /// snapshot the server starts from.
@@ -124,7 +135,13 @@ fn main() -> ExitCode {
 
 fn try_main(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
-        Command::Serve { data, addr, log_json } => serve(data, addr, log_json),
+        Command::Serve {
+            data,
+            addr,
+            log_json,
+            demo,
+        } => serve(data, addr, log_json, demo),
+        Command::Demo { data } => demo(data),
         Command::Replay { data } => replay(data),
         Command::Token {
             command:
@@ -241,14 +258,58 @@ fn token_create(
     Ok(Outcome::Success)
 }
 
-fn serve(data: PathBuf, addr: std::net::SocketAddr, log_json: bool) -> anyhow::Result<Outcome> {
+fn demo(data: PathBuf) -> anyhow::Result<Outcome> {
+    let store =
+        Store::open(&data, StoreConfig::default()).with_context(|| format!("opening {}", data.display()))?;
+    let loaded = govrec_server::demo::load_demo(&store, govrec_server::demo::DEMO_ACTOR);
+    store.close()?;
+    println!(
+        "{}",
+        loaded.with_context(|| format!("loading the demo into {}", data.display()))?
+    );
+    Ok(Outcome::Success)
+}
+
+/// `serve --demo`: loads the demo into an empty store and creates an admin token (named
+/// `demo-admin`, or with a suffix when that name is taken). Returns the token.
+fn prepare_demo(store: &Store, data: &std::path::Path) -> anyhow::Result<String> {
+    if store.head().next_seq == 0 {
+        eprintln!("loading the demo data set into {} ...", data.display());
+        let summary = govrec_server::demo::load_demo(store, govrec_server::demo::DEMO_ACTOR)?;
+        eprintln!("{summary}");
+    } else {
+        eprintln!(
+            "{} already holds {} records; not loading the demo",
+            data.display(),
+            store.head().next_seq
+        );
+    }
+    let role = govrec_server::auth::Role::Admin;
+    let create =
+        |name: &str| govrec_server::auth::create_token(data, role, govrec_server::auth::Scope::All, name);
+    let token = match create("demo-admin") {
+        Ok(token) => token,
+        Err(govrec_server::auth::TokenError::InvalidName(_)) => {
+            let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
+            create(&format!("demo-admin-{suffix}"))?
+        }
+        Err(error) => return Err(error.into()),
+    };
+    Ok(token)
+}
+
+fn serve(data: PathBuf, addr: std::net::SocketAddr, log_json: bool, demo: bool) -> anyhow::Result<Outcome> {
     init_logging(log_json);
+    let store =
+        Store::open(&data, StoreConfig::default()).with_context(|| format!("opening {}", data.display()))?;
+    let demo_token = if demo {
+        Some(prepare_demo(&store, &data)?)
+    } else {
+        None
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let store = std::sync::Arc::new(
-            Store::open(&data, StoreConfig::default())
-                .with_context(|| format!("opening {}", data.display()))?,
-        );
+        let store = std::sync::Arc::new(store);
         let state = govrec_server::state_for(store.clone(), &data, govrec_server::Limits::default())?;
         let shutting_down = state.shutting_down.clone();
         let follower = govrec_server::spawn_model_follower(state.clone());
@@ -256,8 +317,13 @@ fn serve(data: PathBuf, addr: std::net::SocketAddr, log_json: bool) -> anyhow::R
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("listening on {addr}"))?;
+        let addr = listener.local_addr().unwrap_or(addr);
         tracing::info!(%addr, data = %data.display(), head = ?store.head().last_seq(), "govrec serving");
         eprintln!("govrec serving on http://{addr} (data {})", data.display());
+        if let Some(token) = demo_token {
+            println!("demo: http://{addr}/");
+            println!("admin token (shown only now): {token}");
+        }
         let signal = async move {
             shutdown_signal().await;
             tracing::info!("shutdown requested: ending live feeds, finishing requests");
