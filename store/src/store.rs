@@ -832,7 +832,9 @@ impl Writer {
                 }
                 return;
             }
-            for (id, landed) in staged.client_ids.drain() {
+            let mut landed: Vec<(Uuid, Landed)> = staged.client_ids.drain().collect();
+            landed.sort_by_key(|(_, landed)| landed.seq);
+            for (id, landed) in landed {
                 self.inflight_order.push_back((landed.seq, id));
                 self.inflight_ids.insert(id, landed);
             }
