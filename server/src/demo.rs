@@ -848,6 +848,13 @@ struct Pairing {
     ended: bool,
 }
 
+/// Who a pairing is from: a member or a work unit (indexes into the county's vectors).
+#[derive(Clone, Copy)]
+enum PairingFrom {
+    Member(usize),
+    WorkUnit(usize),
+}
+
 /// How a complaint's story ends.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Fate {
@@ -2486,12 +2493,6 @@ impl Generator {
             },
         );
     }
-}
-
-#[derive(Clone, Copy)]
-enum PairingFrom {
-    Member(usize),
-    WorkUnit(usize),
 }
 
 impl County {
