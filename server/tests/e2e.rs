@@ -13,6 +13,23 @@ fn govrec() -> Command {
     Command::new(env!("CARGO_BIN_EXE_govrec"))
 }
 
+/// Runs `govrec token create`; stdout holds the token.
+fn create_token(data: &Path, role: &str, name: &str) -> std::process::Output {
+    govrec()
+        .args([
+            "token",
+            "create",
+            "--role",
+            role,
+            "--name",
+            name,
+            "--data",
+            data.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap()
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -100,19 +117,7 @@ fn sigterm(mut child: Child) -> std::process::ExitStatus {
 fn append_query_sigterm_restart_and_the_data_is_intact() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let output = govrec()
-        .args([
-            "token",
-            "create",
-            "--role",
-            "admin",
-            "--name",
-            "e2e-admin",
-            "--data",
-            data.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let output = create_token(&data, "admin", "e2e-admin");
     assert!(output.status.success());
     let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
     assert!(token.starts_with("gvr_"));
@@ -239,33 +244,9 @@ impl Feed {
 fn the_live_feed_delivers_every_record_exactly_once_across_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let output = govrec()
-        .args([
-            "token",
-            "create",
-            "--role",
-            "auditor",
-            "--name",
-            "feed",
-            "--data",
-            data.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let output = create_token(&data, "auditor", "feed");
     let auditor = String::from_utf8(output.stdout).unwrap().trim().to_owned();
-    let output = govrec()
-        .args([
-            "token",
-            "create",
-            "--role",
-            "recorder",
-            "--name",
-            "rec",
-            "--data",
-            data.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let output = create_token(&data, "recorder", "rec");
     let recorder = String::from_utf8(output.stdout).unwrap().trim().to_owned();
     let county = |n: u32| json!({"events": [{"type": "AreaRegistered", "area_id": format!("0b7e6a52-3f1c-4c0e-9d4e-{n:012x}"), "kind": "county", "name": format!("第{n}县")}]});
 
