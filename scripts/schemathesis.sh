@@ -15,7 +15,7 @@ for _ in $(seq 100); do
   if python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null; then break; fi
   sleep 0.1
 done
-timeout 900 schemathesis run "http://127.0.0.1:$port/openapi.json" \
+timeout 900 python3 -m schemathesis.cli run "http://127.0.0.1:$port/openapi.json" \
   -H "Authorization: Bearer $token" \
   -c not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
   -n "${SCHEMATHESIS_EXAMPLES:-25}" --generation-deterministic --request-timeout 10
