@@ -15,9 +15,6 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-const COUNTY: &str = "0193a1b2-c3d4-7e5f-8a9b-000000000001";
-const COMPOUND: &str = "0193a1b2-c3d4-7e5f-8a9b-000000000004";
-
 fn main() {
     let seconds: u64 = std::env::args()
         .nth(1)
@@ -33,100 +30,86 @@ async fn run(duration: Duration) {
     let dir = tempfile::tempdir_in(".").expect("scratch dir");
     let token = create_token(dir.path(), Role::Admin, Scope::All, "bench").expect("token");
     let store = Arc::new(Store::open(&dir.path().join("log"), StoreConfig::default()).expect("store"));
+    let demo = govrec_server::demo::load_demo(&store, "demo").expect("the demo data set loads");
+    let county = demo
+        .counties
+        .iter()
+        .find(|c| c.name == "灵丘县")
+        .map_or(demo.counties[0].id, |c| c.id);
+    let compound = demo.tianhe_yiju;
     let state =
         govrec_server::state_for(store.clone(), dir.path(), govrec_server::Limits::default()).expect("state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
     tokio::spawn(async move { axum::serve(listener, govrec_server::router(state)).await });
-    let setup = json!({"events": [
-        {"type": "AreaRegistered", "area_id": "0193a1b2-c3d4-7e5f-8a9b-000000000001", "kind": "county", "name": "灵丘县"},
-        {"type": "AreaRegistered", "area_id": "0193a1b2-c3d4-7e5f-8a9b-000000000002", "kind": "town", "name": "武灵镇", "parent_id": "0193a1b2-c3d4-7e5f-8a9b-000000000001"},
-        {"type": "AreaRegistered", "area_id": "0193a1b2-c3d4-7e5f-8a9b-000000000003", "kind": "community", "name": "城东社区", "parent_id": "0193a1b2-c3d4-7e5f-8a9b-000000000002"},
-        {"type": "AreaRegistered", "area_id": COMPOUND, "kind": "compound", "name": "天河颐居", "parent_id": "0193a1b2-c3d4-7e5f-8a9b-000000000003"},
-    ]});
-    let mut connection = Connection::open(port).await;
-    let (status, _) = connection
-        .request("POST", "/v1/events", &token, &setup.to_string())
-        .await;
-    assert_eq!(status, 201);
     println!(
-        "govrec HTTP benchmark: server and load generator share {} cores",
+        "govrec HTTP benchmark on the demo data set ({} records); server and load generator share {} cores",
+        demo.records,
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
 
+    // Reads first, on the demo data as loaded.
+    let head = store.head().next_seq;
+    let reads: [(&str, String); 6] = [
+        (
+            "county coverage reads, 64 clients",
+            format!("/v1/coverage?area={county}"),
+        ),
+        (
+            "member ledger pages (limit 100), 64 clients",
+            format!("/v1/ledgers/members?area={county}&limit=100"),
+        ),
+        (
+            "complaint ledger pages (limit 100), 64 clients",
+            format!("/v1/ledgers/complaints?area={county}&limit=100"),
+        ),
+        (
+            "score reads (a county, 2026), 64 clients",
+            format!("/v1/scores?period=2026&area={county}"),
+        ),
+        (
+            "log pages (limit 100), 64 clients",
+            format!("/v1/events?after={}&limit=100", head / 2),
+        ),
+        ("one-record reads, 64 clients", format!("/v1/events/{}", head / 3)),
+    ];
+    for (name, path) in reads {
+        let outcome = scenario(port, &token, 64, duration, "GET", move || {
+            (path.clone(), String::new())
+        })
+        .await;
+        report(name, 1, outcome);
+    }
+
     let counter = Arc::new(AtomicU64::new(0));
-    let body_single = {
+    let single = {
         let counter = counter.clone();
-        move || complaints(&counter, 1)
+        move || ("/v1/events".to_owned(), complaints(&counter, compound, 1))
     };
     report(
         "single-event appends, 64 clients",
         1,
-        scenario(port, &token, 64, duration, "POST", move || {
-            ("/v1/events".to_owned(), body_single())
-        })
-        .await,
+        scenario(port, &token, 64, duration, "POST", single).await,
     );
-    let body_batch = {
+    let batch = {
         let counter = counter.clone();
-        move || complaints(&counter, 100)
+        move || ("/v1/events".to_owned(), complaints(&counter, compound, 100))
     };
     report(
         "appends in batches of 100, 16 clients",
         100,
-        scenario(port, &token, 16, duration, "POST", move || {
-            ("/v1/events".to_owned(), body_batch())
-        })
-        .await,
+        scenario(port, &token, 16, duration, "POST", batch).await,
     );
-    let head = store.head().next_seq;
-    report(
-        "log page reads (limit 100), 64 clients",
-        1,
-        scenario(port, &token, 64, duration, "GET", move || {
-            (format!("/v1/events?after={}&limit=100", head / 2), String::new())
-        })
-        .await,
-    );
-    report(
-        "one-record reads, 64 clients",
-        1,
-        scenario(port, &token, 64, duration, "GET", move || {
-            (format!("/v1/events/{}", head / 3), String::new())
-        })
-        .await,
-    );
-    let reads: [(&str, String); 3] = [
-        (
-            "county coverage reads, 64 clients",
-            format!("/v1/coverage?area={COUNTY}"),
-        ),
-        (
-            "complaint ledger pages (limit 100), 64 clients",
-            "/v1/ledgers/complaints?limit=100".to_owned(),
-        ),
-        ("score reads, 64 clients", "/v1/scores?period=2026".to_owned()),
-    ];
-    for (name, path) in reads {
-        report(
-            name,
-            1,
-            scenario(port, &token, 64, duration, "GET", move || {
-                (path.clone(), String::new())
-            })
-            .await,
-        );
-    }
 
-    let rate = store_direct(&store, &counter, duration).await;
+    let rate = store_direct(&store, &counter, compound, duration).await;
     println!("store alone, 64 concurrent single-event appenders (same run): {rate:.0} events/s");
 }
 
-fn complaints(counter: &AtomicU64, count: u64) -> String {
+fn complaints(counter: &AtomicU64, compound: uuid::Uuid, count: u64) -> String {
     let events: Vec<_> = (0..count)
         .map(|_| {
             let n = counter.fetch_add(1, Ordering::Relaxed);
-            json!({"type": "ComplaintFiled", "complaint_id": format!("0193a1b2-c3d4-7e5f-9a9b-{n:012x}"), "area_id": COMPOUND,
+            json!({"type": "ComplaintFiled", "complaint_id": format!("0193a1b2-c3d4-7e5f-9a9b-{n:012x}"), "area_id": compound,
                 "category": "repair", "summary": "3号楼2单元楼道灯损坏已一周，老人夜间上下楼不便，请尽快维修。", "channel": "hotline", "resident_ref": "居民-2026-0417"})
         })
         .collect();
@@ -203,7 +186,12 @@ fn report(name: &str, events_per_request: u64, mut outcome: Outcome) {
     );
 }
 
-async fn store_direct(store: &Arc<Store>, counter: &Arc<AtomicU64>, duration: Duration) -> f64 {
+async fn store_direct(
+    store: &Arc<Store>,
+    counter: &Arc<AtomicU64>,
+    compound: uuid::Uuid,
+    duration: Duration,
+) -> f64 {
     let started = Instant::now();
     let deadline = started + duration;
     let tasks: Vec<_> = (0..64)
@@ -213,7 +201,7 @@ async fn store_direct(store: &Arc<Store>, counter: &Arc<AtomicU64>, duration: Du
             tokio::spawn(async move {
                 let mut done = 0u64;
                 while Instant::now() < deadline {
-                    let text = complaints(&counter, 1);
+                    let text = complaints(&counter, compound, 1);
                     let value: serde_json::Value = serde_json::from_str(&text).expect("json");
                     let event = govrec_store::new_event_from_json(value["events"][0].clone()).expect("event");
                     let pending = store
