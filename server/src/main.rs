@@ -323,6 +323,7 @@ fn serve(data: PathBuf, addr: std::net::SocketAddr, log_json: bool, demo: bool) 
         if let Some(token) = demo_token {
             println!("demo: http://{addr}/");
             println!("admin token (shown only now): {token}");
+            println!("try: curl -H 'Authorization: Bearer {token}' http://{addr}/v1/coverage");
         }
         let signal = async move {
             shutdown_signal().await;
@@ -344,7 +345,10 @@ fn serve(data: PathBuf, addr: std::net::SocketAddr, log_json: bool, demo: bool) 
 
 fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("GOVREC_LOG").unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Logs go to stderr, so stdout carries only what a command prints for the user (a token).
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
