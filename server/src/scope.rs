@@ -133,12 +133,16 @@ impl Counties {
     /// Checks that `principal` may append `events`: every event must belong only to counties in
     /// its scope. Events whose references are all unknown are let through: the rules reject
     /// them (unknown reference) and nothing is revealed.
-    pub fn check_append(&self, principal: &Principal, events: &[Event]) -> Result<(), ScopeDenied> {
+    pub fn check_append<'a>(
+        &self,
+        principal: &Principal,
+        events: impl IntoIterator<Item = &'a Event>,
+    ) -> Result<(), ScopeDenied> {
         if principal.role == Role::Admin || principal.scope.is_all() {
             return Ok(());
         }
         let mut batch = BatchCounties::default();
-        for (index, event) in events.iter().enumerate() {
+        for (index, event) in events.into_iter().enumerate() {
             let counties = self.of_event(event, &batch).map_err(ScopeDenied::Store)?;
             if let Some(outside) = counties.iter().find(|county| !principal.scope.allows(county)) {
                 return Err(ScopeDenied::Event {

@@ -79,8 +79,10 @@ pub async fn events_append(
                 .at(Some(index), Some("type".to_owned())));
         }
     }
-    let bare: Vec<govrec_core::Event> = events.iter().map(|e| e.event.clone()).collect();
-    match state.counties.check_append(principal, &bare) {
+    match state
+        .counties
+        .check_append(principal, events.iter().map(|new| &new.event))
+    {
         Ok(()) => {}
         Err(ScopeDenied::Event { index, county }) => {
             return Err(AppError::forbidden(format!(
