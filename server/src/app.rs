@@ -55,6 +55,8 @@ pub struct AppState {
     /// Set to true when the server shuts down, so long-lived responses (live feeds) end and
     /// the graceful shutdown can complete.
     pub shutting_down: tokio::sync::watch::Sender<bool>,
+    /// Recent read-model answers, keyed by route, query, scope and log position.
+    pub answers: crate::cache::AnswerCache,
 }
 
 pub type SharedState = Arc<AppState>;

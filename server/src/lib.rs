@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod cache;
 pub mod demo;
 pub mod error;
 pub mod routes;
@@ -181,6 +182,7 @@ pub fn state_for(
         limits,
         metrics: metrics_handle(),
         shutting_down: tokio::sync::watch::channel(false).0,
+        answers: cache::AnswerCache::default(),
     }))
 }
 

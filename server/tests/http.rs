@@ -662,4 +662,29 @@ async fn read_models_answer_with_as_of_scope_csv_and_rebuild() {
         .call(Method::GET, "/v1/coverage", Some(&api.office), None)
         .await;
     assert_eq!(after, all, "a rebuild answers exactly as before");
+
+    // Answers are cached per log position and scope: a new record changes the answer to the
+    // same URL, and a scoped caller never gets an unscoped caller's answer.
+    let uri = format!("/v1/coverage?area={LINGQIU}");
+    let (_, first) = api.call(Method::GET, &uri, Some(&api.lingqiu_office), None).await;
+    let another = json!({"events": [{"type": "ComplaintFiled", "complaint_id": id(602), "area_id": id(12),
+        "category": "safety", "summary": "y", "channel": "visit", "resident_ref": "r2"}]});
+    assert_eq!(
+        api.call(Method::POST, "/v1/events", Some(&api.recorder), Some(another))
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    let (_, again) = api.call(Method::GET, &uri, Some(&api.lingqiu_office), None).await;
+    assert_eq!(first["stats"]["complaints_filed"], 1);
+    assert_eq!(again["stats"]["complaints_filed"], 2);
+    assert_eq!(again["as_of"]["seq"], 10);
+    let (_, everyone) = api
+        .call(Method::GET, "/v1/coverage", Some(&api.office), None)
+        .await;
+    let (_, lingqiu_only) = api
+        .call(Method::GET, "/v1/coverage", Some(&api.lingqiu_office), None)
+        .await;
+    assert_eq!(everyone["children"].as_array().unwrap().len(), 2);
+    assert_eq!(lingqiu_only["children"].as_array().unwrap().len(), 1);
 }

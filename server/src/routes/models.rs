@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::header;
+use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use govrec_projections::{AsOfPoint, ComplaintsView, Models, Page, ProjectionError, SubjectKind};
@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::app::{Caller, SharedState};
 use crate::auth::{Principal, Role, Scope};
+use crate::cache::Answer;
 use crate::error::AppError;
 
 const READERS: &[Role] = &[Role::Admin, Role::Office, Role::Auditor];
@@ -166,11 +167,16 @@ fn respond<T: Serialize>(
     format: Format,
     rows_key: &str,
     file_name: &str,
-) -> Result<Response, AppError> {
-    let value = serde_json::to_value(answer).map_err(|error| AppError::internal(&error))?;
+) -> Result<Answer, AppError> {
     if format == Format::Json {
-        return Ok(Json(value).into_response());
+        let body = serde_json::to_vec(answer).map_err(|error| AppError::internal(&error))?;
+        return Ok(Answer {
+            content_type: "application/json",
+            disposition: None,
+            body: body.into(),
+        });
     }
+    let value = serde_json::to_value(answer).map_err(|error| AppError::internal(&error))?;
     let rows = value
         .get(rows_key)
         .and_then(Value::as_array)
@@ -203,17 +209,41 @@ fn respond<T: Serialize>(
             .map_err(|error| AppError::internal(&error))?;
     }
     let bytes = writer.into_inner().map_err(|error| AppError::internal(&error))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{file_name}.csv\""),
-            ),
-        ],
-        bytes,
+    Ok(Answer {
+        content_type: "text/csv; charset=utf-8",
+        disposition: Some(format!("attachment; filename=\"{file_name}.csv\"")),
+        body: bytes.into(),
+    })
+}
+
+/// The cache key of a read-model answer: route and query, the caller's scope, and the log
+/// position (every new record changes it, so cached answers never go stale).
+fn cache_key(uri: &Uri, principal: &Principal, state: &SharedState) -> String {
+    let scope = match (&principal.role, &principal.scope) {
+        (Role::Admin, _) | (_, Scope::All) => "*".to_owned(),
+        (_, Scope::Counties(counties)) => counties.iter().map(Uuid::to_string).collect::<Vec<_>>().join(","),
+    };
+    format!(
+        "{}?{}|{}|{}",
+        uri.path(),
+        uri.query().unwrap_or(""),
+        scope,
+        state.store.head().next_seq
     )
-        .into_response())
+}
+
+/// Answers from the cache, or computes (off the async workers) and keeps the answer.
+async fn cached(
+    state: &SharedState,
+    key: String,
+    compute: impl FnOnce() -> Result<Answer, AppError> + Send + 'static,
+) -> Result<Response, AppError> {
+    if let Some(answer) = state.answers.get(&key) {
+        return Ok(answer.into_response());
+    }
+    let answer = on_models(compute).await?;
+    state.answers.put(key, answer.clone());
+    Ok(answer.into_response())
 }
 
 fn flatten(value: &Value, prefix: &str) -> Vec<(String, String)> {
@@ -249,17 +279,20 @@ macro_rules! ledger_route {
         pub async fn $name(
             State(state): State<SharedState>,
             caller: Caller,
+            uri: Uri,
             Query($query): Query<LedgerQuery>,
         ) -> Result<Response, AppError> {
             let principal = caller.require(READERS, "reading ledgers")?.clone();
+            let key = cache_key(&uri, &principal, &state);
             let $area = parse_uuid($query.area.as_deref(), "area")?;
             let format = parse_format($query.format.as_deref())?;
             let $page = Page {
                 limit: parse_limit($query.limit.as_deref())?,
                 after: $query.after.clone(),
             };
-            on_models(move || {
-                let $models = models_for(&state, $query.as_of.as_deref())?;
+            let shared = state.clone();
+            cached(&state, key, move || {
+                let $models = models_for(&shared, $query.as_of.as_deref())?;
                 let $scope = model_scope(&principal);
                 let answer = $call?;
                 respond(&answer, format, $rows, $rows)
@@ -320,9 +353,11 @@ ledger_route!(
 pub async fn scores_list(
     State(state): State<SharedState>,
     caller: Caller,
+    uri: Uri,
     Query(query): Query<ScoresQuery>,
 ) -> Result<Response, AppError> {
     let principal = caller.require(READERS, "reading scores")?.clone();
+    let key = cache_key(&uri, &principal, &state);
     let period = required_period(query.period.as_deref())?;
     let area = parse_uuid(query.area.as_deref(), "area")?;
     let kind = query
@@ -336,8 +371,9 @@ pub async fn scores_list(
         })
         .transpose()?;
     let format = parse_format(query.format.as_deref())?;
-    on_models(move || {
-        let models = models_for(&state, query.as_of.as_deref())?;
+    let shared = state.clone();
+    cached(&state, key, move || {
+        let models = models_for(&shared, query.as_of.as_deref())?;
         let answer = models.scores(&period, area, kind, &model_scope(&principal))?;
         respond(&answer, format, "scores", "scores")
     })
@@ -392,13 +428,16 @@ pub async fn scores_get(
 pub async fn coverage_get(
     State(state): State<SharedState>,
     caller: Caller,
+    uri: Uri,
     Query(query): Query<CoverageQuery>,
 ) -> Result<Response, AppError> {
     let principal = caller.require(READERS, "reading coverage")?.clone();
+    let key = cache_key(&uri, &principal, &state);
     let area = parse_uuid(query.area.as_deref(), "area")?;
     let format = parse_format(query.format.as_deref())?;
-    on_models(move || {
-        let models = models_for(&state, query.as_of.as_deref())?;
+    let shared = state.clone();
+    cached(&state, key, move || {
+        let models = models_for(&shared, query.as_of.as_deref())?;
         let answer = models.coverage(area, &model_scope(&principal))?;
         respond(&answer, format, "children", "coverage")
     })
