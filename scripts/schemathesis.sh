@@ -4,7 +4,7 @@
 # not match the OpenAPI description. Used by .ci/run; needs `cargo build` done first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-binary=${GOVREC_BIN:-target/debug/govrec}
+binary=${GOVREC_BIN:-${CARGO_TARGET_DIR:-target}/debug/govrec}
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 token=$("$binary" token create --role admin --name schemathesis --data "$work/data" 2>/dev/null)
