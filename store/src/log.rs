@@ -139,6 +139,22 @@ impl Log {
         }
     }
 
+    /// The record at `seq`, decoding only its own event. A seq no block holds, or that its
+    /// block ends before, is reported as damage at that seq (callers ask only for seqs the
+    /// log should have).
+    pub fn record(&self, seq: u64) -> Result<Record, StoreError> {
+        let missing = || StoreError::Corrupt {
+            seq,
+            reason: "record missing".to_owned(),
+        };
+        let (first, bytes) = self.block_containing(seq)?.ok_or_else(missing)?;
+        let stored = decode_block(first, &bytes)?
+            .into_iter()
+            .nth((seq - first) as usize)
+            .ok_or_else(missing)?;
+        stored.into_record()
+    }
+
     /// Blocks in seq order, starting with the one that holds `from_seq`.
     pub fn blocks_from(
         &self,

@@ -408,21 +408,7 @@ impl Store {
         if seq >= self.head().next_seq {
             return Ok(None);
         }
-        let Some((first, bytes)) = self.shared.log.block_containing(seq)? else {
-            return Err(StoreError::Corrupt {
-                seq,
-                reason: "no block holds this committed seq".to_owned(),
-            });
-        };
-        let records = decode_block(first, &bytes)?;
-        let stored = records
-            .into_iter()
-            .nth((seq - first) as usize)
-            .ok_or_else(|| StoreError::Corrupt {
-                seq,
-                reason: "the block that should hold this seq ends before it".to_owned(),
-            })?;
-        stored.into_record().map(Some)
+        self.shared.log.record(seq).map(Some)
     }
 
     /// Up to `limit` committed records from `from_seq` on, in order.
@@ -986,22 +972,7 @@ impl Writer {
     }
 
     fn read_committed(&self, seq: u64) -> Result<Record, StoreError> {
-        let (first, bytes) = self
-            .shared
-            .log
-            .block_containing(seq)?
-            .ok_or_else(|| StoreError::Corrupt {
-                seq,
-                reason: "indexed record is missing".to_owned(),
-            })?;
-        let records = decode_block_records(first, &bytes)?;
-        records
-            .into_iter()
-            .nth((seq - first) as usize)
-            .ok_or_else(|| StoreError::Corrupt {
-                seq,
-                reason: "indexed record is missing".to_owned(),
-            })
+        self.shared.log.record(seq)
     }
 
     fn stage_restore(&mut self, records: Vec<Record>, staged: &mut Staged) -> Result<(), StoreError> {

@@ -67,22 +67,10 @@ pub fn verify_log(log: &Log, from: u64, to: Option<u64>) -> Result<Verification,
 
 /// The hash of the record before `from`, or the damage that stops us reading it.
 fn previous_hash(log: &Log, from: u64) -> Result<Result<Hash32, Verification>, StoreError> {
-    let previous = from - 1;
-    let Some((first, bytes)) = log.block_containing(previous)? else {
-        return Ok(Err(Verification::Damaged {
-            first_bad_seq: previous,
-            reason: "record missing".to_owned(),
-        }));
-    };
-    match decode_block_records(first, &bytes) {
-        Ok(records) => match records.get((previous - first) as usize) {
-            Some(record) => Ok(Ok(record.hash)),
-            None => Ok(Err(Verification::Damaged {
-                first_bad_seq: previous,
-                reason: "record missing".to_owned(),
-            })),
-        },
-        Err(error) => Ok(Err(damage_of(error))),
+    match log.record(from - 1) {
+        Ok(record) => Ok(Ok(record.hash)),
+        Err(damage @ StoreError::Corrupt { .. }) => Ok(Err(damage_of(damage))),
+        Err(other) => Err(other),
     }
 }
 
