@@ -561,7 +561,7 @@ fn get_json(address: &str, path: &str, token: &str) -> serde_json::Value {
         let (head, body) = response.split_once("\r\n\r\n").unwrap();
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
         let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-            dechunk(body)
+            govrec_tests::http_chunked_body(body)
         } else {
             body.to_owned()
         };
@@ -578,17 +578,4 @@ fn get_json(address: &str, path: &str, token: &str) -> serde_json::Value {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-}
-
-fn dechunk(mut text: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = text.split_once("\r\n") {
-        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if size == 0 {
-            break;
-        }
-        out.push_str(&rest[..size]);
-        text = &rest[size + 2..];
-    }
-    out
 }

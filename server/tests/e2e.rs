@@ -55,24 +55,11 @@ fn http(port: u16, method: &str, path: &str, token: &str, body: Option<&Value>) 
     let status = text[9..12].parse().unwrap();
     let (head, payload) = text.split_once("\r\n\r\n").unwrap();
     let payload = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        dechunk(payload)
+        govrec_tests::http_chunked_body(payload)
     } else {
         payload.to_owned()
     };
     (status, serde_json::from_str(&payload).unwrap_or(Value::Null))
-}
-
-fn dechunk(mut text: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = text.split_once("\r\n") {
-        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if size == 0 {
-            break;
-        }
-        out.push_str(&rest[..size]);
-        text = &rest[size + 2..];
-    }
-    out
 }
 
 fn start(data: &Path, port: u16) -> Child {

@@ -53,3 +53,18 @@ pub fn hierarchy(base: u64) -> Vec<NewEvent> {
         })
         .collect()
 }
+
+/// The body of an HTTP/1.1 response sent with `Transfer-Encoding: chunked`, for tests that
+/// speak HTTP over a raw socket.
+pub fn http_chunked_body(mut text: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = text.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        text = &rest[size + 2..];
+    }
+    out
+}
