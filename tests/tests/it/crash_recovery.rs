@@ -44,10 +44,14 @@ fn read_acks(path: &Path) -> HashMap<u64, (String, String)> {
 fn acknowledged_appends_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let acks_path = dir.path().join("acks");
     let child_binary = env!("CARGO_BIN_EXE_crash-child");
-    let mut total_acked = 0;
+    // Every acknowledgement of every round so far: a record acked in round 3 must still be
+    // there after round 20's kill.
+    let mut acks: HashMap<u64, (String, String)> = HashMap::new();
     for round in 0..ROUNDS {
+        // One ack file per round: a line torn by the kill stays at the end of its own file
+        // instead of being glued to the first line the next child writes.
+        let acks_path = dir.path().join(format!("acks-{round}"));
         let mut child = Command::new(child_binary)
             .arg(&data)
             .arg(&acks_path)
@@ -60,7 +64,11 @@ fn acknowledged_appends_survive_sigkill() {
         child.kill().unwrap(); // SIGKILL on Unix
         child.wait().unwrap();
 
-        let acks = read_acks(&acks_path);
+        for (seq, ack) in read_acks(&acks_path) {
+            if let Some(earlier) = acks.insert(seq, ack.clone()) {
+                assert_eq!(earlier, ack, "round {round}: seq {seq} was acknowledged twice");
+            }
+        }
         let store = open(&data);
         let head = store.head();
         for (seq, (id, hash)) in &acks {
@@ -92,10 +100,9 @@ fn acknowledged_appends_survive_sigkill() {
             .unwrap();
         assert_eq!(appended.receipts[0].seq, head.next_seq);
         store.close().unwrap();
-        total_acked = acks.len();
     }
     assert!(
-        total_acked > 0,
+        !acks.is_empty(),
         "the child never got an append acknowledged: the test proved nothing"
     );
 }
