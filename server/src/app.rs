@@ -57,6 +57,8 @@ pub struct AppState {
     pub shutting_down: tokio::sync::watch::Sender<bool>,
     /// Recent read-model answers, keyed by route, query, scope and log position.
     pub answers: crate::cache::AnswerCache,
+    /// How far the web page has verified the chain.
+    pub web: crate::web::ChainWatch,
 }
 
 pub type SharedState = Arc<AppState>;

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod error;
 pub mod routes;
 pub mod scope;
+pub mod web;
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -95,6 +96,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics_get))
         .route("/openapi.json", get(ops::openapi_get))
+        .merge(web::routes())
         .fallback(|| async { error::AppError::not_found("no such route") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .layer(
@@ -141,7 +143,11 @@ async fn problem_for_rejection(response: Response) -> Response {
         .get(axum::http::header::CONTENT_TYPE)
         .is_some_and(|value| value.as_bytes().starts_with(b"application/problem+json"));
     let status = response.status();
-    if is_problem || !(status.is_client_error() || status.is_server_error()) {
+    let is_page = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"text/html"));
+    if is_problem || is_page || !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
     let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
@@ -183,6 +189,7 @@ pub fn state_for(
         metrics: metrics_handle(),
         shutting_down: tokio::sync::watch::channel(false).0,
         answers: cache::AnswerCache::default(),
+        web: web::ChainWatch::default(),
     }))
 }
 

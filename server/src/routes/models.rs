@@ -84,7 +84,7 @@ impl From<ProjectionError> for AppError {
     }
 }
 
-fn model_scope(principal: &Principal) -> govrec_projections::Scope {
+pub(crate) fn model_scope(principal: &Principal) -> govrec_projections::Scope {
     match (&principal.role, &principal.scope) {
         (Role::Admin, _) | (_, Scope::All) => govrec_projections::Scope::AllCounties,
         (_, Scope::Counties(counties)) => {
@@ -115,7 +115,7 @@ fn parse_limit(text: Option<&str>) -> Result<Option<usize>, AppError> {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub(crate) enum Format {
     Json,
     Csv,
 }
@@ -133,7 +133,7 @@ fn parse_format(text: Option<&str>) -> Result<Format, AppError> {
 
 /// The models to answer from: as of a past point, or the current ones caught up with every
 /// durable record (so a reader sees its own writes).
-fn models_for(state: &SharedState, as_of: Option<&str>) -> Result<Arc<Models>, AppError> {
+pub(crate) fn models_for(state: &SharedState, as_of: Option<&str>) -> Result<Arc<Models>, AppError> {
     match as_of {
         Some(text) => {
             let point = AsOfPoint::parse(text).ok_or_else(|| {
@@ -162,7 +162,7 @@ async fn on_models<T: Send + 'static>(
 
 /// JSON, or the rows under `rows_key` as CSV (UTF-8 with BOM; nested objects flattened to
 /// dotted columns, lists as JSON text).
-fn respond<T: Serialize>(
+pub(crate) fn respond<T: Serialize>(
     answer: &T,
     format: Format,
     rows_key: &str,
