@@ -14,8 +14,10 @@
 mod error;
 mod hash;
 mod log;
+pub mod merkle;
 mod record;
 mod store;
+mod tiles;
 mod transfer;
 mod verify;
 

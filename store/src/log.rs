@@ -7,6 +7,7 @@
 //!   atomic on a crash, and sled pays its per-key cost once per block instead of once per
 //!   record.
 //! - tree `meta`: `format` → the store format version (`u64` big-endian).
+//! - tree `merkle`: the Merkle tree's tiles (`tiles.rs`), derived from the log.
 //!
 //! This module never interprets an event: it moves records and bytes.
 
@@ -56,6 +57,8 @@ impl Default for LogConfig {
 pub struct Log {
     db: sled::Db,
     blocks: sled::Tree,
+    /// The Merkle tree's tiles (`tiles.rs`): derived from `blocks`, written after them.
+    merkle: sled::Tree,
     /// sled's data file, opened by us so a commit can `fsync` it: sled 0.34's `flush()` on
     /// Linux only calls `sync_file_range`, which is not a durability barrier
     /// (`shared/notes/sled-durability.md` §2.4).
@@ -89,10 +92,12 @@ impl Log {
             }
         }
         let blocks = db.open_tree("log")?;
+        let merkle = db.open_tree("merkle")?;
         let data_file = File::options().read(true).write(true).open(dir.join("db"))?;
         let log = Log {
             db,
             blocks,
+            merkle,
             data_file,
             path: dir.to_owned(),
         };
@@ -126,6 +131,19 @@ impl Log {
         }
         self.blocks.apply_batch(batch)?;
         Ok(())
+    }
+
+    /// Writes the Merkle tiles of records already applied, in their own atomic batch (sled
+    /// batches cover one tree); durable with the same [`Log::sync`] as the records. A crash
+    /// between the two batches leaves the tiles behind the log, which `Store::open` repairs.
+    pub(crate) fn apply_tiles(&self, batch: sled::Batch) -> Result<(), StoreError> {
+        self.merkle.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// The sled tree of Merkle tiles.
+    pub(crate) fn merkle_tree(&self) -> &sled::Tree {
+        &self.merkle
     }
 
     /// The block holding `seq`, if any: `(first seq, block bytes)`.

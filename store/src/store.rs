@@ -17,7 +17,9 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::hash::{event_hash, Hash32};
 use crate::log::{decode_block, decode_block_records, encode_block, Log, LogConfig, BLOCK_BYTES_LIMIT};
+use crate::merkle::{self, leaf_hash};
 use crate::record::{validate_actor, BusinessDate, Record, RecordedAt, StoredRecordRef};
+use crate::tiles::{TileReader, TileWriter};
 
 /// The most one event may take in stored form. The rules of `govrec_core` keep real events
 /// far below it (texts of at most 2,000 characters, at most 1,000 area ids).
@@ -232,6 +234,7 @@ impl Store {
         let log = Log::open(dir, &config.log)?;
         let mut rebuilt = Rebuilt::default();
         rebuilt.scan(&log, config.tail_check_records)?;
+        let tiles = catch_up_tiles(&log, rebuilt.head.next_seq)?;
         let report = OpenReport {
             records: rebuilt.head.next_seq,
             blocks: rebuilt.blocks,
@@ -256,6 +259,7 @@ impl Store {
             shared: shared.clone(),
             state: rebuilt.state,
             head: rebuilt.head,
+            tiles,
             config: config.clone(),
             inflight_ids: HashMap::new(),
             inflight_order: VecDeque::new(),
@@ -467,6 +471,59 @@ impl Store {
         Ok(records)
     }
 
+    /// The root of the Merkle tree of the first `size` records (`docs/merkle.md`).
+    pub fn merkle_root(&self, size: u64) -> Result<Hash32, StoreError> {
+        self.check_tree_size(size)?;
+        merkle::root(&mut TileReader::new(self.shared.log.merkle_tree()), size)
+    }
+
+    /// The inclusion proof of record `seq` in the tree of the first `size` records
+    /// (RFC 9162 §2.1.3), leaf side first.
+    pub fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<Hash32>, StoreError> {
+        self.check_tree_size(size)?;
+        if seq >= size {
+            return Err(StoreError::bad_request(
+                "invalid_leaf_index",
+                None,
+                Some("seq"),
+                format!("seq {seq} is not in a tree of {size} records"),
+            ));
+        }
+        merkle::inclusion_proof(&mut TileReader::new(self.shared.log.merkle_tree()), seq, size)
+    }
+
+    /// The consistency proof from the tree of `old_size` records to that of `new_size`
+    /// (RFC 9162 §2.1.4).
+    pub fn consistency_proof(&self, old_size: u64, new_size: u64) -> Result<Vec<Hash32>, StoreError> {
+        self.check_tree_size(new_size)?;
+        if old_size > new_size {
+            return Err(StoreError::bad_request(
+                "invalid_tree_size",
+                None,
+                Some("from_size"),
+                format!("from_size {old_size} is larger than to_size {new_size}"),
+            ));
+        }
+        merkle::consistency_proof(
+            &mut TileReader::new(self.shared.log.merkle_tree()),
+            old_size,
+            new_size,
+        )
+    }
+
+    fn check_tree_size(&self, size: u64) -> Result<(), StoreError> {
+        let head = self.head().next_seq;
+        if size > head {
+            return Err(StoreError::bad_request(
+                "tree_size_beyond_head",
+                None,
+                Some("size"),
+                format!("the log has {head} records, fewer than {size}"),
+            ));
+        }
+        Ok(())
+    }
+
     /// The raw log, for verification and export.
     pub fn log(&self) -> &Log {
         &self.shared.log
@@ -635,6 +692,8 @@ struct Writer {
     state: State,
     /// The head including records written to sled but not yet durable.
     head: Head,
+    /// The Merkle tree's unfinished tiles, as written to sled (up to `head`).
+    tiles: TileWriter,
     config: StoreConfig,
     /// Records with client-chosen ids written to sled and handed to the syncer, not yet
     /// durable (so not yet in the shared index): by id, and in seq order for pruning.
@@ -1046,8 +1105,9 @@ impl Writer {
         };
     }
 
-    /// Packs the staged records into blocks and commits them durably.
-    fn write(&self, staged: &Staged) -> Result<(), StoreError> {
+    /// Packs the staged records into blocks and writes them, then the Merkle tiles they
+    /// change; the syncer makes both durable.
+    fn write(&mut self, staged: &Staged) -> Result<(), StoreError> {
         let mut blocks = Vec::new();
         let mut current: Vec<StoredRecordRef> = Vec::new();
         let mut current_bytes = 0;
@@ -1063,8 +1123,54 @@ impl Writer {
             current.push(stored);
         }
         blocks.push((current[0].seq, encode_block(&current)));
-        self.shared.log.apply(&blocks)
+        self.shared.log.apply(&blocks)?;
+        assert_eq!(self.tiles.size(), staged.records[0].seq, "tiles follow the log");
+        let tiles = self
+            .tiles
+            .append(staged.records.iter().map(|record| leaf_hash(&record.hash)));
+        self.shared.log.apply_tiles(tiles.into_batch())
     }
+}
+
+/// Loads the Merkle tiles and brings them level with the log (`head` records): tiles behind
+/// the log (a crash between the two batches of a commit, or a store written before the
+/// tree existed) are completed from the records; tiles ahead of it cannot come from a
+/// commit and are rebuilt from scratch.
+fn catch_up_tiles(log: &Log, head: u64) -> Result<TileWriter, StoreError> {
+    let mut tiles = TileWriter::load(log.merkle_tree())?;
+    if tiles.size() > head {
+        log.merkle_tree().clear()?;
+        tiles = TileWriter::load(log.merkle_tree())?;
+    }
+    if tiles.size() == head {
+        return Ok(tiles);
+    }
+    const LEAVES_PER_BATCH: usize = 64 * 1024;
+    let from = tiles.size();
+    let mut leaves = Vec::with_capacity(LEAVES_PER_BATCH);
+    for block in log.blocks_from(from) {
+        let (first, bytes) = block?;
+        if first >= head {
+            break;
+        }
+        for record in decode_block(first, &bytes)? {
+            if record.seq >= from && record.seq < head {
+                leaves.push(leaf_hash(&Hash32(record.hash)));
+            }
+        }
+        if leaves.len() >= LEAVES_PER_BATCH {
+            log.apply_tiles(tiles.append(leaves.drain(..)).into_batch())?;
+        }
+    }
+    log.apply_tiles(tiles.append(leaves.drain(..)).into_batch())?;
+    if tiles.size() != head {
+        return Err(StoreError::Corrupt {
+            seq: tiles.size(),
+            reason: "the Merkle tree could not be rebuilt up to the head".to_owned(),
+        });
+    }
+    log.sync()?;
+    Ok(tiles)
 }
 
 fn apply_or_corrupt(state: &mut State, record: &Record) -> Result<(), StoreError> {

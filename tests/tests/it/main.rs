@@ -6,5 +6,6 @@ mod appends;
 mod chain_verification;
 mod crash_recovery;
 mod export_import;
+mod merkle;
 mod record_format;
 mod reference_model;

@@ -1,0 +1,280 @@
+//! The Merkle tree on disk (`docs/merkle.md`, `docs/storage.md`): the hashes of its complete
+//! perfect subtrees, packed into tiles of [`TILE_WIDTH`] hashes in the sled tree `merkle`.
+//!
+//! Tile `(t, i)` holds the hashes of the nodes at level `8t` with indices `256i ..` that are
+//! complete (a full tile has 256, the last tile of a level fewer); a node at level `8t + k`
+//! (k < 8) is computed from `2^k` entries of one tile. The writer appends leaves and rewrites
+//! the tiles that changed; complete nodes never change, so a reader can use any tile for any
+//! tree size up to what was written.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::error::StoreError;
+use crate::hash::Hash32;
+use crate::merkle::{perfect_root, NodeSource};
+
+/// Levels per tile.
+pub const TILE_HEIGHT: u32 = 8;
+/// Hashes in a full tile.
+pub const TILE_WIDTH: usize = 1 << TILE_HEIGHT;
+/// Key of the number of leaves the tiles cover (`u64` big-endian).
+const SIZE_KEY: &[u8] = b"size";
+
+/// The key of tile `(tile_level, index)`: one byte, then the index as `u64` big-endian.
+fn tile_key(tile_level: u8, index: u64) -> [u8; 9] {
+    let mut key = [0u8; 9];
+    key[0] = tile_level;
+    key[1..].copy_from_slice(&index.to_be_bytes());
+    key
+}
+
+fn corrupt(reason: String) -> StoreError {
+    StoreError::Corrupt { seq: 0, reason }
+}
+
+/// The number of leaves the stored tiles cover.
+pub(crate) fn stored_size(tree: &sled::Tree) -> Result<u64, StoreError> {
+    match tree.get(SIZE_KEY)? {
+        None => Ok(0),
+        Some(bytes) => Ok(u64::from_be_bytes(
+            bytes
+                .as_ref()
+                .try_into()
+                .map_err(|_| corrupt("merkle/size is not a u64".to_owned()))?,
+        )),
+    }
+}
+
+/// The writer's side: the unfinished tile of every tile level, and the size.
+#[derive(Debug, Default)]
+pub(crate) struct TileWriter {
+    size: u64,
+    /// `partial[t]`: the entries of the last, unfinished tile at tile level `t`.
+    partial: Vec<Vec<Hash32>>,
+}
+
+/// The tiles one append changes, ready for one sled batch.
+#[derive(Debug, Default)]
+pub(crate) struct TileWrites {
+    tiles: BTreeMap<[u8; 9], Vec<u8>>,
+    size: u64,
+}
+
+impl TileWrites {
+    pub(crate) fn into_batch(self) -> sled::Batch {
+        let mut batch = sled::Batch::default();
+        for (key, value) in self.tiles {
+            batch.insert(&key, value);
+        }
+        batch.insert(SIZE_KEY, &self.size.to_be_bytes());
+        batch
+    }
+}
+
+impl TileWriter {
+    /// Loads the unfinished tiles of the tree stored in `tree`.
+    pub(crate) fn load(tree: &sled::Tree) -> Result<TileWriter, StoreError> {
+        let size = stored_size(tree)?;
+        let mut partial = Vec::new();
+        let mut tile_level = 0u32;
+        loop {
+            let shift = TILE_HEIGHT * tile_level;
+            let nodes = if shift >= 64 { 0 } else { size >> shift };
+            if nodes == 0 && tile_level > 0 {
+                break;
+            }
+            let in_partial = (nodes % TILE_WIDTH as u64) as usize;
+            let mut entries = Vec::with_capacity(TILE_WIDTH);
+            if in_partial > 0 {
+                let key = tile_key(tile_level as u8, nodes / TILE_WIDTH as u64);
+                let tile = tree
+                    .get(key)?
+                    .ok_or_else(|| corrupt(format!("merkle tile ({tile_level}, …) is missing")))?;
+                let hashes = decode_tile(&tile)?;
+                if hashes.len() < in_partial {
+                    return Err(corrupt(format!("merkle tile at level {tile_level} is short")));
+                }
+                entries.extend_from_slice(&hashes[..in_partial]);
+            }
+            partial.push(entries);
+            tile_level += 1;
+            if nodes < TILE_WIDTH as u64 {
+                break;
+            }
+        }
+        Ok(TileWriter { size, partial })
+    }
+
+    /// The number of leaves appended so far.
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Appends leaf hashes and returns the tiles that changed (with the new size).
+    pub(crate) fn append(&mut self, leaves: impl IntoIterator<Item = Hash32>) -> TileWrites {
+        let mut writes = TileWrites::default();
+        let mut dirty: Vec<bool> = Vec::new();
+        for leaf in leaves {
+            let mut node = leaf;
+            let mut tile_level = 0usize;
+            loop {
+                if self.partial.len() <= tile_level {
+                    self.partial.push(Vec::with_capacity(TILE_WIDTH));
+                }
+                if dirty.len() <= tile_level {
+                    dirty.resize(tile_level + 1, false);
+                }
+                // Index of the tile `node` lands in: nodes of this level before it / width.
+                let nodes_before = (self.size >> (TILE_HEIGHT as usize * tile_level)) as usize;
+                let tile = &mut self.partial[tile_level];
+                tile.push(node);
+                dirty[tile_level] = true;
+                if tile.len() < TILE_WIDTH {
+                    break;
+                }
+                // The tile is full: store it for good and carry its root one tile level up.
+                let index = (nodes_before / TILE_WIDTH) as u64;
+                writes
+                    .tiles
+                    .insert(tile_key(tile_level as u8, index), encode_tile(tile));
+                node = perfect_root(tile);
+                tile.clear();
+                dirty[tile_level] = false;
+                tile_level += 1;
+            }
+            self.size += 1;
+        }
+        for (tile_level, tile) in self.partial.iter().enumerate() {
+            if dirty.get(tile_level).copied().unwrap_or(false) && !tile.is_empty() {
+                let nodes = self.size >> (TILE_HEIGHT as usize * tile_level);
+                writes.tiles.insert(
+                    tile_key(tile_level as u8, nodes / TILE_WIDTH as u64),
+                    encode_tile(tile),
+                );
+            }
+        }
+        writes.size = self.size;
+        writes
+    }
+}
+
+fn encode_tile(hashes: &[Hash32]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(hashes.len() * 32);
+    for hash in hashes {
+        bytes.extend_from_slice(&hash.0);
+    }
+    bytes
+}
+
+fn decode_tile(bytes: &[u8]) -> Result<Vec<Hash32>, StoreError> {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(32) || bytes.len() > 32 * TILE_WIDTH {
+        return Err(corrupt(format!("a merkle tile has {} bytes", bytes.len())));
+    }
+    Ok(bytes
+        .chunks_exact(32)
+        .map(|chunk| Hash32(chunk.try_into().expect("32-byte chunk")))
+        .collect())
+}
+
+/// Reads perfect-subtree hashes from the stored tiles, caching the tiles it read (one proof
+/// reads a handful of tiles several times).
+pub(crate) struct TileReader<'a> {
+    tree: &'a sled::Tree,
+    cache: HashMap<[u8; 9], sled::IVec>,
+}
+
+impl<'a> TileReader<'a> {
+    pub(crate) fn new(tree: &'a sled::Tree) -> TileReader<'a> {
+        TileReader {
+            tree,
+            cache: HashMap::new(),
+        }
+    }
+}
+
+impl NodeSource for TileReader<'_> {
+    type Error = StoreError;
+
+    fn perfect(&mut self, level: u32, index: u64) -> Result<Hash32, StoreError> {
+        let tile_level = level / TILE_HEIGHT;
+        let height_in_tile = level % TILE_HEIGHT;
+        let first = index << height_in_tile;
+        let key = tile_key(tile_level as u8, first / TILE_WIDTH as u64);
+        let tile = match self.cache.get(&key) {
+            Some(tile) => tile.clone(),
+            None => {
+                let tile = self
+                    .tree
+                    .get(key)?
+                    .ok_or_else(|| corrupt(format!("merkle node ({level}, {index}): its tile is missing")))?;
+                self.cache.insert(key, tile.clone());
+                tile
+            }
+        };
+        let offset = (first % TILE_WIDTH as u64) as usize;
+        let count = 1usize << height_in_tile;
+        if !tile.len().is_multiple_of(32) || tile.len() < (offset + count) * 32 {
+            return Err(corrupt(format!(
+                "merkle node ({level}, {index}): its tile is too short"
+            )));
+        }
+        let hashes: Vec<Hash32> = tile[offset * 32..(offset + count) * 32]
+            .chunks_exact(32)
+            .map(|chunk| Hash32(chunk.try_into().expect("32-byte chunk")))
+            .collect();
+        Ok(perfect_root(&hashes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::merkle::{self, LeavesInMemory};
+
+    fn leaf(i: u64) -> Hash32 {
+        merkle::leaf_hash(&Hash32(*blake3::hash(&i.to_le_bytes()).as_bytes()))
+    }
+
+    /// Tiles over 70,000 leaves (three tile levels), appended in uneven chunks with the writer
+    /// reloaded from sled in between, give the roots and proofs of the tree in memory.
+    #[test]
+    fn tiles_over_three_tile_levels_match_the_tree_in_memory() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let tree = db.open_tree("merkle").unwrap();
+        let leaves: Vec<Hash32> = (0..70_000).map(leaf).collect();
+        let mut writer = TileWriter::load(&tree).unwrap();
+        let mut at = 0usize;
+        let mut chunk = 1usize;
+        while at < leaves.len() {
+            let end = (at + chunk).min(leaves.len());
+            tree.apply_batch(writer.append(leaves[at..end].iter().copied()).into_batch())
+                .unwrap();
+            at = end;
+            chunk = chunk * 7 % 9_973 + 1;
+            if chunk.is_multiple_of(3) {
+                writer = TileWriter::load(&tree).unwrap();
+            }
+            assert_eq!(writer.size(), at as u64);
+        }
+        let mut reader = TileReader::new(&tree);
+        for size in [1u64, 255, 256, 257, 65_535, 65_536, 65_537, 69_999, 70_000] {
+            let memory = &leaves[..size as usize];
+            let expected = merkle::root_of_leaves(memory);
+            assert_eq!(
+                merkle::root(&mut reader, size).unwrap(),
+                expected,
+                "root of {size}"
+            );
+            for index in [0, size / 3, size - 1] {
+                let proof = merkle::inclusion_proof(&mut reader, index, size).unwrap();
+                let in_memory = merkle::inclusion_proof(&mut LeavesInMemory(memory), index, size).unwrap();
+                assert_eq!(proof, in_memory, "PATH({index}, {size})");
+            }
+            for old in [1, size / 2, size - 1] {
+                let proof = merkle::consistency_proof(&mut reader, old, size).unwrap();
+                let in_memory = merkle::consistency_proof(&mut LeavesInMemory(memory), old, size).unwrap();
+                assert_eq!(proof, in_memory, "PROOF({old}, {size})");
+            }
+        }
+    }
+}
