@@ -11,6 +11,7 @@
 //! The store never interprets an event beyond what `govrec_core` tells it (the ids an event
 //! touches); it knows nothing of HTTP or read models.
 
+mod checkpoint;
 mod error;
 mod hash;
 mod log;
@@ -21,6 +22,9 @@ mod tiles;
 mod transfer;
 mod verify;
 
+pub use checkpoint::{
+    Checkpoint, CheckpointError, CheckpointSigner, NoteVerifier, NOTE_BYTES_MAX, SIGNING_KEY_FILE,
+};
 pub use error::StoreError;
 pub use hash::{event_hash, Hash32, Header, EVENT_HASH_CONTEXT, RECORD_HASH_CONTEXT};
 pub use log::{

@@ -8,6 +8,7 @@
 //!   record.
 //! - tree `meta`: `format` → the store format version (`u64` big-endian).
 //! - tree `merkle`: the Merkle tree's tiles (`tiles.rs`), derived from the log.
+//! - tree `checkpoints`: tree size (`u64` big-endian) → the signed checkpoint issued for it.
 //!
 //! This module never interprets an event: it moves records and bytes.
 
@@ -59,6 +60,8 @@ pub struct Log {
     blocks: sled::Tree,
     /// The Merkle tree's tiles (`tiles.rs`): derived from `blocks`, written after them.
     merkle: sled::Tree,
+    /// Signed checkpoints issued so far (`checkpoint.rs`): tree size → note.
+    checkpoints: sled::Tree,
     /// sled's data file, opened by us so a commit can `fsync` it: sled 0.34's `flush()` on
     /// Linux only calls `sync_file_range`, which is not a durability barrier
     /// (`shared/notes/sled-durability.md` §2.4).
@@ -93,11 +96,13 @@ impl Log {
         }
         let blocks = db.open_tree("log")?;
         let merkle = db.open_tree("merkle")?;
+        let checkpoints = db.open_tree("checkpoints")?;
         let data_file = File::options().read(true).write(true).open(dir.join("db"))?;
         let log = Log {
             db,
             blocks,
             merkle,
+            checkpoints,
             data_file,
             path: dir.to_owned(),
         };
@@ -144,6 +149,11 @@ impl Log {
     /// The sled tree of Merkle tiles.
     pub(crate) fn merkle_tree(&self) -> &sled::Tree {
         &self.merkle
+    }
+
+    /// The sled tree of issued checkpoints.
+    pub(crate) fn checkpoints_tree(&self) -> &sled::Tree {
+        &self.checkpoints
     }
 
     /// The block holding `seq`, if any: `(first seq, block bytes)`.

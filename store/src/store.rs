@@ -14,6 +14,7 @@ use govrec_core::state::State;
 use govrec_core::Event;
 use uuid::Uuid;
 
+use crate::checkpoint::CheckpointSigner;
 use crate::error::StoreError;
 use crate::hash::{event_hash, Hash32};
 use crate::log::{decode_block, decode_block_records, encode_block, Log, LogConfig, BLOCK_BYTES_LIMIT};
@@ -44,6 +45,9 @@ pub struct StoreConfig {
     /// The longest the syncer waits for the clients of its previous sync to resubmit before
     /// it syncs (never more than half the previous sync took; a lone client never waits).
     pub sync_wait_max_us: u64,
+    /// The log's name (checkpoint origin) used when the signing key is created; ignored once
+    /// the key exists. `None`: `govrec/` and 16 hex digits derived from the new key.
+    pub checkpoint_origin: Option<String>,
 }
 
 impl Default for StoreConfig {
@@ -56,6 +60,7 @@ impl Default for StoreConfig {
             tail_check_records: 1000,
             queue_requests_max: 4096,
             sync_wait_max_us: 500,
+            checkpoint_origin: None,
         }
     }
 }
@@ -134,6 +139,8 @@ struct Shared {
     event_ids: RwLock<HashMap<Uuid, u64>>,
     entities: RwLock<HashMap<Uuid, Vec<u64>>>,
     poisoned: AtomicBool,
+    /// Signs checkpoints (`checkpoint.rs`).
+    signer: CheckpointSigner,
     /// Tells subscribers (live feeds, read models) that the durable head moved.
     head_changes: tokio::sync::watch::Sender<Head>,
 }
@@ -235,6 +242,7 @@ impl Store {
         let mut rebuilt = Rebuilt::default();
         rebuilt.scan(&log, config.tail_check_records)?;
         let tiles = catch_up_tiles(&log, rebuilt.head.next_seq)?;
+        let signer = CheckpointSigner::load_or_create(dir, config.checkpoint_origin.as_deref())?;
         let report = OpenReport {
             records: rebuilt.head.next_seq,
             blocks: rebuilt.blocks,
@@ -246,6 +254,7 @@ impl Store {
             event_ids: RwLock::new(rebuilt.event_ids),
             entities: RwLock::new(rebuilt.entities),
             poisoned: AtomicBool::new(false),
+            signer,
             head_changes: tokio::sync::watch::channel(rebuilt.head).0,
         });
         let (sender, receiver) = crossbeam_channel::bounded(config.queue_requests_max);
@@ -509,6 +518,45 @@ impl Store {
             old_size,
             new_size,
         )
+    }
+
+    /// The log's name: the origin of its checkpoints and the name of its key.
+    pub fn origin(&self) -> &str {
+        self.shared.signer.origin()
+    }
+
+    /// The verifier key of the log's checkpoints (`name+keyid+base64key`).
+    pub fn verifier_key(&self) -> String {
+        self.shared.signer.verifier_key()
+    }
+
+    /// The signed checkpoint of the durable head: the one issued before for this size, or a
+    /// new one, recorded in the history. Returns the size and the note.
+    pub fn checkpoint_latest(&self) -> Result<(u64, String), StoreError> {
+        let size = self.head().next_seq;
+        if let Some(note) = self.checkpoint_at(size)? {
+            return Ok((size, note));
+        }
+        let note = self.shared.signer.sign(size, self.merkle_root(size)?);
+        // Ed25519 signatures are deterministic: two readers racing here store the same note.
+        self.shared
+            .log
+            .checkpoints_tree()
+            .insert(size.to_be_bytes(), note.as_bytes())?;
+        Ok((size, note))
+    }
+
+    /// The checkpoint issued earlier for tree size `size`, if one was.
+    pub fn checkpoint_at(&self, size: u64) -> Result<Option<String>, StoreError> {
+        match self.shared.log.checkpoints_tree().get(size.to_be_bytes())? {
+            None => Ok(None),
+            Some(bytes) => String::from_utf8(bytes.to_vec())
+                .map(Some)
+                .map_err(|_| StoreError::Corrupt {
+                    seq: 0,
+                    reason: format!("the checkpoint of size {size} is not UTF-8"),
+                }),
+        }
     }
 
     fn check_tree_size(&self, size: u64) -> Result<(), StoreError> {

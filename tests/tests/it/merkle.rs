@@ -424,3 +424,33 @@ fn the_record_format_vectors_make_a_tree_of_two() {
     verify_inclusion(1, 2, &leaf1, &[leaf0], &root).unwrap();
     verify_consistency(1, 2, &leaf0, &root, &[leaf1]).unwrap();
 }
+
+#[test]
+fn checkpoints_are_signed_kept_and_served_again_after_a_reopen() {
+    let (dir, store) = store_with(20, 11);
+    let verifier = govrec_store::NoteVerifier::parse(&store.verifier_key()).unwrap();
+    assert!(store.origin().starts_with("govrec/"));
+    let (size, note) = store.checkpoint_latest().unwrap();
+    assert_eq!(size, 20);
+    let checkpoint = verifier.verify_checkpoint(&note).unwrap();
+    assert_eq!(checkpoint.root, store.merkle_root(20).unwrap());
+    assert_eq!(checkpoint.origin, store.origin());
+    store
+        .append("recorder", county_and_town(uuid_of(1), uuid_of(2), "新"))
+        .unwrap();
+    let (later, later_note) = store.checkpoint_latest().unwrap();
+    assert_eq!(later, 22);
+    let key = store.verifier_key();
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(store.verifier_key(), key, "the key is kept in the data directory");
+    assert_eq!(store.checkpoint_at(20).unwrap().as_deref(), Some(note.as_str()));
+    assert_eq!(
+        store.checkpoint_at(22).unwrap().as_deref(),
+        Some(later_note.as_str())
+    );
+    assert_eq!(store.checkpoint_at(21).unwrap(), None);
+    let newer = verifier.verify_checkpoint(&later_note).unwrap();
+    let proof = store.consistency_proof(20, 22).unwrap();
+    verify_consistency(20, 22, &checkpoint.root, &newer.root, &proof).unwrap();
+}
