@@ -33,7 +33,8 @@ use crate::routes::{audit, events, models, ops, subscribe};
         events::events_append, events::events_list, events::events_get, events::entities_history,
         subscribe::subscribe, models::ledgers_members, models::ledgers_registrations, models::ledgers_pairings,
         models::ledgers_complaints, models::scores_list, models::scores_get, models::coverage_get, models::admin_rebuild,
-        audit::audit_verify, ops::healthz, ops::readyz, ops::metrics_get, ops::openapi_get,
+        audit::audit_verify, audit::audit_proof_inclusion, audit::audit_proof_consistency,
+        audit::audit_checkpoint, audit::audit_key, ops::healthz, ops::readyz, ops::metrics_get, ops::openapi_get,
     ),
     components(schemas(error::Problem)),
     modifiers(&BearerAuth),
@@ -92,6 +93,10 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/coverage", get(models::coverage_get))
         .route("/v1/admin/rebuild", post(models::admin_rebuild))
         .route("/v1/audit/verify", get(audit::audit_verify))
+        .route("/v1/audit/proof/inclusion", get(audit::audit_proof_inclusion))
+        .route("/v1/audit/proof/consistency", get(audit::audit_proof_consistency))
+        .route("/v1/audit/checkpoint", get(audit::audit_checkpoint))
+        .route("/v1/audit/key", get(audit::audit_key))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics_get))
