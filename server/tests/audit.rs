@@ -270,3 +270,31 @@ async fn the_openapi_description_lists_the_audit_routes() {
         assert!(openapi["paths"][path]["get"].is_object(), "{path}");
     }
 }
+
+#[tokio::test]
+async fn read_model_answers_name_the_tree_size_and_root_they_reflect() {
+    let api = Api::new();
+    let empty = api.json("/v1/coverage").await;
+    assert_eq!(empty["as_of"]["tree_size"], 0);
+    assert_eq!(hash(&empty["as_of"]["root"]), govrec_store::merkle::empty_root());
+    api.append(0);
+    api.append(10);
+    let (_, _, note) = api.get("/v1/audit/checkpoint", api.token(Role::Auditor)).await;
+    let verifier = NoteVerifier::parse(&api.store.verifier_key()).unwrap();
+    let checkpoint = verifier.verify_checkpoint(&note).unwrap();
+    for uri in [
+        "/v1/coverage",
+        "/v1/ledgers/members",
+        "/v1/ledgers/complaints",
+        "/v1/scores?period=2026",
+    ] {
+        let answer = api.json(uri).await;
+        let as_of = &answer["as_of"];
+        assert_eq!(as_of["seq"], 9, "{uri}");
+        assert_eq!(as_of["tree_size"], 10, "{uri}");
+        assert_eq!(hash(&as_of["root"]), checkpoint.root, "{uri}");
+    }
+    let past = api.json("/v1/coverage?as_of=2").await;
+    assert_eq!(past["as_of"]["tree_size"], 3);
+    assert_eq!(hash(&past["as_of"]["root"]), api.store.merkle_root(3).unwrap());
+}

@@ -216,6 +216,20 @@ pub(crate) fn respond<T: Serialize>(
     })
 }
 
+/// The answer as JSON with its `as_of` completed by `tree_size` (= `seq + 1`, 0 for an empty
+/// log) and `root`, the Merkle root at that size: an auditor holding a checkpoint can check
+/// with one consistency proof that the statistic was computed from the log they verified.
+pub(crate) fn tied_to_proof<T: Serialize>(state: &SharedState, answer: &T) -> Result<Value, AppError> {
+    let mut value = serde_json::to_value(answer).map_err(|error| AppError::internal(&error))?;
+    if let Some(Value::Object(as_of)) = value.get_mut("as_of") {
+        let tree_size = as_of.get("seq").and_then(Value::as_u64).map_or(0, |seq| seq + 1);
+        let root = state.store.merkle_root(tree_size)?;
+        as_of.insert("tree_size".to_owned(), tree_size.into());
+        as_of.insert("root".to_owned(), root.to_hex().into());
+    }
+    Ok(value)
+}
+
 /// The cache key of a read-model answer: route and query, the caller's scope, and the log
 /// position (every new record changes it, so cached answers never go stale).
 fn cache_key(uri: &Uri, principal: &Principal, state: &SharedState) -> String {
@@ -295,7 +309,7 @@ macro_rules! ledger_route {
                 let $models = models_for(&shared, $query.as_of.as_deref())?;
                 let $scope = model_scope(&principal);
                 let answer = $call?;
-                respond(&answer, format, $rows, $rows)
+                respond(&tied_to_proof(&shared, &answer)?, format, $rows, $rows)
             })
             .await
         }
@@ -375,7 +389,7 @@ pub async fn scores_list(
     cached(&state, key, move || {
         let models = models_for(&shared, query.as_of.as_deref())?;
         let answer = models.scores(&period, area, kind, &model_scope(&principal))?;
-        respond(&answer, format, "scores", "scores")
+        respond(&tied_to_proof(&shared, &answer)?, format, "scores", "scores")
     })
     .await
 }
@@ -413,7 +427,7 @@ pub async fn scores_get(
             }
         }
         let models = models_for(&state, query.as_of.as_deref())?;
-        Ok(Json(models.score(subject, &period)?).into_response())
+        Ok(Json(tied_to_proof(&state, &models.score(subject, &period)?)?).into_response())
     })
     .await
 }
@@ -439,7 +453,7 @@ pub async fn coverage_get(
     cached(&state, key, move || {
         let models = models_for(&shared, query.as_of.as_deref())?;
         let answer = models.coverage(area, &model_scope(&principal))?;
-        respond(&answer, format, "children", "coverage")
+        respond(&tied_to_proof(&shared, &answer)?, format, "children", "coverage")
     })
     .await
 }
