@@ -1,5 +1,7 @@
 //! The `govrec` command: parses arguments and calls into the library crates.
 
+mod audit_client;
+
 use std::io::{BufReader, BufWriter};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +52,11 @@ enum Command {
         #[arg(long, default_value = "./govrec-data")]
         data: PathBuf,
     },
+    /// The auditor's client: checkpoints, proofs, offline checks of an export.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Manage bearer tokens (stored only as hashes in DIR/tokens.json).
     Token {
         #[command(subcommand)]
@@ -95,6 +102,65 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum AuditCommand {
+    /// Print the verifier key of the store's checkpoints (name+keyid+base64key).
+    Key {
+        /// The data directory.
+        #[arg(long, default_value = "./govrec-data")]
+        data: PathBuf,
+    },
+    /// Fetch the server's checkpoint, verify its signature and its consistency with the last
+    /// trusted checkpoint in the state file, then trust it. Exit 1 on a bad signature, a fork
+    /// or a rollback.
+    Checkpoint {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The auditor's state: the pinned key and the last trusted checkpoint.
+        #[arg(long, default_value = "./govrec-audit.json")]
+        state: PathBuf,
+        /// The verifier key to pin (default: the one in the state file; with neither, the
+        /// server's key is trusted on first use).
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Fetch record SEQ and its inclusion proof against the server's latest checkpoint;
+    /// recompute the record's hashes and verify the proof and the checkpoint's signature.
+    Prove {
+        seq: u64,
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The verifier key (default: the one pinned in the state file).
+        #[arg(long)]
+        key: Option<String>,
+        /// The state file of `audit checkpoint`, for its pinned key.
+        #[arg(long, default_value = "./govrec-audit.json")]
+        state: PathBuf,
+    },
+    /// Offline: verify an export's chain and that its Merkle root at the checkpoint's size is
+    /// the root of the signed checkpoint.
+    VerifyExport {
+        /// The export (JSON Lines, one RECORD a line).
+        file: PathBuf,
+        /// The signed checkpoint (a file holding the note).
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// The verifier key.
+        #[arg(long)]
+        key: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServerArgs {
+    /// The server's base URL, e.g. http://127.0.0.1:8080.
+    #[arg(long)]
+    url: String,
+    /// An auditor (or admin) token.
+    #[arg(long)]
+    token: String,
+}
+
+#[derive(Subcommand)]
 enum TokenCommand {
     /// Create a token and print it once; only its hash is stored.
     Create {
@@ -126,6 +192,14 @@ fn main() -> ExitCode {
     match try_main(cli) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::CheckFailed) => ExitCode::from(1),
+        Err(error) if error.downcast_ref::<audit_client::AuditFailure>().is_some() => {
+            eprintln!("govrec: FAILED: {error:#}");
+            ExitCode::from(1)
+        }
+        Err(error) if error.downcast_ref::<UsageError>().is_some() => {
+            eprintln!("govrec: {error:#}");
+            ExitCode::from(2)
+        }
         Err(error) => {
             eprintln!("govrec: {error:#}");
             ExitCode::from(1)
@@ -152,10 +226,68 @@ fn try_main(cli: Cli) -> anyhow::Result<Outcome> {
                     data,
                 },
         } => token_create(data, role, &scope, name),
+        Command::Audit { command } => audit(command),
         Command::Verify { data, from, to } => verify(data, from, to),
         Command::Export { data, out } => export(data, out),
         Command::Import { file, data, actor } => import(file, data, &actor),
     }
+}
+
+/// Bad usage found after parsing (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageError(String);
+
+fn audit(command: AuditCommand) -> anyhow::Result<Outcome> {
+    let message = match command {
+        AuditCommand::Key { data } => {
+            if !data.join(govrec_store::SIGNING_KEY_FILE).exists() {
+                return Err(UsageError(format!("no checkpoint key in {}", data.display())).into());
+            }
+            govrec_store::CheckpointSigner::load_or_create(&data, None)?.verifier_key()
+        }
+        AuditCommand::Checkpoint { server, state, key } => audit_client::checkpoint(
+            &audit_client::Server::new(&server.url, &server.token),
+            &state,
+            key.as_deref(),
+        )?,
+        AuditCommand::Prove {
+            seq,
+            server,
+            key,
+            state,
+        } => {
+            let key = match key {
+                Some(key) => key,
+                None => match std::fs::read_to_string(&state) {
+                    Ok(text) => {
+                        serde_json::from_str::<audit_client::TrustedState>(&text)
+                            .with_context(|| format!("{} is not a govrec audit state file", state.display()))?
+                            .verifier_key
+                    }
+                    Err(_) => {
+                        return Err(UsageError(format!(
+                            "no --key and no state file {}: pin a key first",
+                            state.display()
+                        ))
+                        .into())
+                    }
+                },
+            };
+            audit_client::prove(&audit_client::Server::new(&server.url, &server.token), seq, &key)?
+        }
+        AuditCommand::VerifyExport {
+            file,
+            checkpoint,
+            key,
+        } => {
+            let note = std::fs::read_to_string(&checkpoint)
+                .with_context(|| format!("reading {}", checkpoint.display()))?;
+            audit_client::verify_export(&file, &note, &key)?
+        }
+    };
+    println!("{message}");
+    Ok(Outcome::Success)
 }
 
 fn open_existing_log(data: &std::path::Path) -> anyhow::Result<Log> {

@@ -1,0 +1,300 @@
+//! `govrec audit` against the real binary and real servers on loopback ports: the good path,
+//! and a checkpoint signed by another key, a rolled-back log and a forked log, each rejected
+//! with exit 1; `verify-export` offline.
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+use govrec_store::{Store, StoreConfig, SIGNING_KEY_FILE};
+use govrec_tests::hierarchy;
+
+fn govrec(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_govrec"))
+        .args(args)
+        .output()
+        .expect("run govrec")
+}
+
+fn text(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A server on `data`, killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(data: &Path) -> Server {
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_govrec"))
+            .args([
+                "serve",
+                "--data",
+                data.to_str().unwrap(),
+                "--addr",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "the server did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Server {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn append(data: &Path, bases: &[u64]) {
+    let store = Store::open(data, StoreConfig::default()).unwrap();
+    for base in bases {
+        store.append("recorder", hierarchy(*base)).unwrap();
+    }
+    store.close().unwrap();
+}
+
+fn token(data: &Path) -> String {
+    let output = govrec(&[
+        "token",
+        "create",
+        "--role",
+        "auditor",
+        "--name",
+        "auditor",
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn key_of(data: &Path) -> String {
+    let output = govrec(&["audit", "key", "--data", data.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output));
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+fn checkpoint(server: &Server, token: &str, state: &Path, key: Option<&str>) -> Output {
+    let mut args = vec![
+        "audit",
+        "checkpoint",
+        "--url",
+        &server.url,
+        "--token",
+        token,
+        "--state",
+    ];
+    args.push(state.to_str().unwrap());
+    if let Some(key) = key {
+        args.extend(["--key", key]);
+    }
+    govrec(&args)
+}
+
+#[test]
+fn an_auditor_trusts_a_growing_log_and_rejects_another_key_a_rollback_and_a_fork() {
+    let dir = tempfile::tempdir().unwrap();
+    let (main, small, fork, stranger) = (
+        dir.path().join("main"),
+        dir.path().join("small"),
+        dir.path().join("fork"),
+        dir.path().join("stranger"),
+    );
+    let state = dir.path().join("audit.json");
+    append(&main, &[0]);
+    let token = token(&main);
+    let key = key_of(&main);
+    // A copy of the log at 5 records (same key, same tokens), for the rollback.
+    copy_dir(&main, &small);
+    // Another log with the same key and tokens but other content, for the fork.
+    std::fs::create_dir_all(&fork).unwrap();
+    std::fs::copy(main.join(SIGNING_KEY_FILE), fork.join(SIGNING_KEY_FILE)).unwrap();
+    std::fs::copy(main.join("tokens.json"), fork.join("tokens.json")).unwrap();
+    append(&fork, &[100, 110]);
+    assert_eq!(key_of(&fork), key);
+    // A log with its own key.
+    append(&stranger, &[0]);
+    std::fs::copy(main.join("tokens.json"), stranger.join("tokens.json")).unwrap();
+
+    {
+        let server = Server::start(&small);
+        let first = checkpoint(&server, &token, &state, Some(&key));
+        assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+        assert!(text(&first).contains("size 5"), "{}", text(&first));
+    }
+    append(&main, &[10]);
+    {
+        let server = Server::start(&main);
+        let grown = checkpoint(&server, &token, &state, None);
+        assert_eq!(grown.status.code(), Some(0), "{}", text(&grown));
+        assert!(text(&grown).contains("size 10"), "{}", text(&grown));
+        let again = checkpoint(&server, &token, &state, None);
+        assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+        let proved = govrec(&[
+            "audit",
+            "prove",
+            "7",
+            "--url",
+            &server.url,
+            "--token",
+            &token,
+            "--state",
+            state.to_str().unwrap(),
+        ]);
+        assert_eq!(proved.status.code(), Some(0), "{}", text(&proved));
+        assert!(text(&proved).contains("record 7"), "{}", text(&proved));
+        let missing = govrec(&[
+            "audit",
+            "prove",
+            "10",
+            "--url",
+            &server.url,
+            "--token",
+            &token,
+            "--key",
+            &key,
+        ]);
+        assert_eq!(missing.status.code(), Some(1), "{}", text(&missing));
+    }
+    let trusted = std::fs::read_to_string(&state).unwrap();
+    {
+        let server = Server::start(&small);
+        let rolled_back = checkpoint(&server, &token, &state, None);
+        assert_eq!(rolled_back.status.code(), Some(1), "{}", text(&rolled_back));
+        assert!(text(&rolled_back).contains("ROLLBACK"), "{}", text(&rolled_back));
+    }
+    {
+        let server = Server::start(&fork);
+        let forked = checkpoint(&server, &token, &state, None);
+        assert_eq!(forked.status.code(), Some(1), "{}", text(&forked));
+        assert!(text(&forked).contains("FORK"), "{}", text(&forked));
+    }
+    append(&fork, &[120]);
+    {
+        let server = Server::start(&fork);
+        let forked = checkpoint(&server, &token, &state, None);
+        assert_eq!(forked.status.code(), Some(1), "{}", text(&forked));
+        assert!(text(&forked).contains("FORK"), "{}", text(&forked));
+    }
+    {
+        let server = Server::start(&stranger);
+        let foreign = checkpoint(&server, &token, &state, None);
+        assert_eq!(foreign.status.code(), Some(1), "{}", text(&foreign));
+        assert!(text(&foreign).contains("BAD CHECKPOINT"), "{}", text(&foreign));
+    }
+    assert_eq!(
+        std::fs::read_to_string(&state).unwrap(),
+        trusted,
+        "a failed check trusts nothing new"
+    );
+    let bad_usage = govrec(&[
+        "audit",
+        "prove",
+        "1",
+        "--url",
+        "http://127.0.0.1:1",
+        "--token",
+        "x",
+        "--state",
+        "/nonexistent",
+    ]);
+    assert_eq!(bad_usage.status.code(), Some(2), "{}", text(&bad_usage));
+}
+
+#[test]
+fn verify_export_checks_the_chain_and_the_root_against_a_signed_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    append(&data, &[0, 10]);
+    let note = {
+        let store = Store::open(&data, StoreConfig::default()).unwrap();
+        let (size, note) = store.checkpoint_latest().unwrap();
+        assert_eq!(size, 10);
+        note
+    };
+    append(&data, &[20]);
+    let key = key_of(&data);
+    let export = dir.path().join("export.jsonl");
+    let checkpoint = dir.path().join("checkpoint.txt");
+    std::fs::write(&checkpoint, &note).unwrap();
+    let exported = govrec(&[
+        "export",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        export.to_str().unwrap(),
+    ]);
+    assert!(exported.status.success(), "{}", text(&exported));
+    let run = |file: &Path, checkpoint: &Path, key: &str| {
+        govrec(&[
+            "audit",
+            "verify-export",
+            file.to_str().unwrap(),
+            "--checkpoint",
+            checkpoint.to_str().unwrap(),
+            "--key",
+            key,
+        ])
+    };
+    let ok = run(&export, &checkpoint, &key);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    assert!(text(&ok).contains("15 records"), "{}", text(&ok));
+
+    // An edited record breaks the chain.
+    let edited = dir.path().join("edited.jsonl");
+    let original = std::fs::read_to_string(&export).unwrap();
+    std::fs::write(&edited, original.replacen("城东社区", "城西社区", 1)).unwrap();
+    let broken = run(&edited, &checkpoint, &key);
+    assert_eq!(broken.status.code(), Some(1), "{}", text(&broken));
+
+    // A shorter export than the checkpoint (records removed at the end).
+    let short = dir.path().join("short.jsonl");
+    let lines: Vec<&str> = original.lines().take(8).collect();
+    std::fs::write(&short, lines.join("\n") + "\n").unwrap();
+    let truncated = run(&short, &checkpoint, &key);
+    assert_eq!(truncated.status.code(), Some(1), "{}", text(&truncated));
+
+    // A checkpoint with a changed root does not verify.
+    let forged = dir.path().join("forged.txt");
+    let mut lines: Vec<String> = note.lines().map(str::to_owned).collect();
+    lines[1] = "11".to_owned();
+    std::fs::write(&forged, lines.join("\n") + "\n").unwrap();
+    let bad = run(&export, &forged, &key);
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    assert!(text(&bad).contains("BAD CHECKPOINT"), "{}", text(&bad));
+}
