@@ -41,12 +41,20 @@ pub fn empty_root() -> Hash32 {
 /// length must be a power of two.
 pub fn perfect_root(hashes: &[Hash32]) -> Hash32 {
     assert!(hashes.len().is_power_of_two(), "a perfect subtree has 2^k nodes");
-    let mut level: Vec<Hash32> = hashes.to_vec();
-    while level.len() > 1 {
-        level = level
-            .chunks_exact(2)
-            .map(|pair| node_hash(&pair[0], &pair[1]))
-            .collect();
+    if hashes.len() == 1 {
+        return hashes[0];
+    }
+    // Fold in one buffer, each level over the first half of the one before.
+    let mut level: Vec<Hash32> = hashes
+        .chunks_exact(2)
+        .map(|pair| node_hash(&pair[0], &pair[1]))
+        .collect();
+    let mut width = level.len();
+    while width > 1 {
+        for i in 0..width / 2 {
+            level[i] = node_hash(&level[2 * i], &level[2 * i + 1]);
+        }
+        width /= 2;
     }
     level[0]
 }

@@ -141,6 +141,8 @@ struct Shared {
     poisoned: AtomicBool,
     /// Signs checkpoints (`checkpoint.rs`).
     signer: CheckpointSigner,
+    /// Time the writer spent maintaining the Merkle tree, in nanoseconds (for benchmarks).
+    merkle_nanos: std::sync::atomic::AtomicU64,
     /// Tells subscribers (live feeds, read models) that the durable head moved.
     head_changes: tokio::sync::watch::Sender<Head>,
 }
@@ -255,6 +257,7 @@ impl Store {
             entities: RwLock::new(rebuilt.entities),
             poisoned: AtomicBool::new(false),
             signer,
+            merkle_nanos: std::sync::atomic::AtomicU64::new(0),
             head_changes: tokio::sync::watch::channel(rebuilt.head).0,
         });
         let (sender, receiver) = crossbeam_channel::bounded(config.queue_requests_max);
@@ -518,6 +521,12 @@ impl Store {
             old_size,
             new_size,
         )
+    }
+
+    /// Seconds the writer has spent maintaining the Merkle tree since the store opened
+    /// (hashing leaves, folding tiles, writing them): what the tree costs appends.
+    pub fn merkle_maintenance_seconds(&self) -> f64 {
+        self.shared.merkle_nanos.load(Ordering::Relaxed) as f64 / 1e9
     }
 
     /// The log's name: the origin of its checkpoints and the name of its key.
@@ -1173,10 +1182,15 @@ impl Writer {
         blocks.push((current[0].seq, encode_block(&current)));
         self.shared.log.apply(&blocks)?;
         assert_eq!(self.tiles.size(), staged.records[0].seq, "tiles follow the log");
+        let started = Instant::now();
         let tiles = self
             .tiles
             .append(staged.records.iter().map(|record| leaf_hash(&record.hash)));
-        self.shared.log.apply_tiles(tiles.into_batch())
+        let applied = self.shared.log.apply_tiles(tiles.into_batch());
+        self.shared
+            .merkle_nanos
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        applied
     }
 }
 

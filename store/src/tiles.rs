@@ -218,6 +218,11 @@ impl NodeSource for TileReader<'_> {
                 "merkle node ({level}, {index}): its tile is too short"
             )));
         }
+        if count == 1 {
+            return Ok(Hash32(
+                tile[offset * 32..offset * 32 + 32].try_into().expect("32 bytes"),
+            ));
+        }
         let hashes: Vec<Hash32> = tile[offset * 32..(offset + count) * 32]
             .chunks_exact(32)
             .map(|chunk| Hash32(chunk.try_into().expect("32-byte chunk")))
