@@ -211,6 +211,16 @@ async fn a_wrong_token_or_a_foreign_form_is_refused_and_sets_no_cookie() {
     let foreign = login(&site().admin, Some("https://evil.example")).await;
     assert_eq!(foreign.status, StatusCode::FORBIDDEN);
     assert!(foreign.header("set-cookie").is_empty());
+    let cross_site = send(
+        Request::post("/login")
+            .header("sec-fetch-site", "cross-site")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(format!("token={}", site().admin)))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
+    assert!(cross_site.header("set-cookie").is_empty());
 
     // A cookie naming no token: the sign-in form again, and the cookie is dropped.
     let stale = page("/", Some("gvr_revoked")).await;
@@ -222,33 +232,49 @@ async fn a_wrong_token_or_a_foreign_form_is_refused_and_sets_no_cookie() {
 #[tokio::test]
 async fn the_dashboard_shows_the_numbers_of_the_coverage_api_for_the_tokens_scope() {
     let token = &site().lingqiu_office;
+    let lingqiu = site().summary.county(LINGQIU).unwrap().id;
+    // A token of one county opens on that county, its towns as the breakdown.
     let html = page("/", Some(token)).await.text();
-    let coverage: Value = serde_json::from_slice(&api("/v1/coverage", token).await.body).unwrap();
+    let coverage: Value =
+        serde_json::from_slice(&api(&format!("/v1/coverage?area={lingqiu}"), token).await.body).unwrap();
     let children = coverage["children"].as_array().unwrap();
-    assert_eq!(children.len(), 1, "a Lingqiu token sees Lingqiu only");
+    assert!(!children.is_empty(), "Lingqiu's towns");
     let found = cells(&html, "coverage-table", "data-area");
-    assert_eq!(found.len(), 2 * 13, "13 numbers for Lingqiu and for the total");
+    assert_eq!(
+        found.len(),
+        (children.len() + 1) * 13,
+        "13 numbers per town and for the total"
+    );
     for (area, key, value) in &found {
         let stats = if area == "total" {
             &coverage["stats"]
         } else {
-            assert_eq!(area, children[0]["area"]["id"].as_str().unwrap());
-            &children[0]["stats"]
+            &children
+                .iter()
+                .find(|child| child["area"]["id"] == area.as_str())
+                .unwrap_or_else(|| panic!("{area} is a town of Lingqiu"))["stats"]
         };
         let expected = stat(stats, key);
         let shown: Value = serde_json::from_str(value).unwrap();
         assert_eq!(&shown, expected, "{area} {key}");
     }
+    let first_town = children[0]["area"]["name"].as_str().unwrap();
     assert!(
-        html.contains(">灵丘县<"),
-        "the chart labels the county in Chinese"
+        html.contains(&format!(">{first_town}<")),
+        "the charts label the towns in Chinese"
     );
+    assert!(html.contains(LINGQIU));
     assert!(!html.contains(HUNYUAN), "nothing of another county");
     // Lingqiu has full party-organisation coverage (the article).
-    assert!(
-        html.contains("data-key=\"party_org_coverage\" data-value=\"1.0\">100.0%<"),
-        "{html}"
-    );
+    assert!(html.contains(
+        "<tr class=\"total\" data-area=\"total\"><th scope=\"row\">合计</th><td data-key=\"compounds\""
+    ));
+    let total_coverage = cells(&html, "coverage-table", "data-area")
+        .into_iter()
+        .find(|(area, key, _)| area == "total" && key == "party_org_coverage")
+        .unwrap();
+    assert_eq!(total_coverage.2, "1.0");
+    assert!(html.contains("data-value=\"1.0\">100.0%<"));
     // The audit state names the head the API names.
     let head: Value = serde_json::from_slice(&api("/v1/audit/verify", &site().auditor).await.body).unwrap();
     assert!(

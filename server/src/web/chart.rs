@@ -15,7 +15,8 @@ pub const GREY: RGBColor = RGBColor(0x88, 0x88, 0x88);
 /// Width of the label column of a horizontal bar chart, in pixels (about nine CJK
 /// characters at the label size).
 const LABEL_WIDTH: u32 = 130;
-const LABEL_SIZE: u32 = 13;
+/// Label size as plotters takes it (its SVG writes `font-size` as this / 1.24, about 13 px).
+const LABEL_SIZE: u32 = 16;
 const ROW_HEIGHT: u32 = 26;
 
 /// A horizontal bar chart of rates (fractions 0..=1, `None` when not defined) per label,

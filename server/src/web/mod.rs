@@ -15,7 +15,7 @@ mod text;
 use std::sync::Mutex;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -231,7 +231,7 @@ fn secure_headers(headers: &mut HeaderMap) {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
 }
 
@@ -365,7 +365,13 @@ async fn render_dashboard(
             .watermark()
             .map(|watermark| watermark.recorded_at.to_rfc3339()[..4].to_owned())
             .unwrap_or_else(|| jiff::Zoned::now().year().to_string());
-        let link = choices(lang, &query, default_period)?;
+        let mut link = choices(lang, &query, default_period)?;
+        // A token of one county opens on that county, with its towns as the breakdown.
+        if let (None, crate::auth::Scope::Counties(counties)) = (link.area, &principal.scope) {
+            if counties.len() == 1 && principal.role != Role::Admin {
+                link.area = counties.iter().next().copied();
+            }
+        }
         let scope = model_scope(&principal);
         let coverage = models
             .coverage(link.area, &scope)
@@ -439,19 +445,24 @@ async fn login(
     (jar.add(cookie), Redirect::to("/")).into_response()
 }
 
-/// A form post from this origin: browsers send `Origin` on every POST; when it is there it
+/// A form post from this site: when the browser sends Fetch Metadata (`Sec-Fetch-Site`), it
+/// must say `same-origin` (or `none`: typed by the user); otherwise an `Origin`, when sent,
 /// must name the host the request was sent to.
 fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|value: &HeaderValue| value.to_str().ok())
     };
-    let host = headers.get(header::HOST).and_then(|host| host.to_str().ok());
-    let origin = origin.to_str().ok();
-    match (origin, host) {
+    if let Some(site) = text(HeaderName::from_static("sec-fetch-site")) {
+        return site == "same-origin" || site == "none";
+    }
+    match (text(header::ORIGIN), text(header::HOST)) {
+        (None, _) => true,
         (Some(origin), Some(host)) => {
             origin == format!("http://{host}") || origin == format!("https://{host}")
         }
-        _ => false,
+        (Some(_), None) => false,
     }
 }
 
