@@ -445,6 +445,14 @@ fn serve(data: PathBuf, addr: std::net::SocketAddr, log_json: bool, demo: bool) 
         let state = govrec_server::state_for(store.clone(), &data, govrec_server::Limits::default())?;
         let shutting_down = state.shutting_down.clone();
         let follower = govrec_server::spawn_model_follower(state.clone());
+        // The page's audit state: verify the chain once in the background now, so the first
+        // page load only checks what was appended since.
+        let watcher = state.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(error) = watcher.web.check(&watcher.store) {
+                tracing::error!(%error, "verifying the chain for the audit state failed");
+            }
+        });
         let models_state = state.clone();
         let listener = tokio::net::TcpListener::bind(addr)
             .await
