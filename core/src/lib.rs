@@ -6,6 +6,7 @@
 
 pub mod event;
 pub mod json;
+pub mod personal;
 pub mod rules;
 pub mod state;
 pub mod stored;

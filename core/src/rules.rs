@@ -64,7 +64,8 @@
 //!   [`TEXT_CHARS_MAX`]. An optional text, when present, must be non-empty too.
 //! - Redactions: the target is an earlier record (or an earlier event of the batch) that is not
 //!   itself a redaction (else `wrong_kind`); each field is a personal field of the target's
-//!   type, listed once. Whether the target actually carries an optional field is not known
+//!   type, listed once; a record already redacted is not redacted again (`rule_violation` on
+//!   `target_seq`: its marker names one redaction, `record-format.md`). Whether the target actually carries an optional field is not known
 //!   here (the state keeps only record types), so redacting an absent `comment` is accepted.
 
 use uuid::Uuid;
@@ -760,6 +761,19 @@ fn redacted(state: &State, event: &Redacted) -> Checked {
         ));
     }
     no_duplicates("fields", &event.fields)?;
+    // A redacted record carries one marker naming one `Redacted` record and its fields
+    // (`record-format.md`), so a record is redacted once, naming every field to erase.
+    if let Some(field) = target
+        .personal_fields()
+        .iter()
+        .find(|field| state.is_redacted(target_seq, field))
+    {
+        let message = format!(
+            "record {target_seq} is already redacted (its {field} among others); a record is \
+             redacted once, naming every field to erase"
+        );
+        return Err(Fault::new(ViolationCode::RuleViolation, "target_seq", message));
+    }
     for name in &event.fields {
         let Some(field) = personal_field(target, name) else {
             let personal = target.personal_fields().join(", ");

@@ -819,7 +819,8 @@ impl Models {
         self.create(event.member_id, Entity::Member(index))?;
         self.members.push(Member {
             id: event.member_id,
-            name: Some(event.name.clone()),
+            // A redacted record serves its name empty (the rules never accept an empty name).
+            name: (!event.name.is_empty()).then(|| event.name.clone()),
             category: event.category,
             home,
             work_unit,

@@ -9,14 +9,22 @@
 //! - tree `meta`: `format` → the store format version (`u64` big-endian).
 //! - tree `merkle`: the Merkle tree's tiles (`tiles.rs`), derived from the log.
 //! - tree `checkpoints`: tree size (`u64` big-endian) → the signed checkpoint issued for it.
+//! - file `personal.dat` beside sled's files: the personal values of events (`record.rs`,
+//!   `PersonalRef`), never written into sled, so a redaction can overwrite them in place.
 //!
 //! This module never interprets an event: it moves records and bytes.
 
 use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
+
 use crate::error::StoreError;
-use crate::record::{Record, StoredRecord, StoredRecordRef};
+use crate::record::{Record, StoredRecord, StoredRecordV1};
+
+/// The file of personal values in the data directory.
+pub const PERSONAL_FILE: &str = "personal.dat";
 
 /// sled's segment size, fixed when a store is created (sled refuses to reopen with another).
 /// sled writes any page larger than a quarter of a segment as a separate blob file, and
@@ -27,10 +35,12 @@ pub const SLED_SEGMENT_BYTES: usize = 8 * 1024 * 1024;
 /// The most a block may hold (one record alone may not exceed it either).
 pub const BLOCK_BYTES_LIMIT: usize = SLED_SEGMENT_BYTES / 4 / 17 / 2;
 
-/// The store format this build writes and reads.
-pub const STORE_FORMAT_VERSION: u64 = 1;
-/// The version byte in front of every block.
-pub const BLOCK_FORMAT_VERSION: u8 = 1;
+/// The store format this build writes and reads (2: personal values in `personal.dat`;
+/// a version-1 store is read and upgraded in place when opened).
+pub const STORE_FORMAT_VERSION: u64 = 2;
+/// The version byte in front of every block this build writes. Version-1 blocks (records
+/// without `personal`) are still read.
+pub const BLOCK_FORMAT_VERSION: u8 = 2;
 
 /// sled settings that decide memory use and the background fsync cadence.
 #[derive(Debug, Clone)]
@@ -66,6 +76,8 @@ pub struct Log {
     /// Linux only calls `sync_file_range`, which is not a durability barrier
     /// (`shared/notes/sled-durability.md` §2.4).
     data_file: File,
+    /// `personal.dat`: personal values, appended by the writer, overwritten by redactions.
+    personal: File,
     path: PathBuf,
 }
 
@@ -89,6 +101,11 @@ impl Log {
                         supported: STORE_FORMAT_VERSION,
                     });
                 }
+                if found < STORE_FORMAT_VERSION {
+                    // Version 1, whose blocks this build still reads: new blocks are version
+                    // 2, which an older build must refuse.
+                    meta.insert("format", &STORE_FORMAT_VERSION.to_be_bytes())?;
+                }
             }
             None => {
                 meta.insert("format", &STORE_FORMAT_VERSION.to_be_bytes())?;
@@ -98,15 +115,28 @@ impl Log {
         let merkle = db.open_tree("merkle")?;
         let checkpoints = db.open_tree("checkpoints")?;
         let data_file = File::options().read(true).write(true).open(dir.join("db"))?;
+        let personal_path = dir.join(PERSONAL_FILE);
+        let personal_created = !personal_path.exists();
+        let personal = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&personal_path)?;
         let log = Log {
             db,
             blocks,
             merkle,
             checkpoints,
             data_file,
+            personal,
             path: dir.to_owned(),
         };
         log.sync()?;
+        if personal_created {
+            log.personal.sync_all()?;
+            sync_directory(dir)?;
+        }
         if created {
             sync_directory(dir)?;
             if let Some(parent) = dir.parent() {
@@ -125,6 +155,127 @@ impl Log {
         self.db.flush()?;
         self.data_file.sync_data()?;
         Ok(())
+    }
+
+    /// Writes the personal values of a commit at `offset` (the end of what records reference)
+    /// and makes them durable, **before** the commit's blocks are written: sled may write a
+    /// block to disk at any time once applied, and a block must never reference bytes a crash
+    /// could lose. One write and one `fdatasync` per commit.
+    pub(crate) fn append_personal(&self, offset: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        self.personal.write_all_at(bytes, offset)?;
+        self.personal.sync_data()?;
+        Ok(())
+    }
+
+    /// Overwrites ranges `(offset, len)` of `personal.dat` with zeros and makes that durable:
+    /// the erasure of a redaction, done after the commit holding its marker is durable.
+    pub(crate) fn erase_personal(&self, ranges: &[(u64, u64)]) -> Result<(), StoreError> {
+        if ranges.is_empty() {
+            return Ok(());
+        }
+        for &(offset, len) in ranges {
+            self.personal.write_all_at(&vec![0; len as usize], offset)?;
+        }
+        self.personal.sync_data()?;
+        Ok(())
+    }
+
+    /// On open: erases what redactions named but a crash left unerased (ranges not all zeros)
+    /// and cuts `personal.dat` at `end`, the end of what records reference (bytes after it
+    /// were written for a commit that never reached the log).
+    pub(crate) fn settle_personal(&self, end: u64, erased: &[(u64, u64)]) -> Result<(), StoreError> {
+        let length = self.personal.metadata()?.len();
+        if length < end {
+            return Err(StoreError::Corrupt {
+                seq: 0,
+                reason: format!("{PERSONAL_FILE} has {length} bytes, records reference {end}"),
+            });
+        }
+        let mut dirty = false;
+        let mut unerased = Vec::new();
+        for &(offset, len) in erased {
+            let mut bytes = vec![0; len as usize];
+            self.personal.read_exact_at(&mut bytes, offset)?;
+            if bytes.iter().any(|byte| *byte != 0) {
+                unerased.push((offset, len));
+            }
+        }
+        if !unerased.is_empty() {
+            for &(offset, len) in &unerased {
+                self.personal.write_all_at(&vec![0; len as usize], offset)?;
+            }
+            dirty = true;
+        }
+        if length > end {
+            self.personal.set_len(end)?;
+            dirty = true;
+        }
+        if dirty {
+            self.personal.sync_all()?;
+        }
+        Ok(())
+    }
+
+    /// Decodes a block into full records, reading the personal values of all its records
+    /// with one read.
+    pub fn decode_records(&self, first_seq: u64, bytes: &[u8]) -> Result<Vec<Record>, StoreError> {
+        let stored = decode_block(first_seq, bytes)?;
+        self.hydrate(stored, None)
+    }
+
+    /// [`Log::decode_records`] for the scan on open, which also learns the end of the personal
+    /// values referenced and the ranges redactions erased.
+    pub(crate) fn decode_records_scanning(
+        &self,
+        first_seq: u64,
+        bytes: &[u8],
+        scan: &mut PersonalScan,
+    ) -> Result<Vec<Record>, StoreError> {
+        let stored = decode_block(first_seq, bytes)?;
+        self.hydrate(stored, Some(scan))
+    }
+
+    fn hydrate(
+        &self,
+        stored: Vec<StoredRecord>,
+        mut scan: Option<&mut PersonalScan>,
+    ) -> Result<Vec<Record>, StoreError> {
+        let mut start = u64::MAX;
+        let mut end = 0;
+        for reference in stored.iter().filter_map(|record| record.personal.as_ref()) {
+            start = start.min(reference.offset);
+            end = end.max(reference.end());
+        }
+        let mut values = Vec::new();
+        if start < end {
+            values = vec![0; (end - start) as usize];
+            self.personal
+                .read_exact_at(&mut values, start)
+                .map_err(|error| StoreError::Corrupt {
+                    seq: stored[0].seq,
+                    reason: format!("personal values unreadable (offsets {start}..{end}): {error}"),
+                })?;
+        }
+        stored
+            .into_iter()
+            .map(|record| {
+                let bytes = record.personal.as_ref().map(|reference| {
+                    let from = (reference.offset - start) as usize;
+                    &values[from..from + reference.len() as usize]
+                });
+                if let (Some(scan), Some(reference)) = (scan.as_deref_mut(), &record.personal) {
+                    scan.end = scan.end.max(reference.end());
+                    if let Some(redaction) = &record.redaction {
+                        // The event type is needed to place the fields; decode it first.
+                        if let Ok(event) = govrec_core::stored::decode_event(&record.event) {
+                            scan.erased
+                                .extend(reference.ranges_of(event.event_type(), &redaction.fields));
+                        }
+                    }
+                }
+                record.into_record(bytes)
+            })
+            .collect()
     }
 
     /// Writes blocks atomically (all or none survive a crash), **not yet durably**: they are
@@ -180,7 +331,23 @@ impl Log {
             .into_iter()
             .nth((seq - first) as usize)
             .ok_or_else(missing)?;
-        stored.into_record()
+        let mut records = self.hydrate(vec![stored], None)?;
+        Ok(records.pop().expect("one record in, one out"))
+    }
+
+    /// The stored form of record `seq` and its block: `(first seq, every record of the block)`,
+    /// for rewriting the block (a redaction).
+    pub(crate) fn stored_block_containing(&self, seq: u64) -> Result<(u64, Vec<StoredRecord>), StoreError> {
+        let missing = || StoreError::Corrupt {
+            seq,
+            reason: "record missing".to_owned(),
+        };
+        let (first, bytes) = self.block_containing(seq)?.ok_or_else(missing)?;
+        let records = decode_block(first, &bytes)?;
+        if seq - first >= records.len() as u64 {
+            return Err(missing());
+        }
+        Ok((first, records))
     }
 
     /// Blocks in seq order, starting with the one that holds `from_seq`.
@@ -226,7 +393,7 @@ impl Log {
                     reason: format!("gap: the next block starts at seq {first}"),
                 });
             }
-            for record in decode_block_records(first, &bytes)? {
+            for record in self.decode_records(first, &bytes)? {
                 if record.seq >= end {
                     break;
                 }
@@ -288,10 +455,18 @@ fn sync_directory(dir: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Encodes records (consecutive seqs) as one block.
-pub(crate) fn encode_block(records: &[StoredRecordRef]) -> Vec<u8> {
-    let estimate: usize = records.iter().map(StoredRecordRef::size_estimate).sum();
-    let mut bytes = Vec::with_capacity(64 + estimate);
+/// What the scan on open learns about `personal.dat`.
+#[derive(Debug, Default)]
+pub(crate) struct PersonalScan {
+    /// The end of the personal values records reference.
+    pub end: u64,
+    /// The ranges redactions erased (to re-erase after a crash between commit and erasure).
+    pub erased: Vec<(u64, u64)>,
+}
+
+/// Encodes records (consecutive seqs; `StoredRecordRef` or `StoredRecord`) as one block.
+pub(crate) fn encode_block<T: Serialize>(records: &[T], size_estimate: usize) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(64 + size_estimate);
     bytes.push(BLOCK_FORMAT_VERSION);
     postcard::to_io(records, &mut bytes).expect("writing postcard to a Vec cannot fail");
     bytes
@@ -307,11 +482,13 @@ pub(crate) fn decode_block(first_seq: u64, bytes: &[u8]) -> Result<Vec<StoredRec
     let (&version, body) = bytes
         .split_first()
         .ok_or_else(|| corrupt("empty block".to_owned()))?;
-    if version != BLOCK_FORMAT_VERSION {
-        return Err(corrupt(format!("unknown block format {version}")));
+    let records: Vec<StoredRecord> = match version {
+        1 => govrec_core::stored::decode_exact::<Vec<StoredRecordV1>>(body)
+            .map(|records| records.into_iter().map(StoredRecord::from).collect()),
+        2 => govrec_core::stored::decode_exact(body),
+        _ => return Err(corrupt(format!("unknown block format {version}"))),
     }
-    let records: Vec<StoredRecord> = govrec_core::stored::decode_exact(body)
-        .map_err(|error| corrupt(format!("block does not decode: {error}")))?;
+    .map_err(|error| corrupt(format!("block does not decode: {error}")))?;
     if records.is_empty() {
         return Err(corrupt("empty block".to_owned()));
     }
@@ -325,12 +502,4 @@ pub(crate) fn decode_block(first_seq: u64, bytes: &[u8]) -> Result<Vec<StoredRec
         }
     }
     Ok(records)
-}
-
-/// Decodes a block into full records.
-pub(crate) fn decode_block_records(first_seq: u64, bytes: &[u8]) -> Result<Vec<Record>, StoreError> {
-    decode_block(first_seq, bytes)?
-        .into_iter()
-        .map(StoredRecord::into_record)
-        .collect()
 }

@@ -1,8 +1,9 @@
 //! A record of the log: an event with its place (seq), times, actor and hash chain, in the
 //! JSON form of `api.md` / `record-format.md` and in the compact form stored on disk.
 
+use govrec_core::personal::{erase_fields, fill_omitted_in_json, omit_fields_in_json, personal_slot_mut};
 use govrec_core::stored::decode_event;
-use govrec_core::{event_from_json, event_to_json, Event};
+use govrec_core::{event_from_json, event_to_json, Event, EventType};
 use jiff::civil::Date;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -146,13 +147,17 @@ impl Record {
 
     /// The JSON form (`RECORD` in `api.md`), keys in the documented order.
     pub fn to_json(&self) -> RecordJson {
+        let mut event = event_to_json(&self.event);
+        if let Some(redaction) = &self.redaction {
+            omit_fields_in_json(&mut event, &redaction.fields);
+        }
         RecordJson {
             seq: self.seq,
             id: self.id,
             recorded_at: self.recorded_at.to_rfc3339(),
             occurred_on: self.occurred_on.to_iso(),
             actor: self.actor.clone(),
-            event: event_to_json(&self.event),
+            event,
             event_hash: self.event_hash.to_hex(),
             prev_hash: self.prev_hash.to_hex(),
             hash: self.hash.to_hex(),
@@ -182,10 +187,15 @@ impl Record {
         let event_hash = hash(&json.event_hash, "event_hash")?;
         let prev_hash = hash(&json.prev_hash, "prev_hash")?;
         let record_hash = hash(&json.hash, "hash")?;
-        if json.redaction.is_some() {
-            return Err(bad("restoring redacted records is not supported by this version"));
+        let mut event_json = json.event;
+        if let Some(redaction) = &json.redaction {
+            fill_omitted_in_json(&mut event_json, &redaction.fields);
         }
-        let event = event_from_json(json.event).map_err(|error| bad(&format!("event: {error}")))?;
+        let mut event = event_from_json(event_json).map_err(|error| bad(&format!("event: {error}")))?;
+        if let Some(redaction) = &json.redaction {
+            check_marker(json.seq, event.event_type(), redaction).map_err(|reason| bad(&reason))?;
+            erase_fields(&mut event, &redaction.fields);
+        }
         Ok(Record {
             seq: json.seq,
             id: json.id,
@@ -196,9 +206,46 @@ impl Record {
             event_hash,
             prev_hash,
             hash: record_hash,
-            redaction: None,
+            redaction: json.redaction,
         })
     }
+}
+
+/// Checks the shape of a redaction marker on record `seq` of type `event_type`: it names a
+/// later record, and one or more distinct personal fields of the type. (That the named record
+/// is the matching `Redacted` event is checked when it is read: verify, restore.)
+pub fn check_marker(seq: u64, event_type: EventType, redaction: &Redaction) -> Result<(), String> {
+    if redaction.by_seq <= seq {
+        return Err(format!(
+            "redaction.by_seq {} is not a later record than {seq}",
+            redaction.by_seq
+        ));
+    }
+    if event_type == EventType::Redacted {
+        return Err("a Redacted record is never redacted".to_owned());
+    }
+    if redaction.fields.is_empty() {
+        return Err("redaction.fields is empty".to_owned());
+    }
+    let personal = event_type.personal_fields();
+    for (index, field) in redaction.fields.iter().enumerate() {
+        if !personal.contains(&field.as_str()) {
+            return Err(format!(
+                "redaction.fields names {field:?}, not a personal field of {}",
+                event_type.name()
+            ));
+        }
+        if redaction.fields[..index].contains(field) {
+            return Err(format!("redaction.fields names {field:?} twice"));
+        }
+    }
+    Ok(())
+}
+
+/// True when `event` is the `Redacted` event a marker `redaction` on record `target_seq`
+/// promises: it names that seq and exactly those fields.
+pub fn redaction_matches(event: &Event, target_seq: u64, redaction: &Redaction) -> bool {
+    matches!(event, Event::Redacted(e) if e.target_seq == target_seq && e.fields == redaction.fields)
 }
 
 /// Checks an actor name: 1..=128 bytes, no control characters.
@@ -229,8 +276,44 @@ pub struct RecordJson {
     pub redaction: Option<Redaction>,
 }
 
-/// A record as stored inside a block (postcard). The event is kept in its own versioned
-/// stored form (see `govrec_core::stored`), so events can evolve independently of the block.
+/// Where a record's personal values are kept in the data directory's `personal.dat`: from
+/// `offset`, the values of the event type's personal fields (in the order of
+/// `EventType::personal_fields`) one after the other, `lens[i]` bytes of UTF-8 each (0 for a
+/// field the event does not carry). The log itself never holds them (`docs/storage.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PersonalRef {
+    pub offset: u64,
+    pub lens: Vec<u32>,
+}
+
+impl PersonalRef {
+    /// The bytes all values take.
+    pub fn len(&self) -> u64 {
+        self.lens.iter().map(|len| u64::from(*len)).sum()
+    }
+
+    pub fn end(&self) -> u64 {
+        self.offset + self.len()
+    }
+
+    /// The ranges `(offset, len)` in `personal.dat` of the named fields' values.
+    pub fn ranges_of(&self, event_type: EventType, fields: &[String]) -> Vec<(u64, u64)> {
+        let mut ranges = Vec::new();
+        let mut at = self.offset;
+        for (field, len) in event_type.personal_fields().iter().zip(&self.lens) {
+            if *len > 0 && fields.iter().any(|name| name == field) {
+                ranges.push((at, u64::from(*len)));
+            }
+            at += u64::from(*len);
+        }
+        ranges
+    }
+}
+
+/// A record as stored inside a block (postcard, block format 2). The event is kept in its own
+/// versioned stored form (see `govrec_core::stored`) **with its personal values emptied**;
+/// the values are in `personal.dat` where `personal` points. Events can evolve
+/// independently of the block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct StoredRecord {
     pub seq: u64,
@@ -244,6 +327,42 @@ pub(crate) struct StoredRecord {
     pub prev_hash: [u8; 32],
     pub hash: [u8; 32],
     pub redaction: Option<Redaction>,
+    pub personal: Option<PersonalRef>,
+}
+
+/// Block format 1 (frozen, never edit): personal values inside the event bytes, no
+/// `personal`. Still read; upcast with `personal: None`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct StoredRecordV1 {
+    pub seq: u64,
+    pub id: Uuid,
+    pub recorded_at: i64,
+    pub occurred_on: u32,
+    pub actor: String,
+    #[serde(with = "serde_bytes")]
+    pub event: Vec<u8>,
+    pub event_hash: [u8; 32],
+    pub prev_hash: [u8; 32],
+    pub hash: [u8; 32],
+    pub redaction: Option<Redaction>,
+}
+
+impl From<StoredRecordV1> for StoredRecord {
+    fn from(v1: StoredRecordV1) -> StoredRecord {
+        StoredRecord {
+            seq: v1.seq,
+            id: v1.id,
+            recorded_at: v1.recorded_at,
+            occurred_on: v1.occurred_on,
+            actor: v1.actor,
+            event: v1.event,
+            event_hash: v1.event_hash,
+            prev_hash: v1.prev_hash,
+            hash: v1.hash,
+            redaction: v1.redaction,
+            personal: None,
+        }
+    }
 }
 
 /// [`StoredRecord`] borrowing from a [`Record`], for writing without copying strings. Same
@@ -261,11 +380,17 @@ pub(crate) struct StoredRecordRef<'a> {
     pub prev_hash: [u8; 32],
     pub hash: [u8; 32],
     pub redaction: Option<&'a Redaction>,
+    pub personal: Option<&'a PersonalRef>,
 }
 
 impl<'a> StoredRecordRef<'a> {
-    /// The stored form of a record whose event is already encoded (`encode_event_into`).
-    pub fn new(record: &'a Record, event: &'a [u8]) -> StoredRecordRef<'a> {
+    /// The stored form of a record whose event is already encoded without its personal
+    /// values (`encode_stripped`), which are at `personal`.
+    pub fn new(
+        record: &'a Record,
+        event: &'a [u8],
+        personal: Option<&'a PersonalRef>,
+    ) -> StoredRecordRef<'a> {
         StoredRecordRef {
             seq: record.seq,
             id: record.id,
@@ -277,21 +402,80 @@ impl<'a> StoredRecordRef<'a> {
             prev_hash: record.prev_hash.0,
             hash: record.hash.0,
             redaction: record.redaction.as_ref(),
+            personal,
         }
     }
 
     /// Roughly the bytes it takes stored.
     pub fn size_estimate(&self) -> usize {
-        self.event.len() + self.actor.len() + 140
+        self.event.len() + self.actor.len() + 150 + self.personal.map_or(0, |p| 4 * p.lens.len())
     }
 }
 
+/// An event's personal values, taken out for `personal.dat`: the bytes of each field's value
+/// one after the other and their lengths (see [`PersonalRef`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PersonalBlob {
+    pub lens: Vec<u32>,
+    pub bytes: Vec<u8>,
+}
+
+/// Encodes an event in the stored form with its personal values emptied, and returns those
+/// values apart (`None` when it carries none: no cost for the many events without). The
+/// event is left as it was.
+pub(crate) fn encode_stripped(event: &mut Event, out: &mut Vec<u8>) -> Option<PersonalBlob> {
+    if !govrec_core::personal::has_personal_values(event) {
+        govrec_core::stored::encode_event_into(event, out);
+        return None;
+    }
+    let values = govrec_core::personal::take_personal(event);
+    govrec_core::stored::encode_event_into(event, out);
+    let mut blob = PersonalBlob {
+        lens: Vec::with_capacity(values.len()),
+        bytes: Vec::new(),
+    };
+    for value in &values {
+        let value = value.as_deref().unwrap_or("");
+        blob.lens.push(value.len() as u32);
+        blob.bytes.extend_from_slice(value.as_bytes());
+    }
+    govrec_core::personal::put_personal(event, values);
+    Some(blob)
+}
+
 impl StoredRecord {
-    pub fn into_record(self) -> Result<Record, StoreError> {
-        let event = decode_event(&self.event).map_err(|error| StoreError::Corrupt {
-            seq: self.seq,
-            reason: format!("event: {error}"),
-        })?;
+    /// The record, with its personal values put back from `personal` (the bytes of
+    /// `self.personal` read from `personal.dat`), except the fields its marker erased.
+    pub fn into_record(self, personal: Option<&[u8]>) -> Result<Record, StoreError> {
+        let seq = self.seq;
+        let corrupt = |reason: String| StoreError::Corrupt { seq, reason };
+        let mut event = decode_event(&self.event).map_err(|error| corrupt(format!("event: {error}")))?;
+        if let Some(reference) = &self.personal {
+            let bytes = personal.ok_or_else(|| corrupt("personal values missing".to_owned()))?;
+            if bytes.len() as u64 != reference.len() {
+                return Err(corrupt("personal values have the wrong length".to_owned()));
+            }
+            let fields = event.event_type().personal_fields();
+            if fields.len() != reference.lens.len() {
+                return Err(corrupt("personal values do not fit the event type".to_owned()));
+            }
+            let mut at = 0usize;
+            for (field, len) in fields.iter().zip(&reference.lens) {
+                let value = &bytes[at..at + *len as usize];
+                at += *len as usize;
+                let erased = self
+                    .redaction
+                    .as_ref()
+                    .is_some_and(|redaction| redaction.fields.iter().any(|name| name == field));
+                if erased || value.is_empty() {
+                    continue;
+                }
+                let slot = personal_slot_mut(&mut event, field)
+                    .ok_or_else(|| corrupt(format!("personal value for absent field {field}")))?;
+                *slot = String::from_utf8(value.to_vec())
+                    .map_err(|_| corrupt(format!("personal value of {field} is not UTF-8")))?;
+            }
+        }
         Ok(Record {
             seq: self.seq,
             id: self.id,

@@ -2,7 +2,7 @@
 //! appends, and the in-memory indexes (event id → seq, entity id → seqs) rebuilt from the log
 //! when it opens.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -17,9 +17,12 @@ use uuid::Uuid;
 use crate::checkpoint::CheckpointSigner;
 use crate::error::StoreError;
 use crate::hash::{event_hash, Hash32};
-use crate::log::{decode_block, decode_block_records, encode_block, Log, LogConfig, BLOCK_BYTES_LIMIT};
+use crate::log::{decode_block, encode_block, Log, LogConfig, PersonalScan, BLOCK_BYTES_LIMIT};
 use crate::merkle::{self, leaf_hash};
-use crate::record::{validate_actor, BusinessDate, Record, RecordedAt, StoredRecordRef};
+use crate::record::{
+    encode_stripped, redaction_matches, validate_actor, BusinessDate, PersonalBlob, PersonalRef, Record,
+    RecordedAt, Redaction, StoredRecord, StoredRecordRef,
+};
 use crate::tiles::{TileReader, TileWriter};
 
 /// The most one event may take in stored form. The rules of `govrec_core` keep real events
@@ -145,6 +148,10 @@ struct Shared {
     merkle_nanos: std::sync::atomic::AtomicU64,
     /// Tells subscribers (live feeds, read models) that the durable head moved.
     head_changes: tokio::sync::watch::Sender<Head>,
+    /// Redactions promised by restored records whose `Redacted` record has not been restored
+    /// yet: by seq K → (the redacted record's seq, its marker's fields). Empty except during
+    /// an import (or after one that stopped half-way).
+    promises: Mutex<BTreeMap<u64, (u64, Vec<String>)>>,
 }
 
 impl Shared {
@@ -199,7 +206,9 @@ struct PreparedEvent {
     id: Option<Uuid>,
     occurred_on: Option<BusinessDate>,
     event_hash: Hash32,
+    /// The stored form without personal values, which are in `personal`.
     stored: Vec<u8>,
+    personal: Option<PersonalBlob>,
 }
 
 /// What idempotency needs of a written record with a client-chosen id: enough to tell an
@@ -243,6 +252,7 @@ impl Store {
         let log = Log::open(dir, &config.log)?;
         let mut rebuilt = Rebuilt::default();
         rebuilt.scan(&log, config.tail_check_records)?;
+        log.settle_personal(rebuilt.personal.end, &rebuilt.personal.erased)?;
         let tiles = catch_up_tiles(&log, rebuilt.head.next_seq)?;
         let signer = CheckpointSigner::load_or_create(dir, config.checkpoint_origin.as_deref())?;
         let report = OpenReport {
@@ -259,6 +269,7 @@ impl Store {
             signer,
             merkle_nanos: std::sync::atomic::AtomicU64::new(0),
             head_changes: tokio::sync::watch::channel(rebuilt.head).0,
+            promises: Mutex::new(std::mem::take(&mut rebuilt.promises)),
         });
         let (sender, receiver) = crossbeam_channel::bounded(config.queue_requests_max);
         let (syncer, tickets) = crossbeam_channel::unbounded();
@@ -272,6 +283,7 @@ impl Store {
             state: rebuilt.state,
             head: rebuilt.head,
             tiles,
+            personal_end: rebuilt.personal.end,
             config: config.clone(),
             inflight_ids: HashMap::new(),
             inflight_order: VecDeque::new(),
@@ -355,18 +367,16 @@ impl Store {
         }
         let mut prepared = Vec::with_capacity(events.len());
         let mut bare_events = Vec::with_capacity(events.len());
-        for (index, new) in events.into_iter().enumerate() {
+        for (index, mut new) in events.into_iter().enumerate() {
             let mut stored = Vec::with_capacity(128);
-            govrec_core::stored::encode_event_into(&new.event, &mut stored);
-            if stored.len() > EVENT_BYTES_MAX {
+            let personal = encode_stripped(&mut new.event, &mut stored);
+            let size = stored.len() + personal.as_ref().map_or(0, |blob| blob.bytes.len());
+            if size > EVENT_BYTES_MAX {
                 return Err(StoreError::bad_request(
                     "payload_too_large",
                     Some(index),
                     None,
-                    format!(
-                        "event {index} takes {} bytes stored, at most {EVENT_BYTES_MAX}",
-                        stored.len()
-                    ),
+                    format!("event {index} takes {size} bytes stored, at most {EVENT_BYTES_MAX}"),
                 ));
             }
             prepared.push(PreparedEvent {
@@ -374,6 +384,7 @@ impl Store {
                 occurred_on: new.occurred_on,
                 event_hash: event_hash(&new.event),
                 stored,
+                personal,
             });
             bare_events.push(new.event);
         }
@@ -439,13 +450,26 @@ impl Store {
             if first >= end {
                 break;
             }
-            for record in decode_block_records(first, &bytes)? {
+            for record in self.shared.log.decode_records(first, &bytes)? {
                 if record.seq >= from_seq && record.seq < end {
                     out.push(record);
                 }
             }
         }
         Ok(out)
+    }
+
+    /// Restored records whose marker promises a `Redacted` record not restored yet:
+    /// `(redacted seq, promised seq K)`, in order. Empty unless an import is under way or
+    /// stopped half-way; an import that ends with any is incomplete.
+    pub fn unresolved_redactions(&self) -> Vec<(u64, u64)> {
+        self.shared
+            .promises
+            .lock()
+            .expect("promises lock")
+            .iter()
+            .map(|(by_seq, (seq, _))| (*seq, *by_seq))
+            .collect()
     }
 
     /// Calls `visit` with every committed record in order (an export, a replay).
@@ -627,6 +651,8 @@ struct Rebuilt {
     entities: HashMap<Uuid, Vec<u64>>,
     blocks: u64,
     tail_checked: u64,
+    personal: PersonalScan,
+    promises: BTreeMap<u64, (u64, Vec<String>)>,
 }
 
 impl Default for Head {
@@ -656,7 +682,7 @@ impl Rebuilt {
                 .spawn_scoped(scope, move || decode_blocks(log, decoded, event_ids))
                 .map_err(StoreError::Io)?;
             let applied = self.apply_blocks(to_apply, tail_start);
-            self.event_ids = decoder.join().expect("the decoder thread does not panic");
+            (self.event_ids, self.personal) = decoder.join().expect("the decoder thread does not panic");
             applied
         })
     }
@@ -702,6 +728,10 @@ impl Rebuilt {
         for entity in record.event.entity_ids() {
             self.entities.entry(entity).or_default().push(seq);
         }
+        self.promises.remove(&seq);
+        if let Some(redaction) = record.redaction {
+            self.promises.insert(redaction.by_seq, (seq, redaction.fields));
+        }
         self.head = Head {
             next_seq: seq + 1,
             hash: record.hash,
@@ -718,17 +748,18 @@ fn decode_blocks(
     log: &Log,
     out: Sender<Result<Vec<Record>, StoreError>>,
     mut event_ids: HashMap<Uuid, u64>,
-) -> HashMap<Uuid, u64> {
+) -> (HashMap<Uuid, u64>, PersonalScan) {
+    let mut scan = PersonalScan::default();
     for block in log.blocks_from(0) {
         let decoded = block
-            .and_then(|(first, bytes)| decode_block_records(first, &bytes))
+            .and_then(|(first, bytes)| log.decode_records_scanning(first, &bytes, &mut scan))
             .and_then(|records| index_records(&records, &mut event_ids).map(|()| records));
         let failed = decoded.is_err();
         if out.send(decoded).is_err() || failed {
             break;
         }
     }
-    event_ids
+    (event_ids, scan)
 }
 
 fn index_records(records: &[Record], event_ids: &mut HashMap<Uuid, u64>) -> Result<(), StoreError> {
@@ -751,6 +782,8 @@ struct Writer {
     head: Head,
     /// The Merkle tree's unfinished tiles, as written to sled (up to `head`).
     tiles: TileWriter,
+    /// The end of `personal.dat` (what records written so far reference).
+    personal_end: u64,
     config: StoreConfig,
     /// Records with client-chosen ids written to sled and handed to the syncer, not yet
     /// durable (so not yet in the shared index): by id, and in seq order for pruning.
@@ -764,6 +797,8 @@ struct Writer {
 struct Ticket {
     records: Vec<Record>,
     pending: Vec<Pending>,
+    /// Ranges of `personal.dat` redactions of this group erase once it is durable.
+    erase: Vec<(u64, u64)>,
 }
 
 /// Makes written groups durable (sled flush + fsync), publishes them to readers and
@@ -790,6 +825,17 @@ fn run_syncer(shared: Arc<Shared>, tickets: Receiver<Ticket>, sync_wait_max: Dur
         }
         let sync_started = Instant::now();
         if let Err(error) = shared.log.sync() {
+            shared.poison(&error);
+            fail_tickets(batch, || StoreError::Poisoned);
+            continue;
+        }
+        // The markers are durable: now overwrite what they erase (re-done on open if a crash
+        // comes between).
+        let erase: Vec<(u64, u64)> = batch
+            .iter()
+            .flat_map(|ticket| ticket.erase.iter().copied())
+            .collect();
+        if let Err(error) = shared.log.erase_personal(&erase) {
             shared.poison(&error);
             fail_tickets(batch, || StoreError::Poisoned);
             continue;
@@ -831,6 +877,13 @@ fn fail_tickets(tickets: Vec<Ticket>, error: impl Fn() -> StoreError) {
 struct Staged {
     records: Vec<Record>,
     encoded: Vec<Vec<u8>>,
+    /// The personal values of each record (beside `encoded`).
+    personal: Vec<Option<PersonalBlob>>,
+    /// Blocks written before this group that redactions of this group rewrite (markers set,
+    /// personal values emptied): first seq → records.
+    rewritten: BTreeMap<u64, Vec<StoredRecord>>,
+    /// Ranges of `personal.dat` to erase once the group is durable.
+    erase: Vec<(u64, u64)>,
     /// Records of this group with client-chosen ids (for idempotent retries within a group).
     client_ids: HashMap<Uuid, Landed>,
 }
@@ -843,6 +896,36 @@ fn landed(record: &Record, actor: &Arc<str>) -> Landed {
         actor: actor.clone(),
         hash: record.hash,
     }
+}
+
+/// A block written before the group, holding the target of a redaction in it.
+struct Target {
+    first: u64,
+    records: Vec<StoredRecord>,
+}
+
+/// `blob` without the values of `fields` (their lengths become 0).
+fn blob_without(
+    blob: &PersonalBlob,
+    event_type: govrec_core::EventType,
+    fields: &[String],
+) -> Option<PersonalBlob> {
+    let mut kept = PersonalBlob {
+        lens: Vec::with_capacity(blob.lens.len()),
+        bytes: Vec::new(),
+    };
+    let mut at = 0usize;
+    for (field, len) in event_type.personal_fields().iter().zip(&blob.lens) {
+        let value = &blob.bytes[at..at + *len as usize];
+        at += *len as usize;
+        if fields.iter().any(|name| name == field) {
+            kept.lens.push(0);
+        } else {
+            kept.lens.push(*len);
+            kept.bytes.extend_from_slice(value);
+        }
+    }
+    (!kept.bytes.is_empty()).then_some(kept)
 }
 
 /// A request of the group that passed, waiting for the commit.
@@ -946,6 +1029,7 @@ impl Writer {
         let ticket = Ticket {
             records: staged.records,
             pending,
+            erase: staged.erase,
         };
         if let Err(crossbeam_channel::SendError(ticket)) = self.syncer.send(ticket) {
             for waiting in ticket.pending {
@@ -980,6 +1064,7 @@ impl Writer {
         if let Some(receipts) = self.idempotent_retry(actor, &prepared, staged)? {
             return Ok((receipts, true));
         }
+        let targets = self.load_targets(&events, staged)?;
         self.state.check_and_apply(self.head.next_seq, &events)?;
         let today = BusinessDate::of(now);
         let now_text = now.to_rfc3339();
@@ -1014,9 +1099,115 @@ impl Writer {
                 staged.client_ids.insert(record.id, landed(&record, actor));
             }
             staged.encoded.push(prepared.stored);
+            staged.personal.push(prepared.personal);
             staged.records.push(record);
         }
+        let first_new = staged.records.len() - receipts.len();
+        let redactions: Vec<(u64, govrec_core::event::Redacted)> = staged.records[first_new..]
+            .iter()
+            .filter_map(|record| match &record.event {
+                Event::Redacted(redacted) => Some((record.seq, redacted.clone())),
+                _ => None,
+            })
+            .collect();
+        let mut targets = targets;
+        for (by_seq, redacted) in redactions {
+            self.stage_redaction(by_seq, redacted, &mut targets, staged);
+        }
         Ok((receipts, false))
+    }
+
+    /// The stored blocks (and decoded events) of the records written before this group that
+    /// the request's `Redacted` events name, read before the request changes anything, so
+    /// staging the redaction cannot fail half-way. Targets that do not exist are left to the
+    /// rules.
+    fn load_targets(&self, events: &[Event], staged: &Staged) -> Result<Vec<Target>, StoreError> {
+        let group_start = staged
+            .records
+            .first()
+            .map_or(self.head.next_seq, |record| record.seq);
+        let mut targets = Vec::new();
+        for event in events {
+            let Event::Redacted(redacted) = event else {
+                continue;
+            };
+            let seq = redacted.target_seq;
+            if seq >= group_start {
+                continue;
+            }
+            let rewritten = staged
+                .rewritten
+                .range(..=seq)
+                .next_back()
+                .is_some_and(|(first, records)| seq < first + records.len() as u64);
+            if rewritten {
+                continue;
+            }
+            let (first, records) = self.shared.log.stored_block_containing(seq)?;
+            govrec_core::stored::decode_event(&records[(seq - first) as usize].event).map_err(|error| {
+                StoreError::Corrupt {
+                    seq,
+                    reason: format!("event: {error}"),
+                }
+            })?;
+            targets.push(Target { first, records });
+        }
+        Ok(targets)
+    }
+
+    /// Applies an accepted `Redacted` record (seq `by_seq`) to its target: the target gets its
+    /// marker and loses the named personal values. A target in this group simply never has
+    /// them written; a target written before has its block rewritten in this group's batch and
+    /// its values in `personal.dat` erased once the group is durable.
+    fn stage_redaction(
+        &mut self,
+        by_seq: u64,
+        redacted: govrec_core::event::Redacted,
+        targets: &mut Vec<Target>,
+        staged: &mut Staged,
+    ) {
+        let seq = redacted.target_seq;
+        let marker = Redaction {
+            by_seq,
+            fields: redacted.fields,
+        };
+        let group_start = staged.records[0].seq;
+        if seq >= group_start {
+            let index = (seq - group_start) as usize;
+            let record = &mut staged.records[index];
+            govrec_core::personal::erase_fields(&mut record.event, &marker.fields);
+            if let Some(blob) = staged.personal[index].take() {
+                staged.personal[index] = blob_without(&blob, record.event.event_type(), &marker.fields);
+            }
+            record.redaction = Some(marker);
+            return;
+        }
+        if let Some(position) = targets
+            .iter()
+            .position(|target| seq >= target.first && seq < target.first + target.records.len() as u64)
+        {
+            let target = targets.swap_remove(position);
+            staged.rewritten.entry(target.first).or_insert(target.records);
+        }
+        let Some((&first, records)) = staged.rewritten.range_mut(..=seq).next_back() else {
+            return;
+        };
+        let index = (seq - first) as usize;
+        let Some(stored) = records.get_mut(index) else {
+            return;
+        };
+        let Ok(mut event) = govrec_core::stored::decode_event(&stored.event) else {
+            return;
+        };
+        if let Some(reference) = &stored.personal {
+            staged
+                .erase
+                .extend(reference.ranges_of(event.event_type(), &marker.fields));
+        }
+        // A version-1 block kept personal values in the event bytes: empty them there too.
+        govrec_core::personal::erase_fields(&mut event, &marker.fields);
+        stored.event = govrec_core::stored::encode_event(&event);
+        stored.redaction = Some(marker);
     }
 
     /// If the request's events were all recorded before with identical content, their
@@ -1095,10 +1286,12 @@ impl Writer {
         // Check everything before touching the state so a bad record stages nothing.
         let mut expected = self.head;
         let mut batch_ids = HashMap::with_capacity(records.len());
+        let mut promises = self.shared.promises.lock().expect("promises lock").clone();
         {
             let event_ids = self.shared.event_ids.read().expect("index lock");
             for record in &records {
                 check_continues(&expected, record)?;
+                check_promises(&mut promises, record)?;
                 let id_taken = event_ids.contains_key(&record.id)
                     || staged.client_ids.contains_key(&record.id)
                     || self.inflight_ids.contains_key(&record.id);
@@ -1126,14 +1319,16 @@ impl Writer {
                 });
             }
         }
-        for record in records {
+        *self.shared.promises.lock().expect("promises lock") = promises;
+        for mut record in records {
             self.advance(&record);
             staged
                 .client_ids
                 .insert(record.id, landed(&record, &Arc::from(record.actor.as_str())));
             let mut event = Vec::with_capacity(96);
-            govrec_core::stored::encode_event_into(&record.event, &mut event);
+            let personal = encode_stripped(&mut record.event, &mut event);
             staged.encoded.push(event);
+            staged.personal.push(personal);
             staged.records.push(record);
         }
         Ok(())
@@ -1165,21 +1360,43 @@ impl Writer {
     /// Packs the staged records into blocks and writes them, then the Merkle tiles they
     /// change; the syncer makes both durable.
     fn write(&mut self, staged: &Staged) -> Result<(), StoreError> {
+        // Personal values first, durable before any block referencing them is written.
+        let mut personal_bytes = Vec::new();
+        let mut references = Vec::with_capacity(staged.records.len());
+        for blob in &staged.personal {
+            references.push(blob.as_ref().map(|blob| {
+                let offset = self.personal_end + personal_bytes.len() as u64;
+                personal_bytes.extend_from_slice(&blob.bytes);
+                PersonalRef {
+                    offset,
+                    lens: blob.lens.clone(),
+                }
+            }));
+        }
+        if !personal_bytes.is_empty() {
+            self.shared
+                .log
+                .append_personal(self.personal_end, &personal_bytes)?;
+            self.personal_end += personal_bytes.len() as u64;
+        }
         let mut blocks = Vec::new();
         let mut current: Vec<StoredRecordRef> = Vec::new();
         let mut current_bytes = 0;
-        for (record, event) in staged.records.iter().zip(&staged.encoded) {
-            let stored = StoredRecordRef::new(record, event);
+        for ((record, event), personal) in staged.records.iter().zip(&staged.encoded).zip(&references) {
+            let stored = StoredRecordRef::new(record, event, personal.as_ref());
             let size = stored.size_estimate();
             if !current.is_empty() && current_bytes + size > self.config.block_bytes_max {
-                blocks.push((current[0].seq, encode_block(&current)));
+                blocks.push((current[0].seq, encode_block(&current, current_bytes)));
                 current.clear();
                 current_bytes = 0;
             }
             current_bytes += size;
             current.push(stored);
         }
-        blocks.push((current[0].seq, encode_block(&current)));
+        blocks.push((current[0].seq, encode_block(&current, current_bytes)));
+        for (first, records) in &staged.rewritten {
+            blocks.push((*first, encode_block(records, self.config.block_bytes_max)));
+        }
         self.shared.log.apply(&blocks)?;
         assert_eq!(self.tiles.size(), staged.records[0].seq, "tiles follow the log");
         let started = Instant::now();
@@ -1242,6 +1459,52 @@ fn apply_or_corrupt(state: &mut State, record: &Record) -> Result<(), StoreError
             seq: record.seq,
             reason: error.to_string(),
         })
+}
+
+/// Checks a restored record against the redactions promised so far and records its own:
+/// a record with a marker promises that record K (later) is the `Redacted` event naming it
+/// and those fields; a `Redacted` record must be the one a marker promised.
+fn check_promises(
+    promises: &mut BTreeMap<u64, (u64, Vec<String>)>,
+    record: &Record,
+) -> Result<(), StoreError> {
+    let invalid = |reason: String| StoreError::InvalidRecord {
+        seq: record.seq,
+        reason,
+    };
+    match (promises.remove(&record.seq), &record.event) {
+        (Some((target, fields)), event) => {
+            let marker = Redaction {
+                by_seq: record.seq,
+                fields,
+            };
+            if !redaction_matches(event, target, &marker) {
+                return Err(invalid(format!(
+                    "record {target} is marked redacted by record {} with fields {:?}, but this \
+                     record is not that Redacted event",
+                    record.seq, marker.fields
+                )));
+            }
+        }
+        (None, Event::Redacted(redacted)) => {
+            return Err(invalid(format!(
+                "this Redacted record names record {}, which does not carry its redaction marker",
+                redacted.target_seq
+            )));
+        }
+        (None, _) => {}
+    }
+    if let Some(redaction) = &record.redaction {
+        crate::record::check_marker(record.seq, record.event.event_type(), redaction).map_err(invalid)?;
+        if promises.contains_key(&redaction.by_seq) {
+            return Err(invalid(format!(
+                "record {} is promised as the redaction of two records",
+                redaction.by_seq
+            )));
+        }
+        promises.insert(redaction.by_seq, (record.seq, redaction.fields.clone()));
+    }
+    Ok(())
 }
 
 /// Checks that `record` is a valid next record after `head`.

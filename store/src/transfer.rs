@@ -66,6 +66,7 @@ pub fn import_jsonl(store: &Store, input: impl BufRead, actor: &str) -> Result<I
         chunk: Vec::with_capacity(IMPORT_CHUNK_LINES),
         lines: 0,
         stored_lines: 0,
+        last_line: 0,
     };
     for (index, line) in input.lines().enumerate() {
         let line_no = index as u64 + 1;
@@ -73,9 +74,26 @@ pub fn import_jsonl(store: &Store, input: impl BufRead, actor: &str) -> Result<I
         if text.trim().is_empty() {
             continue;
         }
+        importer.last_line = line_no;
         importer.push(line_no, &text)?;
     }
     importer.flush()?;
+    if importer.kind == Some(ImportKind::Records) {
+        // A marker promises its Redacted record K; a file that ends before K is incomplete
+        // (or forged), and says so rather than leave a log that verify rejects silently.
+        if let Some((seq, by_seq)) = store.unresolved_redactions().first().copied() {
+            return Err(ImportError {
+                line: importer.last_line,
+                stored_lines: importer.stored_lines,
+                error: StoreError::InvalidRecord {
+                    seq,
+                    reason: format!(
+                        "the record is marked redacted by record {by_seq}, which the file does not hold"
+                    ),
+                },
+            });
+        }
+    }
     Ok(ImportReport {
         kind: importer.kind,
         lines: importer.lines,
@@ -95,6 +113,8 @@ struct Importer<'a> {
     chunk: Vec<(u64, Line)>,
     lines: u64,
     stored_lines: u64,
+    /// The number of the last line read.
+    last_line: u64,
 }
 
 impl Importer<'_> {

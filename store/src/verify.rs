@@ -1,6 +1,10 @@
 //! Full-chain verification: recompute every `event_hash` and `hash`, check every `prev_hash`
 //! link and that seqs have no gap, and name the first record where any of it fails.
 //!
+//! A redacted record (`record-format.md`, "Redacted records") is checked as the contract says:
+//! its links and `hash` as usual, its `event_hash` not recomputed, and record K of its marker
+//! must exist, be a `Redacted` event, and name this seq and these fields.
+//!
 //! Records verify independently of each other (the links are compared, not recomputed), so
 //! blocks are decoded and hashed on all cores; only the link check walks in order.
 
@@ -8,8 +12,10 @@ use rayon::prelude::*;
 
 use crate::error::StoreError;
 use crate::hash::Hash32;
-use crate::log::{decode_block_records, Log};
-use crate::record::Record;
+use std::collections::BTreeMap;
+
+use crate::log::Log;
+use crate::record::{check_marker, redaction_matches, Record, Redaction};
 
 /// Blocks read before the parallel check runs over them.
 const VERIFY_BLOCKS_PER_ROUND: usize = 256;
@@ -51,7 +57,7 @@ pub fn verify_log(log: &Log, from: u64, to: Option<u64>) -> Result<Verification,
         }
         let checked: Vec<BlockCheck> = round
             .par_iter()
-            .map(|(first, bytes)| check_block(*first, bytes, from, walker.to))
+            .map(|(first, bytes)| check_block(log, *first, bytes, from, walker.to))
             .collect();
         for block in checked {
             if let Some(damage) = walker.take(block) {
@@ -62,7 +68,7 @@ pub fn verify_log(log: &Log, from: u64, to: Option<u64>) -> Result<Verification,
             break;
         }
     }
-    Ok(walker.finish())
+    walker.finish(log)
 }
 
 /// The hash of the record before `from`, or the damage that stops us reading it.
@@ -84,8 +90,9 @@ struct BlockCheck {
     records: Result<Vec<CheckedRecord>, Verification>,
 }
 
-fn check_block(first_seq: u64, bytes: &[u8], from: u64, to: Option<u64>) -> BlockCheck {
-    let records = decode_block_records(first_seq, bytes)
+fn check_block(log: &Log, first_seq: u64, bytes: &[u8], from: u64, to: Option<u64>) -> BlockCheck {
+    let records = log
+        .decode_records(first_seq, bytes)
         .map_err(damage_of)
         .map(|records| {
             records
@@ -120,6 +127,8 @@ struct ChainWalker {
     prev_hash: Option<Hash32>,
     checked: u64,
     last: Option<(u64, Hash32)>,
+    /// Markers seen whose record K is still ahead: K → (redacted seq, marker).
+    promised: BTreeMap<u64, (u64, Redaction)>,
 }
 
 impl ChainWalker {
@@ -130,6 +139,7 @@ impl ChainWalker {
             prev_hash: (from == 0).then_some(Hash32::ZERO),
             checked: 0,
             last: None,
+            promised: BTreeMap::new(),
         }
     }
 
@@ -175,6 +185,21 @@ impl ChainWalker {
         if self.prev_hash.is_some_and(|prev| prev != record.prev_hash) {
             return damaged("prev_hash does not match the previous record's hash");
         }
+        if let Some((target, marker)) = self.promised.remove(&record.seq) {
+            if !redaction_matches(&record.event, target, &marker) {
+                return Some(broken_promise(target, &marker));
+            }
+        }
+        if let Some(redaction) = &record.redaction {
+            if let Err(reason) = check_marker(record.seq, record.event.event_type(), redaction) {
+                return damaged(&reason);
+            }
+            if self.promised.contains_key(&redaction.by_seq) {
+                return damaged("another record's redaction marker names the same record");
+            }
+            self.promised
+                .insert(redaction.by_seq, (record.seq, redaction.clone()));
+        }
         self.prev_hash = Some(record.hash);
         self.next_seq += 1;
         self.checked += 1;
@@ -182,10 +207,38 @@ impl ChainWalker {
         None
     }
 
-    fn finish(self) -> Verification {
-        Verification::Intact {
+    /// The result once every record in range is taken: markers whose record K lies past the
+    /// range are checked against the log (K missing, or not the matching `Redacted` event,
+    /// is damage at the redacted record).
+    fn finish(self, log: &Log) -> Result<Verification, StoreError> {
+        let mut broken = None;
+        for (by_seq, (target, marker)) in &self.promised {
+            let fulfilled = match log.record(*by_seq) {
+                Ok(record) => redaction_matches(&record.event, *target, marker),
+                Err(StoreError::Corrupt { .. }) => false,
+                Err(other) => return Err(other),
+            };
+            if !fulfilled && broken.is_none_or(|(seq, _)| *target < seq) {
+                broken = Some((*target, marker));
+            }
+        }
+        if let Some((target, marker)) = broken {
+            return Ok(broken_promise(target, marker));
+        }
+        Ok(Verification::Intact {
             checked: self.checked,
             head: self.last,
-        }
+        })
+    }
+}
+
+fn broken_promise(target: u64, marker: &Redaction) -> Verification {
+    Verification::Damaged {
+        first_bad_seq: target,
+        reason: format!(
+            "redaction marker names record {} with fields {:?}, which is not a Redacted event \
+             naming this record and these fields",
+            marker.by_seq, marker.fields
+        ),
     }
 }

@@ -144,3 +144,66 @@ pub fn http_json(
         serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
     )
 }
+
+/// A `ComplaintFiled` in area `area_id` with a summary and a resident pseudonym (personal
+/// fields: erasable by a redaction).
+pub fn complaint(complaint_id: Uuid, area_id: Uuid, summary: &str, resident_ref: &str) -> Event {
+    use govrec_core::event::{Channel, ComplaintCategory, ComplaintFiled};
+    Event::ComplaintFiled(ComplaintFiled {
+        complaint_id,
+        area_id,
+        category: ComplaintCategory::Repair,
+        summary: summary.to_owned(),
+        channel: Channel::Hotline,
+        resident_ref: resident_ref.to_owned(),
+    })
+}
+
+/// A resident member living in compound `home_area_id` (the name is a personal field).
+pub fn resident_member(member_id: Uuid, name: &str, home_area_id: Uuid) -> Event {
+    use govrec_core::event::{MemberCategory, MemberEnrolled};
+    Event::MemberEnrolled(MemberEnrolled {
+        member_id,
+        name: name.to_owned(),
+        category: MemberCategory::Resident,
+        home_area_id,
+        work_unit_id: None,
+    })
+}
+
+/// A `Redacted` event erasing `fields` of record `target_seq`.
+pub fn redaction(target_seq: u64, fields: &[&str]) -> Event {
+    Event::Redacted(govrec_core::event::Redacted {
+        target_seq,
+        fields: fields.iter().map(|field| field.to_string()).collect(),
+        reason: "居民申请删除个人信息".to_owned(),
+    })
+}
+
+/// Every file under `dir` (recursively), read whole: for "is this text anywhere on disk".
+pub fn read_all_files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read dir") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let bytes = std::fs::read(&path).expect("read file");
+                files.push((path, bytes));
+            }
+        }
+    }
+    files
+}
+
+/// The files under `dir` whose bytes contain `text` (UTF-8).
+pub fn files_containing(dir: &std::path::Path, text: &str) -> Vec<std::path::PathBuf> {
+    let needle = text.as_bytes();
+    read_all_files(dir)
+        .into_iter()
+        .filter(|(_, bytes)| bytes.windows(needle.len()).any(|window| window == needle))
+        .map(|(path, _)| path)
+        .collect()
+}

@@ -8,4 +8,5 @@ mod crash_recovery;
 mod export_import;
 mod merkle;
 mod record_format;
+mod redaction;
 mod reference_model;

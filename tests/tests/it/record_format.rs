@@ -16,19 +16,47 @@ fn hex_hash(context: &str, bytes: &[u8]) -> String {
     hex::encode(blake3::derive_key(context, bytes))
 }
 
-/// Checks an export line by line exactly as the contract tells an auditor to.
-fn verify_export_independently(text: &str) -> usize {
+/// Checks an export line by line exactly as the contract tells an auditor to, including the
+/// rule for redacted records: links and `hash` as usual, `event_hash` not recomputed, and
+/// record K of the marker is the `Redacted` event naming this seq and these fields.
+pub(crate) fn verify_export_independently(text: &str) -> usize {
+    let records: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
     let mut prev_hash = "0".repeat(64);
     let mut count = 0;
-    for (expected_seq, line) in text.lines().enumerate() {
-        let record: Value = serde_json::from_str(line).unwrap();
+    for (expected_seq, record) in records.iter().enumerate() {
         assert_eq!(record["seq"], json!(expected_seq));
-        let event_hash = hex_hash("govrec event v1", &jcs(&record["event"]));
-        assert_eq!(
-            record["event_hash"],
-            json!(event_hash),
-            "event_hash of seq {expected_seq}"
-        );
+        if let Some(redaction) = record.get("redaction") {
+            let by_seq = redaction["by_seq"].as_u64().expect("by_seq is a number") as usize;
+            let ordering = &records.get(by_seq).expect("record K exists")["event"];
+            assert_eq!(
+                ordering["type"],
+                json!("Redacted"),
+                "record {by_seq} is a Redacted event"
+            );
+            assert_eq!(
+                ordering["target_seq"],
+                json!(expected_seq),
+                "record {by_seq} names seq {expected_seq}"
+            );
+            assert_eq!(
+                ordering["fields"], redaction["fields"],
+                "record {by_seq} names these fields"
+            );
+            for field in redaction["fields"].as_array().unwrap() {
+                let field = field.as_str().unwrap();
+                assert!(record["event"].get(field).is_none(), "erased {field} is omitted");
+            }
+        } else {
+            let event_hash = hex_hash("govrec event v1", &jcs(&record["event"]));
+            assert_eq!(
+                record["event_hash"],
+                json!(event_hash),
+                "event_hash of seq {expected_seq}"
+            );
+        }
         assert_eq!(
             record["prev_hash"],
             json!(prev_hash),
