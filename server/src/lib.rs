@@ -24,7 +24,7 @@ use utoipa::OpenApi;
 
 pub use app::{AppState, Limits, SharedState};
 
-use crate::routes::{audit, events, models, ops, subscribe};
+use crate::routes::{audit, events, models, ops, redact, subscribe};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -33,6 +33,7 @@ use crate::routes::{audit, events, models, ops, subscribe};
         events::events_append, events::events_list, events::events_get, events::entities_history,
         subscribe::subscribe, models::ledgers_members, models::ledgers_registrations, models::ledgers_pairings,
         models::ledgers_complaints, models::scores_list, models::scores_get, models::coverage_get, models::admin_rebuild,
+        redact::admin_redact,
         audit::audit_verify, audit::audit_proof_inclusion, audit::audit_proof_consistency,
         audit::audit_checkpoint, audit::audit_key, ops::healthz, ops::readyz, ops::metrics_get, ops::openapi_get,
     ),
@@ -92,6 +93,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/scores/{subject_id}", get(models::scores_get))
         .route("/v1/coverage", get(models::coverage_get))
         .route("/v1/admin/rebuild", post(models::admin_rebuild))
+        .route("/v1/admin/redact", post(redact::admin_redact))
         .route("/v1/audit/verify", get(audit::audit_verify))
         .route("/v1/audit/proof/inclusion", get(audit::audit_proof_inclusion))
         .route("/v1/audit/proof/consistency", get(audit::audit_proof_consistency))

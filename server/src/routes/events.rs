@@ -70,6 +70,16 @@ pub async fn events_append(
 ) -> Result<(StatusCode, Json<AppendResponse>), AppError> {
     let principal = caller.require(&[Role::Admin, Role::Recorder], "appending events")?;
     let events = parse_batch(&body)?;
+    append_checked(&state, principal, events).await
+}
+
+/// Appends events for `principal` after the role and scope checks every append passes
+/// (shared by `POST /v1/events` and `POST /v1/admin/redact`).
+pub(crate) async fn append_checked(
+    state: &SharedState,
+    principal: &crate::auth::Principal,
+    events: Vec<NewEvent>,
+) -> Result<(StatusCode, Json<AppendResponse>), AppError> {
     if principal.role != Role::Admin {
         if let Some(index) = events
             .iter()

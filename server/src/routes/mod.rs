@@ -4,4 +4,5 @@ pub mod audit;
 pub mod events;
 pub mod models;
 pub mod ops;
+pub mod redact;
 pub mod subscribe;

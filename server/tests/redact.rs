@@ -1,0 +1,217 @@
+//! `POST /v1/admin/redact` through `tower::ServiceExt::oneshot`: an admin erases personal
+//! fields, the record is served with its marker and without the text, the chain still
+//! verifies; every other caller and every malformed body gets a problem, never a 5xx.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use govrec_server::auth::{create_token, Role, Scope};
+use govrec_store::{NewEvent, Store, StoreConfig};
+use govrec_tests::{complaint, hierarchy, resident_member, uuid_of};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+const SUMMARY: &str = "楼道灯坏了-REDACT-HTTP-91ac";
+const NAME: &str = "李桂兰-REDACT-HTTP-NAME";
+
+struct Api {
+    dir: tempfile::TempDir,
+    store: Arc<Store>,
+    router: axum::Router,
+    tokens: Vec<(Role, String)>,
+}
+
+impl Api {
+    fn new() -> Api {
+        let dir = tempfile::tempdir().unwrap();
+        let tokens = [Role::Admin, Role::Auditor, Role::Recorder, Role::Office]
+            .into_iter()
+            .map(|role| {
+                let token =
+                    create_token(dir.path(), role, Scope::parse("*").unwrap(), role.as_str()).unwrap();
+                (role, token)
+            })
+            .collect();
+        let store = Arc::new(Store::open(&dir.path().join("log"), StoreConfig::default()).unwrap());
+        store.append("recorder", hierarchy(0)).unwrap();
+        store
+            .append(
+                "recorder",
+                vec![
+                    NewEvent::new(complaint(uuid_of(100), uuid_of(3), SUMMARY, "居民-甲")),
+                    NewEvent::new(resident_member(uuid_of(101), NAME, uuid_of(3))),
+                ],
+            )
+            .unwrap();
+        let state =
+            govrec_server::state_for(store.clone(), dir.path(), govrec_server::Limits::default()).unwrap();
+        Api {
+            router: govrec_server::router(state),
+            store,
+            dir,
+            tokens,
+        }
+    }
+
+    fn token(&self, role: Role) -> &str {
+        &self.tokens.iter().find(|(r, _)| *r == role).unwrap().1
+    }
+
+    async fn send(&self, request: Request<Body>) -> (StatusCode, String, String) {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|value| value.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, content_type, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    async fn redact(&self, body: &str, role: Option<Role>) -> (StatusCode, String, String) {
+        let mut request = Request::post("/v1/admin/redact").header("content-type", "application/json");
+        if let Some(role) = role {
+            request = request.header("authorization", format!("Bearer {}", self.token(role)));
+        }
+        self.send(request.body(Body::from(body.to_owned())).unwrap())
+            .await
+    }
+
+    async fn get(&self, uri: &str) -> Value {
+        let request = Request::get(uri)
+            .header("authorization", format!("Bearer {}", self.token(Role::Admin)))
+            .body(Body::empty())
+            .unwrap();
+        let (status, _, body) = self.send(request).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn an_admin_redacts_and_the_record_is_served_with_its_marker() {
+    let api = Api::new();
+    let body = json!({"target_seq": 5, "fields": ["summary", "resident_ref"], "reason": "居民申请删除"});
+    let (status, _, text) = api.redact(&body.to_string(), Some(Role::Admin)).await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(answer["records"][0]["seq"], json!(7));
+
+    let record = api.get("/v1/events/5").await;
+    assert_eq!(
+        record["redaction"],
+        json!({"by_seq": 7, "fields": ["summary", "resident_ref"]})
+    );
+    assert!(record["event"].get("summary").is_none());
+    assert!(!record.to_string().contains(SUMMARY));
+    let redacted = api.get("/v1/events/7").await;
+    assert_eq!(redacted["event"]["type"], json!("Redacted"));
+    let history = api.get(&format!("/v1/entities/{}/history", uuid_of(100))).await;
+    assert!(!history.to_string().contains(SUMMARY));
+    let verify = api.get("/v1/audit/verify").await;
+    assert_eq!(verify["ok"], json!(true), "{verify}");
+
+    // The member's name, by the same route; the members ledger then shows it as null.
+    let body = json!({"target_seq": 6, "fields": ["name"], "reason": "本人申请"});
+    let (status, _, text) = api.redact(&body.to_string(), Some(Role::Admin)).await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    let page = api.get("/v1/events?limit=100").await;
+    assert!(!page.to_string().contains(NAME) && !page.to_string().contains(SUMMARY));
+
+    // A record is redacted once.
+    let body = json!({"target_seq": 5, "fields": ["summary"], "reason": "again"});
+    let (status, content_type, text) = api.redact(&body.to_string(), Some(Role::Admin)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    assert_eq!(content_type, "application/problem+json");
+
+    // Nothing of the erased texts in any file of the log's directory. (The read models'
+    // snapshot database beside it still holds the member name in snapshots taken before the
+    // redaction: a known gap, see docs/storage.md, "Redaction".)
+    api.store.shutdown().unwrap();
+    for text in [SUMMARY, NAME] {
+        let found = govrec_tests::files_containing(&api.dir.path().join("log"), text);
+        assert!(found.is_empty(), "{text}: {found:?}");
+    }
+    assert!(govrec_tests::files_containing(&api.dir.path().join("log"), "居民-甲").is_empty());
+}
+
+#[tokio::test]
+async fn only_admins_redact_and_bad_bodies_are_problems() {
+    let api = Api::new();
+    let body = json!({"target_seq": 5, "fields": ["summary"], "reason": "r"}).to_string();
+    let (status, _, _) = api.redact(&body, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    for role in [Role::Recorder, Role::Auditor, Role::Office] {
+        let (status, content_type, _) = api.redact(&body, Some(role)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{role:?}");
+        assert_eq!(content_type, "application/problem+json");
+    }
+    let cases: &[(&str, StatusCode)] = &[
+        ("not json", StatusCode::BAD_REQUEST),
+        ("[]", StatusCode::BAD_REQUEST),
+        (
+            r#"{"target_seq": -1, "fields": ["summary"], "reason": "r"}"#,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            r#"{"target_seq": 1.5, "fields": ["summary"], "reason": "r"}"#,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            r#"{"target_seq": 5, "fields": "summary", "reason": "r"}"#,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            r#"{"target_seq": 5, "fields": ["summary"]}"#,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            r#"{"target_seq": 5, "fields": ["summary"], "reason": "r", "extra": 1}"#,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            r#"{"type": "AreaRetired", "target_seq": 5, "fields": ["summary"], "reason": "r"}"#,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            r#"{"target_seq": 5, "fields": ["area_id"], "reason": "r"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            r#"{"target_seq": 5, "fields": [], "reason": "r"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            r#"{"target_seq": 5, "fields": ["summary"], "reason": ""}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            r#"{"target_seq": 0, "fields": ["name"], "reason": "r"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ];
+    for (body, expected) in cases {
+        let (status, content_type, text) = api.redact(body, Some(Role::Admin)).await;
+        assert_eq!(status, *expected, "{body}: {text}");
+        assert_eq!(content_type, "application/problem+json", "{body}");
+    }
+    let (status, _, text) = api
+        .redact(
+            r#"{"target_seq": 18446744073709551615, "fields": ["summary"], "reason": "r"}"#,
+            Some(Role::Admin),
+        )
+        .await;
+    assert!(status.is_client_error(), "{status}: {text}");
+    assert_eq!(api.store.head().next_seq, 7, "nothing was stored");
+
+    // The route is described in the OpenAPI document.
+    let request = Request::get("/openapi.json").body(Body::empty()).unwrap();
+    let (status, _, text) = api.send(request).await;
+    assert_eq!(status, StatusCode::OK);
+    let openapi: Value = serde_json::from_str(&text).unwrap();
+    assert!(openapi["paths"]["/v1/admin/redact"]["post"].is_object());
+}
