@@ -78,6 +78,10 @@ pub struct Log {
     data_file: File,
     /// `personal.dat`: personal values, appended by the writer, overwritten by redactions.
     personal: File,
+    /// Held for reading while a reader reads personal values, for writing while a redaction
+    /// zeroes them: a reader that fetched a target's block just before its rewrite must not
+    /// read the zeros as values (it refetches the block instead, see `hydrate`).
+    erasing: std::sync::RwLock<()>,
     path: PathBuf,
 }
 
@@ -130,6 +134,7 @@ impl Log {
             checkpoints,
             data_file,
             personal,
+            erasing: std::sync::RwLock::new(()),
             path: dir.to_owned(),
         };
         log.sync()?;
@@ -173,6 +178,7 @@ impl Log {
         if ranges.is_empty() {
             return Ok(());
         }
+        let _erasing = self.erasing.write().expect("erasing lock");
         for &(offset, len) in ranges {
             self.personal.write_all_at(&vec![0; len as usize], offset)?;
         }
@@ -246,6 +252,7 @@ impl Log {
             start = start.min(reference.offset);
             end = end.max(reference.end());
         }
+        let _erasing = self.erasing.read().expect("erasing lock");
         let mut values = Vec::new();
         if start < end {
             values = vec![0; (end - start) as usize];
@@ -263,6 +270,13 @@ impl Log {
                     let from = (reference.offset - start) as usize;
                     &values[from..from + reference.len() as usize]
                 });
+                if let (Some(bytes), Some(reference), None) = (bytes, &record.personal, &record.redaction) {
+                    if erased_under_us(bytes, &reference.lens) {
+                        // The block was fetched before a redaction rewrote it and the values
+                        // were zeroed since: read the record again (now with its marker).
+                        return self.refetch(record.seq);
+                    }
+                }
                 if let (Some(scan), Some(reference)) = (scan.as_deref_mut(), &record.personal) {
                     scan.end = scan.end.max(reference.end());
                     if let Some(redaction) = &record.redaction {
@@ -333,6 +347,22 @@ impl Log {
             .ok_or_else(missing)?;
         let mut records = self.hydrate(vec![stored], None)?;
         Ok(records.pop().expect("one record in, one out"))
+    }
+
+    /// Record `seq` read again from its current block (the caller holds `erasing`).
+    fn refetch(&self, seq: u64) -> Result<Record, StoreError> {
+        let (first, records) = self.stored_block_containing(seq)?;
+        let record = records
+            .into_iter()
+            .nth((seq - first) as usize)
+            .expect("stored_block_containing checks the seq");
+        let mut values = Vec::new();
+        if let Some(reference) = &record.personal {
+            values = vec![0; reference.len() as usize];
+            self.personal.read_exact_at(&mut values, reference.offset)?;
+        }
+        let bytes = record.personal.as_ref().map(|_| values.as_slice());
+        record.into_record(bytes)
     }
 
     /// The stored form of record `seq` and its block: `(first seq, every record of the block)`,
@@ -453,6 +483,17 @@ fn block_key(key: &[u8]) -> Result<u64, StoreError> {
 fn sync_directory(dir: &Path) -> Result<(), StoreError> {
     File::open(dir)?.sync_all()?;
     Ok(())
+}
+
+/// True when some non-empty value of `bytes` (split by `lens`) is all zeros: erased by a
+/// redaction whose marker this (stale) copy of the record does not carry yet.
+fn erased_under_us(bytes: &[u8], lens: &[u32]) -> bool {
+    let mut at = 0usize;
+    lens.iter().any(|len| {
+        let value = &bytes[at..at + *len as usize];
+        at += *len as usize;
+        !value.is_empty() && value.iter().all(|byte| *byte == 0)
+    })
 }
 
 /// What the scan on open learns about `personal.dat`.
