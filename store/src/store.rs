@@ -1287,11 +1287,29 @@ impl Writer {
         let mut expected = self.head;
         let mut batch_ids = HashMap::with_capacity(records.len());
         let mut promises = self.shared.promises.lock().expect("promises lock").clone();
+        // `Redacted` records no marker promised (records restored from a source that keeps
+        // the targets whole, as a replay of events would): applied to their targets as an
+        // append applies them.
+        let mut to_apply = Vec::new();
         {
             let event_ids = self.shared.event_ids.read().expect("index lock");
             for record in &records {
                 check_continues(&expected, record)?;
-                check_promises(&mut promises, record)?;
+                if check_promises(&mut promises, record)? {
+                    if let Event::Redacted(redacted) = &record.event {
+                        let target = redacted.target_seq;
+                        if self.marker_of(target, &records, staged)?.is_some() {
+                            return Err(StoreError::InvalidRecord {
+                                seq: record.seq,
+                                reason: format!(
+                                    "this Redacted record names record {target}, which another \
+                                     redaction already marks"
+                                ),
+                            });
+                        }
+                        to_apply.push((record.seq, redacted.clone()));
+                    }
+                }
                 let id_taken = event_ids.contains_key(&record.id)
                     || staged.client_ids.contains_key(&record.id)
                     || self.inflight_ids.contains_key(&record.id);
@@ -1319,6 +1337,17 @@ impl Writer {
                 });
             }
         }
+        let events: Vec<Event> = to_apply
+            .iter()
+            .map(|(_, redacted)| Event::Redacted(redacted.clone()))
+            .collect();
+        let mut targets = match self.load_targets(&events, staged) {
+            Ok(targets) => targets,
+            Err(error) => {
+                self.rebuild_state(&staged.records)?;
+                return Err(error);
+            }
+        };
         *self.shared.promises.lock().expect("promises lock") = promises;
         for mut record in records {
             self.advance(&record);
@@ -1331,7 +1360,38 @@ impl Writer {
             staged.personal.push(personal);
             staged.records.push(record);
         }
+        for (by_seq, redacted) in to_apply {
+            self.stage_redaction(by_seq, redacted, &mut targets, staged);
+        }
         Ok(())
+    }
+
+    /// The redaction marker record `seq` carries: in `request` (being restored), staged in
+    /// this group, or written before.
+    fn marker_of(
+        &self,
+        seq: u64,
+        request: &[Record],
+        staged: &Staged,
+    ) -> Result<Option<Redaction>, StoreError> {
+        let in_list = |records: &[Record]| {
+            let first = records.first()?.seq;
+            let index = usize::try_from(seq.checked_sub(first)?).ok()?;
+            records.get(index).map(|record| record.redaction.clone())
+        };
+        if let Some(marker) = in_list(request).or_else(|| in_list(&staged.records)) {
+            return Ok(marker);
+        }
+        if let Some((first, records)) = staged.rewritten.range(..=seq).next_back() {
+            if let Some(record) = records.get((seq - first) as usize) {
+                return Ok(record.redaction.clone());
+            }
+        }
+        if seq >= self.head.next_seq {
+            return Ok(None);
+        }
+        let (first, records) = self.shared.log.stored_block_containing(seq)?;
+        Ok(records[(seq - first) as usize].redaction.clone())
     }
 
     /// Rebuilds the validation state from the committed log plus the group's staged records.
@@ -1463,15 +1523,17 @@ fn apply_or_corrupt(state: &mut State, record: &Record) -> Result<(), StoreError
 
 /// Checks a restored record against the redactions promised so far and records its own:
 /// a record with a marker promises that record K (later) is the `Redacted` event naming it
-/// and those fields; a `Redacted` record must be the one a marker promised.
+/// and those fields. Returns true for a `Redacted` record no marker promised (to be applied
+/// to its target, as an append would).
 fn check_promises(
     promises: &mut BTreeMap<u64, (u64, Vec<String>)>,
     record: &Record,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let invalid = |reason: String| StoreError::InvalidRecord {
         seq: record.seq,
         reason,
     };
+    let mut unpromised = false;
     match (promises.remove(&record.seq), &record.event) {
         (Some((target, fields)), event) => {
             let marker = Redaction {
@@ -1486,12 +1548,7 @@ fn check_promises(
                 )));
             }
         }
-        (None, Event::Redacted(redacted)) => {
-            return Err(invalid(format!(
-                "this Redacted record names record {}, which does not carry its redaction marker",
-                redacted.target_seq
-            )));
-        }
+        (None, Event::Redacted(_)) => unpromised = true,
         (None, _) => {}
     }
     if let Some(redaction) = &record.redaction {
@@ -1504,7 +1561,7 @@ fn check_promises(
         }
         promises.insert(redaction.by_seq, (record.seq, redaction.fields.clone()));
     }
-    Ok(())
+    Ok(unpromised)
 }
 
 /// Checks that `record` is a valid next record after `head`.

@@ -119,6 +119,17 @@ impl LogBuilder {
             redaction: None,
         };
         record.hash = record.computed_hash();
+        // A redaction erases its target's fields from the log itself (as the store keeps and
+        // serves it), so every view of the records, at any position, shows them erased.
+        if let Event::Redacted(redacted) = &record.event {
+            if let Some(target) = self.records.get_mut(redacted.target_seq as usize) {
+                govrec_core::personal::erase_fields(&mut target.event, &redacted.fields);
+                target.redaction = Some(govrec_store::Redaction {
+                    by_seq: seq,
+                    fields: redacted.fields.clone(),
+                });
+            }
+        }
         self.records.push(record);
         self
     }

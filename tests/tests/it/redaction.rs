@@ -290,7 +290,7 @@ fn forged_or_broken_markers_in_an_export_are_refused() {
     let error = result.expect_err("a promised K that never comes is refused");
     assert!(error.to_string().contains("record 8"), "{error}");
 
-    // A Redacted record whose target carries no marker (the marker was stripped).
+    // The marker stripped: the record lacks its erased fields, so it is not a valid event.
     let mut stripped = owned.clone();
     stripped[5] = stripped[5].replace(
         r#","redaction":{"by_seq":8,"fields":["summary","resident_ref"]}"#,
@@ -304,6 +304,24 @@ fn forged_or_broken_markers_in_an_export_are_refused() {
     forged[5] = forged[5].replace(r#"["summary","resident_ref"]"#, r#"["area_id"]"#);
     let (_d, _s, result) = fresh(&forged);
     assert!(result.is_err());
+
+    // Records restored whole, with a Redacted record and no marker (as from a log kept
+    // elsewhere): the redaction is applied on restore, as an append applies it.
+    let (_d, whole) = temp_store();
+    world(&whole);
+    let records: Vec<_> = (0..8).map(|seq| whole.get(seq).unwrap().unwrap()).collect();
+    let (fresh_dir, restored) = temp_store();
+    restored.restore(records).unwrap();
+    whole
+        .append(
+            "admin",
+            vec![NewEvent::new(redaction(COMPLAINT_SEQ, &["summary"]))],
+        )
+        .unwrap();
+    restored.restore(vec![whole.get(8).unwrap().unwrap()]).unwrap();
+    assert_eq!(export(&restored), export(&whole));
+    restored.close().unwrap();
+    assert!(files_containing(fresh_dir.path(), SUMMARY).is_empty());
 
     // The unchanged export imports fine.
     let (_d, _s, result) = fresh(&owned);
