@@ -257,6 +257,9 @@ pub fn verify_export(file: &Path, note: &str, key: &str) -> anyhow::Result<Strin
     );
     let mut leaves = Vec::new();
     let mut prev_hash = Hash32::ZERO;
+    // Redacted records (record-format.md): K of each marker must be the Redacted event naming
+    // that record and those fields. K → (redacted seq, marker).
+    let mut promised = std::collections::BTreeMap::new();
     for (index, line) in reader.lines().enumerate() {
         let line = line.with_context(|| format!("reading {}", file.display()))?;
         let number = index + 1;
@@ -279,8 +282,32 @@ pub fn verify_export(file: &Path, note: &str, key: &str) -> anyhow::Result<Strin
         if let Err(reason) = record.self_check() {
             return fail(format!("line {number} (seq {index}): {reason}"));
         }
+        if let Some((target, marker)) = promised.remove(&record.seq) {
+            if !govrec_store::redaction_matches(&record.event, target, &marker) {
+                return fail(format!(
+                    "line {number} (seq {index}): record {target} is marked redacted by this \
+                     record, which is not the Redacted event naming it and its fields"
+                ));
+            }
+        }
+        if let Some(redaction) = &record.redaction {
+            if promised
+                .insert(redaction.by_seq, (record.seq, redaction.clone()))
+                .is_some()
+            {
+                return fail(format!(
+                    "line {number} (seq {index}): two records are marked redacted by record {}",
+                    redaction.by_seq
+                ));
+            }
+        }
         prev_hash = record.hash;
         leaves.push(leaf_hash(&record.hash));
+    }
+    if let Some((by_seq, (target, _))) = promised.into_iter().next() {
+        return fail(format!(
+            "record {target} is marked redacted by record {by_seq}, which the export does not hold"
+        ));
     }
     if (leaves.len() as u64) < checkpoint.size {
         return fail(format!(

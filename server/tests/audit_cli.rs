@@ -298,3 +298,63 @@ fn verify_export_checks_the_chain_and_the_root_against_a_signed_checkpoint() {
     assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
     assert!(text(&bad).contains("BAD CHECKPOINT"), "{}", text(&bad));
 }
+
+#[test]
+fn verify_export_follows_the_rule_for_redacted_records() {
+    use govrec_store::NewEvent;
+    use govrec_tests::{complaint, redaction, uuid_of};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let note = {
+        let store = Store::open(&data, StoreConfig::default()).unwrap();
+        store.append("recorder", hierarchy(0)).unwrap();
+        store
+            .append(
+                "recorder",
+                vec![NewEvent::new(complaint(
+                    uuid_of(100),
+                    uuid_of(3),
+                    "漏水-REDACT-CLI",
+                    "居民-乙",
+                ))],
+            )
+            .unwrap();
+        store
+            .append("admin", vec![NewEvent::new(redaction(5, &["summary"]))])
+            .unwrap();
+        store.checkpoint_latest().unwrap().1
+    };
+    let key = key_of(&data);
+    let export = dir.path().join("export.jsonl");
+    let checkpoint = dir.path().join("checkpoint.txt");
+    std::fs::write(&checkpoint, &note).unwrap();
+    let exported = govrec(&[
+        "export",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        export.to_str().unwrap(),
+    ]);
+    assert!(exported.status.success(), "{}", text(&exported));
+    let original = std::fs::read_to_string(&export).unwrap();
+    assert!(original.contains(r#""redaction":{"by_seq":6,"fields":["summary"]}"#));
+    assert!(!original.contains("REDACT-CLI"));
+    let run = |file: &Path| {
+        govrec(&[
+            "audit",
+            "verify-export",
+            file.to_str().unwrap(),
+            "--checkpoint",
+            checkpoint.to_str().unwrap(),
+            "--key",
+            &key,
+        ])
+    };
+    let ok = run(&export);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    // A marker that names another record as K is refused.
+    let forged = dir.path().join("forged.jsonl");
+    std::fs::write(&forged, original.replacen(r#""by_seq":6"#, r#""by_seq":7"#, 1)).unwrap();
+    let bad = run(&forged);
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+}

@@ -30,7 +30,10 @@ pub use hash::{event_hash, Hash32, Header, EVENT_HASH_CONTEXT, RECORD_HASH_CONTE
 pub use log::{
     Log, LogConfig, BLOCK_BYTES_LIMIT, BLOCK_FORMAT_VERSION, SLED_SEGMENT_BYTES, STORE_FORMAT_VERSION,
 };
-pub use record::{validate_actor, BusinessDate, Record, RecordJson, RecordedAt, Redaction, ACTOR_BYTES_MAX};
+pub use record::{
+    check_marker, redaction_matches, validate_actor, BusinessDate, Record, RecordJson, RecordedAt, Redaction,
+    ACTOR_BYTES_MAX,
+};
 pub use store::{Appended, Head, NewEvent, OpenReport, Receipt, Store, StoreConfig, EVENT_BYTES_MAX};
 pub use transfer::{
     export_jsonl, import_jsonl, new_event_from_json, ImportError, ImportKind, ImportReport,
