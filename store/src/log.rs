@@ -544,3 +544,92 @@ pub(crate) fn decode_block(first_seq: u64, bytes: &[u8]) -> Result<Vec<StoredRec
     }
     Ok(records)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{encode_stripped, Redaction};
+    use govrec_core::event::{Channel, ComplaintCategory, ComplaintFiled};
+    use govrec_core::Event;
+
+    fn complaint() -> Event {
+        Event::ComplaintFiled(ComplaintFiled {
+            complaint_id: uuid::Uuid::from_u128(1),
+            area_id: uuid::Uuid::from_u128(2),
+            category: ComplaintCategory::Repair,
+            summary: "楼道灯坏了".to_owned(),
+            channel: Channel::Hotline,
+            resident_ref: "居民甲".to_owned(),
+        })
+    }
+
+    fn v1_record(seq: u64, event: &Event, redaction: Option<Redaction>) -> StoredRecordV1 {
+        StoredRecordV1 {
+            seq,
+            id: uuid::Uuid::from_u128(u128::from(seq) + 10),
+            recorded_at: 1_772_323_200_000_000,
+            occurred_on: 20_260_301,
+            actor: "recorder".to_owned(),
+            event: govrec_core::stored::encode_event(event),
+            event_hash: [1; 32],
+            prev_hash: [2; 32],
+            hash: [3; 32],
+            redaction,
+        }
+    }
+
+    /// Blocks written before personal values moved to `personal.dat` (format 1: values inside
+    /// the event, no `personal`) still decode, whole.
+    #[test]
+    fn version_1_blocks_still_decode() {
+        let event = complaint();
+        let records = vec![v1_record(7, &event, None), v1_record(8, &event, None)];
+        let mut bytes = vec![1u8];
+        postcard::to_io(&records, &mut bytes).unwrap();
+        let decoded = decode_block(7, &bytes).unwrap();
+        assert_eq!(decoded.len(), 2);
+        assert_eq!(decoded[1].personal, None);
+        let record = decoded.into_iter().next().unwrap().into_record(None).unwrap();
+        assert_eq!(record.event, event);
+        assert_eq!(
+            decode_block(7, &[9, 0]).unwrap_err().to_string(),
+            "record 7 is damaged: unknown block format 9"
+        );
+    }
+
+    /// Format 2 keeps no personal value in the block; they come back from the side bytes,
+    /// except the fields a marker erased.
+    #[test]
+    fn version_2_blocks_hold_no_personal_value() {
+        let mut event = complaint();
+        let mut stored_event = Vec::new();
+        let blob = encode_stripped(&mut event, &mut stored_event).unwrap();
+        assert_eq!(event, complaint(), "the event is left whole");
+        let mut stored: StoredRecord = v1_record(3, &event, None).into();
+        stored.event = stored_event;
+        stored.personal = Some(crate::record::PersonalRef {
+            offset: 0,
+            lens: blob.lens.clone(),
+        });
+        let block = encode_block(std::slice::from_ref(&stored), 0);
+        assert!(!block.windows("楼道灯".len()).any(|w| w == "楼道灯".as_bytes()));
+        let back = decode_block(3, &block).unwrap().remove(0);
+        assert_eq!(
+            back.clone().into_record(Some(&blob.bytes)).unwrap().event,
+            complaint()
+        );
+        let mut redacted = back;
+        redacted.redaction = Some(Redaction {
+            by_seq: 9,
+            fields: vec!["summary".to_owned()],
+        });
+        let record = redacted.into_record(Some(&blob.bytes)).unwrap();
+        let Event::ComplaintFiled(filed) = record.event else {
+            panic!()
+        };
+        assert_eq!(
+            (filed.summary.as_str(), filed.resident_ref.as_str()),
+            ("", "居民甲")
+        );
+    }
+}
