@@ -25,6 +25,8 @@ use crate::record::{Record, StoredRecord, StoredRecordV1};
 
 /// The file of personal values in the data directory.
 pub const PERSONAL_FILE: &str = "personal.dat";
+/// How much `personal.dat` is extended (with zeros) at a time.
+pub const PERSONAL_EXTEND_BYTES: u64 = 4 * 1024 * 1024;
 
 /// sled's segment size, fixed when a store is created (sled refuses to reopen with another).
 /// sled writes any page larger than a quarter of a segment as a separate blob file, and
@@ -78,6 +80,10 @@ pub struct Log {
     data_file: File,
     /// `personal.dat`: personal values, appended by the writer, overwritten by redactions.
     personal: File,
+    /// How far `personal.dat` has been extended with zeros (≥ what records reference): the
+    /// writer extends it [`PERSONAL_EXTEND_BYTES`] at a time, so most commits overwrite
+    /// already allocated, already durable blocks and their `fdatasync` commits no metadata.
+    personal_allocated: std::sync::atomic::AtomicU64,
     /// Held for reading while a reader reads personal values, for writing while a redaction
     /// zeroes them: a reader that fetched a target's block just before its rewrite must not
     /// read the zeros as values (it refetches the block instead, see `hydrate`).
@@ -133,6 +139,7 @@ impl Log {
             merkle,
             checkpoints,
             data_file,
+            personal_allocated: std::sync::atomic::AtomicU64::new(personal.metadata()?.len()),
             personal,
             erasing: std::sync::RwLock::new(()),
             path: dir.to_owned(),
@@ -167,6 +174,18 @@ impl Log {
     /// block to disk at any time once applied, and a block must never reference bytes a crash
     /// could lose. One write and one `fdatasync` per commit.
     pub(crate) fn append_personal(&self, offset: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering;
+        let needed = offset + bytes.len() as u64;
+        let allocated = self.personal_allocated.load(Ordering::Acquire);
+        if needed > allocated {
+            // Extend with zeros well past what this commit needs; the same fdatasync below
+            // makes the extension durable (the one commit in many that pays for metadata).
+            let target =
+                needed.div_ceil(PERSONAL_EXTEND_BYTES) * PERSONAL_EXTEND_BYTES + PERSONAL_EXTEND_BYTES;
+            self.personal
+                .write_all_at(&vec![0; (target - allocated) as usize], allocated)?;
+            self.personal_allocated.store(target, Ordering::Release);
+        }
         self.personal.write_all_at(bytes, offset)?;
         self.personal.sync_data()?;
         Ok(())
@@ -213,7 +232,10 @@ impl Log {
             dirty = true;
         }
         if length > end {
+            // Bytes of commits that never reached the log, and the zeros of the extension.
             self.personal.set_len(end)?;
+            self.personal_allocated
+                .store(end, std::sync::atomic::Ordering::Release);
             dirty = true;
         }
         if dirty {
