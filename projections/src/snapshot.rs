@@ -16,6 +16,13 @@
 //! A rebuild writes its snapshots under the next generation and switches `meta/generation`
 //! when it swaps the models in, so snapshots of the old models (perhaps built by buggy code)
 //! keep serving `as_of` until then and are deleted after.
+//!
+//! Every stored snapshot is encrypted (ChaCha20) with a key of its generation, kept outside
+//! sled in `DIR/snapshot-keys/GENERATION` (mode 0600). Snapshots hold members' names; deleting
+//! a sled key does not remove its bytes from sled's files, so when the models are rebuilt after
+//! a redaction, `switch_to` deletes the old generation's key file: what is left of its
+//! snapshots in sled's files can no longer be read by anyone (crypto-shredding). A snapshot
+//! whose key is gone is unusable and discarded like any other damaged snapshot.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -33,7 +40,7 @@ use crate::model::{
 };
 
 /// Bumped whenever the models' layout or meaning changes, so older snapshots are discarded.
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 2;
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 3;
 const SNAPSHOT_MAGIC: &[u8; 4] = b"GRMS";
 const HEADER_BYTES: usize = 4 + 4 + 32;
 /// The bytes of one sled value of a snapshot (a leaf holds up to 17 values: 544 KiB, a
@@ -44,11 +51,15 @@ const SEGMENT_BYTES: usize = 8 * 1024 * 1024;
 /// How long `open` waits for sled's lock (a previous holder in this process letting go).
 const LOCK_WAIT_MS: u64 = 3000;
 
+/// The folder, inside the snapshot directory, of the generations' keys.
+pub const SNAPSHOT_KEYS_DIR: &str = "snapshot-keys";
+
 /// The snapshot database.
 pub struct SnapshotStore {
     db: sled::Db,
     snapshots: sled::Tree,
     meta: sled::Tree,
+    keys_dir: std::path::PathBuf,
 }
 
 /// What loading the nearest snapshot found.
@@ -78,11 +89,61 @@ impl SnapshotStore {
                 other => break other?,
             }
         };
+        let keys_dir = dir.join(SNAPSHOT_KEYS_DIR);
+        std::fs::create_dir_all(&keys_dir).map_err(|error| ProjectionError::Snapshots(error.into()))?;
         Ok(SnapshotStore {
             snapshots: db.open_tree("snapshots")?,
             meta: db.open_tree("meta")?,
             db,
+            keys_dir,
         })
+    }
+
+    fn key_path(&self, generation: u64) -> std::path::PathBuf {
+        self.keys_dir.join(generation.to_string())
+    }
+
+    /// The key of `generation`'s snapshots; created (0600, synced) when `create` and missing.
+    fn key(&self, generation: u64, create: bool) -> Result<Option<[u8; 32]>, ProjectionError> {
+        let path = self.key_path(generation);
+        let io = |error: std::io::Error| ProjectionError::Snapshots(error.into());
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(bytes.as_slice().try_into().ok()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound && create => {
+                use std::io::Write;
+                use std::os::unix::fs::OpenOptionsExt;
+                let key: [u8; 32] = rand::random();
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&path)
+                    .map_err(io)?;
+                file.write_all(&key).map_err(io)?;
+                file.sync_all().map_err(io)?;
+                std::fs::File::open(&self.keys_dir)
+                    .and_then(|dir| dir.sync_all())
+                    .map_err(io)?;
+                Ok(Some(key))
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(io(error)),
+        }
+    }
+
+    /// Deletes the keys of every generation but `keep`, so their snapshots' bytes, wherever
+    /// sled left them, cannot be read any more.
+    fn destroy_keys_except(&self, keep: u64) -> Result<(), ProjectionError> {
+        let io = |error: std::io::Error| ProjectionError::Snapshots(error.into());
+        for entry in std::fs::read_dir(&self.keys_dir).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            if entry.file_name().to_str() != Some(keep.to_string().as_str()) {
+                std::fs::remove_file(entry.path()).map_err(io)?;
+            }
+        }
+        std::fs::File::open(&self.keys_dir)
+            .and_then(|dir| dir.sync_all())
+            .map_err(io)
     }
 
     /// The generation whose snapshots readers use.
@@ -100,8 +161,11 @@ impl SnapshotStore {
         if position == 0 {
             return Ok(());
         }
+        let key = self.key(generation, true)?.expect("created when missing");
+        let mut bytes = encode(models);
+        cipher(&key, position, &mut bytes);
         let mut batch = sled::Batch::default();
-        for (chunk, bytes) in encode(models).chunks(SNAPSHOT_CHUNK_BYTES).enumerate() {
+        for (chunk, bytes) in bytes.chunks(SNAPSHOT_CHUNK_BYTES).enumerate() {
             batch.insert(&chunk_key(generation, position, chunk as u32), bytes);
         }
         self.snapshots.apply_batch(batch)?;
@@ -148,12 +212,17 @@ impl SnapshotStore {
         Ok(positions)
     }
 
-    /// The stored bytes of one snapshot: its chunks, concatenated.
+    /// The bytes of one snapshot: its chunks, concatenated and decrypted; empty (so unusable)
+    /// when its generation's key is gone.
     fn read(&self, generation: u64, position: u64) -> Result<Vec<u8>, ProjectionError> {
+        let Some(secret) = self.key(generation, false)? else {
+            return Ok(Vec::new());
+        };
         let mut bytes = Vec::new();
         for value in self.snapshots.scan_prefix(key(generation, position)).values() {
             bytes.extend_from_slice(&value?);
         }
+        cipher(&secret, position, &mut bytes);
         Ok(bytes)
     }
 
@@ -219,7 +288,7 @@ impl SnapshotStore {
             self.snapshots.remove(key)?;
         }
         self.db.flush()?;
-        Ok(())
+        self.destroy_keys_except(generation)
     }
 
     /// Direct access to the snapshot tree, for tests that damage snapshots.
@@ -227,6 +296,16 @@ impl SnapshotStore {
     pub fn snapshots_tree(&self) -> &sled::Tree {
         &self.snapshots
     }
+}
+
+/// Encrypts or decrypts (the same operation) a snapshot's bytes with its generation's key;
+/// the nonce is the snapshot's position, and a position's snapshot is the same bytes whenever
+/// it is written again, so no keystream ever covers two different texts.
+fn cipher(key: &[u8; 32], position: u64, bytes: &mut [u8]) {
+    use chacha20::cipher::{KeyIvInit, StreamCipher};
+    let mut nonce = [0u8; 12];
+    nonce[4..].copy_from_slice(&position.to_be_bytes());
+    chacha20::ChaCha20::new(key.into(), &nonce.into()).apply_keystream(bytes);
 }
 
 /// The key prefix of one snapshot.

@@ -200,6 +200,17 @@ pub fn state_for(
     }))
 }
 
+/// After a redaction: rebuilds the read models in the background into a new snapshot
+/// generation, which destroys the key of the old generation's snapshots (they held the
+/// erased values, encrypted; `govrec-projections`' snapshot module). Rebuilds are serialised
+/// by the model host; the current models keep answering meanwhile.
+pub fn forget_redacted_in_snapshots(state: SharedState) {
+    tokio::task::spawn_blocking(move || match state.models.rebuild(&state.store, |_| {}) {
+        Ok(report) => tracing::info!(records = report.records, "read models rebuilt after a redaction"),
+        Err(error) => tracing::error!(%error, "rebuilding the read models after a redaction failed"),
+    });
+}
+
 /// Keeps the read models caught up with the log in the background (reads also catch up on
 /// demand), until the server shuts down.
 pub fn spawn_model_follower(state: SharedState) -> tokio::task::JoinHandle<()> {

@@ -102,10 +102,16 @@ pub(crate) async fn append_checked(
         }
         Err(ScopeDenied::Store(error)) => return Err(error.into()),
     }
+    let redacts = events
+        .iter()
+        .any(|new| matches!(new.event, govrec_core::Event::Redacted(_)));
     let pending = state.store.append_nonblocking(&principal.name, events)?;
     let appended = pending
         .await
         .map_err(|_| AppError::from(StoreError::ShuttingDown))??;
+    if redacts && !appended.replayed {
+        crate::forget_redacted_in_snapshots(state.clone());
+    }
     metrics::counter!("govrec_appended_events_total").increment(appended.receipts.len() as u64);
     metrics::histogram!("govrec_append_batch_events").record(appended.receipts.len() as f64);
     let status = if appended.replayed {
