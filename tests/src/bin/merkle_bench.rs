@@ -2,7 +2,8 @@
 //! inclusion and consistency proofs take at the head of a large log. Prints figures; asserts
 //! nothing.
 //!
-//! `cargo run --release -p govrec-tests --bin merkle-bench -- [RECORDS]` (default 1,000,000).
+//! `cargo run --release -p govrec-tests --bin merkle-bench -- [RECORDS [DATA_DIR]]` (default
+//! 1,000,000; with DATA_DIR the store is kept there, for `govrec serve --data DATA_DIR`).
 
 use std::time::{Duration, Instant};
 
@@ -19,8 +20,13 @@ fn main() {
     let records: u64 = std::env::args()
         .nth(1)
         .map_or(1_000_000, |n| n.parse().expect("RECORDS is a number"));
+    // An optional second argument keeps the store in that data directory (then
+    // `govrec serve --data DIR` serves it, for measuring proofs over HTTP).
     let scratch = tempfile::tempdir_in(".").expect("scratch dir");
-    let store = Store::open(&scratch.path().join("log"), StoreConfig::default()).expect("store");
+    let data = std::env::args()
+        .nth(2)
+        .map_or_else(|| scratch.path().join("log"), std::path::PathBuf::from);
+    let store = Store::open(&data, StoreConfig::default()).expect("store");
     store.append("bench", hierarchy(0)).expect("hierarchy");
     let started = Instant::now();
     let mut next = 1_000_000u64;
