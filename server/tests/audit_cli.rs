@@ -3,7 +3,7 @@
 //! with exit 1; `verify-export` offline.
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 
 use govrec_store::{Store, StoreConfig, SIGNING_KEY_FILE};
 use govrec_tests::hierarchy;
@@ -19,14 +19,6 @@ fn text(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A server on `data`, killed when dropped.
 struct Server {
     child: Child,
@@ -35,26 +27,9 @@ struct Server {
 
 impl Server {
     fn start(data: &Path) -> Server {
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_govrec"))
-            .args([
-                "serve",
-                "--data",
-                data.to_str().unwrap(),
-                "--addr",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "the server did not start");
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        let port = govrec_tests::free_port();
         Server {
-            child,
+            child: govrec_tests::serve(Path::new(env!("CARGO_BIN_EXE_govrec")), data, port, 30),
             url: format!("http://127.0.0.1:{port}"),
         }
     }

@@ -49,8 +49,9 @@ fn token(data: &Path, role: &str, scope: &str, name: &str) -> String {
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
-/// A child process in a process group of its own, killed with everything it started (the
-/// browser under ChromeDriver) when dropped, so a failing assertion leaves nothing running.
+/// A child process killed when dropped, with everything it started when it leads a process
+/// group of its own (the browser under ChromeDriver), so a failing assertion leaves nothing
+/// running.
 struct Running(Option<Child>);
 
 impl Running {
@@ -63,10 +64,13 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         if let Some(mut child) = self.0.take() {
-            // The whole group: ChromeDriver and the browser it started.
+            // The whole group when the child leads one (ChromeDriver and the browser it
+            // started), else the child alone.
             let group = i32::try_from(child.id()).expect("a pid fits in an i32");
-            // SAFETY: kill(2) with a negative pid signals that process group and nothing else.
+            // SAFETY: kill(2) with a negative pid signals that process group and nothing else;
+            // while the child is unreaped no other group can have its pid as id.
             unsafe { libc::kill(-group, libc::SIGKILL) };
+            let _ = child.kill();
             let _ = child.wait();
         }
     }
@@ -100,6 +104,17 @@ const LABEL_WIDTH: &str = r#"
     return label ? [label.getComputedTextLength(), parseFloat(getComputedStyle(label).fontSize)] : null;
 "#;
 
+/// The page's `h1`.
+async fn heading(browser: &fantoccini::Client) -> String {
+    browser
+        .find(Locator::Css("h1"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_county_clerk_signs_in_with_chromium_and_sees_the_numbers_of_the_api() {
     let required = std::env::var("GOVREC_BROWSER_TESTS").is_ok_and(|value| value == "required");
@@ -122,19 +137,12 @@ async fn a_county_clerk_signs_in_with_chromium_and_sees_the_numbers_of_the_api()
     govrec(&["demo", "--data", data_arg]);
     let admin = token(&data, "admin", "*", "admin");
     let port = free_port();
-    let server = Running::spawn(
-        Command::new(env!("CARGO_BIN_EXE_govrec"))
-            .args([
-                "serve",
-                "--data",
-                data_arg,
-                "--addr",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
-    wait_for_port(port, 30);
+    let server = Running(Some(govrec_tests::serve(
+        Path::new(env!("CARGO_BIN_EXE_govrec")),
+        &data,
+        port,
+        30,
+    )));
     let (status, everything) = http_json(port, "GET", "/v1/coverage", &admin, None);
     assert_eq!(status, 200);
     let county = |name: &str| {
@@ -243,14 +251,7 @@ async fn a_county_clerk_signs_in_with_chromium_and_sees_the_numbers_of_the_api()
             }
         }
     }
-    let title = browser
-        .find(Locator::Css("h1"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(title, "小区治理一览");
+    assert_eq!(heading(&browser).await, "小区治理一览");
     let audit = browser.find(Locator::Id("audit-state")).await.unwrap();
     assert_eq!(audit.attr("data-state").await.unwrap().as_deref(), Some("intact"));
     // The Chinese chart label is laid out with full-width CJK glyphs: n characters are n ems
@@ -287,14 +288,7 @@ async fn a_county_clerk_signs_in_with_chromium_and_sees_the_numbers_of_the_api()
         .for_element(Locator::Css("html[lang=en] #coverage-table"))
         .await
         .unwrap();
-    let title = browser
-        .find(Locator::Css("h1"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(title, "Community governance at a glance");
+    assert_eq!(heading(&browser).await, "Community governance at a glance");
 
     // Another county is refused, in the page's language.
     browser.goto(&format!("{base}/?area={hunyuan}")).await.unwrap();

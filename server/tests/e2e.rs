@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use govrec_tests::{free_port, sigterm};
@@ -36,20 +36,7 @@ fn http(port: u16, method: &str, path: &str, token: &str, body: Option<&Value>) 
 }
 
 fn start(data: &Path, port: u16) -> Child {
-    let child = govrec()
-        .args([
-            "serve",
-            "--data",
-            data.to_str().unwrap(),
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    govrec_tests::wait_for_port(port, 20);
-    child
+    govrec_tests::serve(Path::new(env!("CARGO_BIN_EXE_govrec")), data, port, 20)
 }
 
 #[test]

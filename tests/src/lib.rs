@@ -90,6 +90,30 @@ pub fn wait_for_port(port: u16, seconds: u64) {
     }
 }
 
+/// Starts `BINARY serve --data DATA --addr 127.0.0.1:PORT` (output discarded) and returns it
+/// once it listens; panics after `seconds`.
+pub fn serve(
+    binary: &std::path::Path,
+    data: &std::path::Path,
+    port: u16,
+    seconds: u64,
+) -> std::process::Child {
+    let child = std::process::Command::new(binary)
+        .args([
+            "serve",
+            "--data",
+            data.to_str().expect("a UTF-8 path"),
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the server");
+    wait_for_port(port, seconds);
+    child
+}
+
 /// Sends SIGTERM to a child and waits (at most 20 s) for it to exit.
 pub fn sigterm(mut child: std::process::Child) -> std::process::ExitStatus {
     let pid = i32::try_from(child.id()).expect("a pid fits in an i32");
