@@ -145,16 +145,16 @@ async fn observe(State(_state): State<SharedState>, request: Request, next: Next
 /// those into problems so every failure has the same shape.
 async fn problem_for_rejection(response: Response) -> Response {
     use axum::response::IntoResponse;
-    let is_problem = response
+    // Problems are already problems; HTML pages (the web page's refusals) stay pages.
+    let shaped = response
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes().starts_with(b"application/problem+json"));
+        .is_some_and(|value| {
+            let value = value.as_bytes();
+            value.starts_with(b"application/problem+json") || value.starts_with(b"text/html")
+        });
     let status = response.status();
-    let is_page = response
-        .headers()
-        .get(axum::http::header::CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes().starts_with(b"text/html"));
-    if is_problem || is_page || !(status.is_client_error() || status.is_server_error()) {
+    if shaped || !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
     let body = axum::body::to_bytes(response.into_body(), 64 * 1024)

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use govrec_projections::{ComplaintsView, Page, ProjectionError, SubjectKind};
+use govrec_projections::{ComplaintsView, Models, Page, ProjectionError, SubjectKind};
 use govrec_store::{verify_log, Store, StoreError, Verification};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -265,8 +265,9 @@ fn expire(name: &'static str) -> Cookie<'static> {
         .build()
 }
 
-/// Reads the page's choices; a bad value is a 400 page.
-fn choices(lang: Lang, query: &PageQuery, default_period: String) -> Result<Link, WebError> {
+/// Reads the page's choices; a bad value is a 400 page. The period defaults to the year of
+/// the models' last record (this year for an empty log).
+fn choices(lang: Lang, query: &PageQuery, models: &Models) -> Result<Link, WebError> {
     let bad = |detail: &str| WebError {
         lang,
         status: StatusCode::BAD_REQUEST,
@@ -286,7 +287,12 @@ fn choices(lang: Lang, query: &PageQuery, default_period: String) -> Result<Link
         .period
         .clone()
         .filter(|text| !text.is_empty())
-        .unwrap_or(default_period);
+        .unwrap_or_else(|| {
+            models
+                .watermark()
+                .map(|watermark| watermark.recorded_at.to_rfc3339()[..4].to_owned())
+                .unwrap_or_else(|| jiff::Zoned::now().year().to_string())
+        });
     Ok(Link {
         area,
         period,
@@ -361,11 +367,7 @@ async fn render_dashboard(
     }
     let markup = blocking(lang, move || {
         let models = models_for(&state, None).map_err(|error| WebError::from_app(lang, error))?;
-        let default_period = models
-            .watermark()
-            .map(|watermark| watermark.recorded_at.to_rfc3339()[..4].to_owned())
-            .unwrap_or_else(|| jiff::Zoned::now().year().to_string());
-        let mut link = choices(lang, &query, default_period)?;
+        let mut link = choices(lang, &query, &models)?;
         // A token of one county opens on that county, with its towns as the breakdown.
         if let (None, crate::auth::Scope::Counties(counties)) = (link.area, &principal.scope) {
             if counties.len() == 1 && principal.role != Role::Admin {
@@ -493,7 +495,7 @@ async fn download(
     }
     let answer = blocking(lang, move || {
         let models = models_for(&state, None).map_err(|error| WebError::from_app(lang, error))?;
-        let link = choices(lang, &query, "2026".to_owned())?;
+        let link = choices(lang, &query, &models)?;
         let scope = model_scope(&principal);
         let failed = |error: ProjectionError| projection_error(lang, error);
         let to_csv = |answer: Result<crate::cache::Answer, AppError>| {
