@@ -12,6 +12,7 @@
 //! touches); it knows nothing of HTTP or read models.
 
 mod checkpoint;
+mod entity_index;
 mod error;
 mod hash;
 mod log;

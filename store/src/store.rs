@@ -15,6 +15,7 @@ use govrec_core::Event;
 use uuid::Uuid;
 
 use crate::checkpoint::CheckpointSigner;
+use crate::entity_index::EntityIndex;
 use crate::error::StoreError;
 use crate::hash::{event_hash, Hash32};
 use crate::log::{decode_block, encode_block, Log, LogConfig, PersonalScan, BLOCK_BYTES_LIMIT};
@@ -140,7 +141,7 @@ struct Shared {
     /// Durable head; readers never see a record past it.
     head: RwLock<Head>,
     event_ids: RwLock<HashMap<Uuid, u64>>,
-    entities: RwLock<HashMap<Uuid, Vec<u64>>>,
+    entities: RwLock<EntityIndex>,
     poisoned: AtomicBool,
     /// Signs checkpoints (`checkpoint.rs`).
     signer: CheckpointSigner,
@@ -167,7 +168,7 @@ impl Shared {
             let mut entities = self.entities.write().expect("index lock");
             for record in records {
                 for entity in record.event.entity_ids() {
-                    entities.entry(entity).or_default().push(record.seq);
+                    entities.push(entity, record.seq);
                 }
             }
         }
@@ -487,13 +488,7 @@ impl Store {
 
     /// The seqs of every record that created or changed entity `id`, in log order.
     pub fn entity_seqs(&self, id: &Uuid) -> Vec<u64> {
-        self.shared
-            .entities
-            .read()
-            .expect("index lock")
-            .get(id)
-            .cloned()
-            .unwrap_or_default()
+        self.shared.entities.read().expect("index lock").seqs(id)
     }
 
     /// Every record that created or changed entity `id`, in log order.
@@ -648,7 +643,7 @@ struct Rebuilt {
     head: Head,
     state: State,
     event_ids: HashMap<Uuid, u64>,
-    entities: HashMap<Uuid, Vec<u64>>,
+    entities: EntityIndex,
     blocks: u64,
     tail_checked: u64,
     personal: PersonalScan,
@@ -672,7 +667,8 @@ impl Rebuilt {
         };
         let expected_records = (tail_start + tail_check_records) as usize;
         let event_ids = HashMap::with_capacity(expected_records);
-        self.entities.reserve(expected_records);
+        // Most records name one or two entities.
+        self.entities.reserve_nodes(expected_records * 2);
         // One thread reads, decodes and indexes blocks while this one replays them into the
         // validation state, in order.
         std::thread::scope(|scope| {
@@ -726,7 +722,7 @@ impl Rebuilt {
         }
         apply_or_corrupt(&mut self.state, &record)?;
         for entity in record.event.entity_ids() {
-            self.entities.entry(entity).or_default().push(seq);
+            self.entities.push(entity, seq);
         }
         self.promises.remove(&seq);
         if let Some(redaction) = record.redaction {
