@@ -6,7 +6,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::ProjectionError;
-use crate::model::{Index, Models, Stamp, Watermark};
+use crate::model::{Index, Models, Name, Stamp, Watermark};
 
 /// Rows a page holds when the caller names no limit.
 pub const PAGE_ROWS_DEFAULT: usize = 100;
@@ -138,7 +138,7 @@ impl Models {
         let area = &self.areas[area as usize];
         AreaRef {
             id: area.id,
-            name: area.name.clone(),
+            name: area.name.to_string(),
             kind: area.kind,
         }
     }
@@ -153,9 +153,9 @@ impl Models {
     pub(crate) fn party_name(&self, party: PartyRef) -> Option<String> {
         use crate::model::Entity;
         match self.entity(party.id()) {
-            Some(Entity::Member(index)) => self.members[index as usize].name.clone(),
-            Some(Entity::WorkUnit(index)) => Some(self.work_units[index as usize].name.clone()),
-            Some(Entity::Org(index)) => Some(self.orgs[index as usize].name.clone()),
+            Some(Entity::Member(index)) => self.members[index as usize].name.as_ref().map(Name::to_string),
+            Some(Entity::WorkUnit(index)) => Some(self.work_units[index as usize].name.to_string()),
+            Some(Entity::Org(index)) => Some(self.orgs[index as usize].name.to_string()),
             _ => None,
         }
     }

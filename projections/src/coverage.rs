@@ -89,7 +89,7 @@ impl Models {
     pub fn coverage(&self, area: Option<Uuid>, scope: &Scope) -> Result<CoverageAnswer, ProjectionError> {
         let filter = self.area_filter(area, scope)?;
         let (area, children): (Option<Index>, Vec<Index>) = match filter.area() {
-            Some(area) => (Some(area), self.areas[area as usize].children.clone()),
+            Some(area) => (Some(area), self.areas[area as usize].children.to_vec()),
             None => (None, filter.counties(self).collect()),
         };
         let children: Vec<ChildCoverage> = children

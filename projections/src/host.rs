@@ -44,7 +44,7 @@ pub struct HostConfig {
 impl Default for HostConfig {
     fn default() -> Self {
         HostConfig {
-            checkpoint_interval_records: 100_000,
+            checkpoint_interval_records: 50_000,
             checkpoints_max: 512,
             as_of_cache_entries: 1,
         }

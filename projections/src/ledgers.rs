@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::answer::{AreaFilter, AreaRef, AsOf, Page, PartyJson, Scope, StampJson};
 use crate::error::ProjectionError;
-use crate::model::{ComplaintStatus, Index, Models, PairedWith, Pairer, Stamp};
+use crate::model::{ComplaintStatus, Index, Models, Name, PairedWith, Pairer, Stamp};
 
 /// The most unpaired building units one pairings answer lists (their total is always given).
 pub const UNPAIRED_UNITS_LISTED_MAX: usize = 1000;
@@ -253,7 +253,7 @@ impl Models {
         let member = &self.members[index as usize];
         MemberRow {
             member_id: member.id,
-            name: member.name.clone(),
+            name: member.name.as_ref().map(Name::to_string),
             category: member.category,
             home_compound: self.area_ref(member.home),
             work_unit: member

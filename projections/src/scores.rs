@@ -324,7 +324,7 @@ impl Models {
                 let org = &self.orgs[index as usize];
                 match org.work_unit {
                     Some(unit) => self.work_unit_areas(unit),
-                    None => org.areas.clone(),
+                    None => org.areas.to_vec(),
                 }
             }
             _ => Vec::new(),

@@ -3,8 +3,10 @@
 //! rebuild with checkpoints, a restart from a snapshot, a county coverage query, `as_of`
 //! queries and peak RSS. Prints figures; asserts nothing.
 //!
-//! `cargo run --release -p govrec-projections --bin replay-bench -- [EVENTS]` (default
-//! 1,000,000). The store and snapshots live in a temporary directory under the current one.
+//! `cargo run --release -p govrec-projections --bin replay-bench -- [EVENTS [DATA_DIR]]`
+//! (default 1,000,000). The store and snapshots live in a temporary directory under the current
+//! one, or in DATA_DIR (which must not exist yet), laid out as `govrec serve --data DATA_DIR`
+//! expects and kept, to measure the server on it.
 
 use std::time::{Duration, Instant};
 
@@ -18,11 +20,20 @@ const COVERAGE_QUERIES: usize = 200;
 const AS_OF_QUERIES: usize = 5;
 
 fn main() {
+    govrec_projections::limit_malloc_arenas();
     let events: u64 = std::env::args()
         .nth(1)
         .map_or(1_000_000, |n| n.parse().expect("EVENTS is a number"));
     let scratch = tempfile::tempdir_in(".").expect("scratch dir");
-    let store = Store::open(&scratch.path().join("log"), StoreConfig::default()).expect("open store");
+    let data = match std::env::args().nth(2) {
+        Some(dir) => {
+            let dir = std::path::PathBuf::from(dir);
+            assert!(!dir.exists(), "{} exists already", dir.display());
+            dir
+        }
+        None => scratch.path().join("log"),
+    };
+    let store = Store::open(&data, StoreConfig::default()).expect("open store");
     println!(
         "govrec read-model benchmark ({} cores, load average {}), {events} events",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -62,7 +73,7 @@ fn main() {
     drop(models);
     phases(&store, generated);
 
-    let snapshots = scratch.path().join("models");
+    let snapshots = data.join("models");
     let config = HostConfig::default();
     let started = Instant::now();
     let (host, _) = ModelHost::open(&store, Some(&snapshots), config.clone()).expect("first open");
@@ -100,7 +111,13 @@ fn main() {
     );
 
     coverage_queries(&host, &province.counties);
-    as_of_queries(&host, &store, generated, &province.counties);
+    as_of_queries(
+        &host,
+        &store,
+        generated,
+        config.checkpoint_interval_records,
+        &province.counties,
+    );
     ledger_queries(&host, &province.counties);
     println!(
         "peak RSS while serving (store open, restart from the snapshot, queries, as_of): {} MiB",
@@ -202,12 +219,14 @@ fn coverage_queries(host: &ModelHost, counties: &[Uuid]) {
     );
 }
 
-fn as_of_queries(host: &ModelHost, store: &Store, generated: u64, counties: &[Uuid]) {
+fn as_of_queries(host: &ModelHost, store: &Store, generated: u64, interval: u64, counties: &[Uuid]) {
     let mut times = Vec::new();
+    // The worst case of each point: the record just before a checkpoint, so the answer
+    // replays all but one record of an interval; spread from the first interval to the last.
+    let last_interval = (generated.saturating_sub(2) / interval).saturating_sub(1);
     for n in 0..AS_OF_QUERIES as u64 {
-        // Spread over the log, away from checkpoints: the worst case replays most of an interval.
-        let seq = generated * (2 * n + 1) / (2 * AS_OF_QUERIES as u64 + 1) + 99_000 % generated.max(1);
-        let seq = seq.min(generated - 1);
+        let checkpoint = last_interval * n / (AS_OF_QUERIES as u64 - 1);
+        let seq = ((checkpoint + 1) * interval).saturating_sub(2).min(generated - 2);
         let started = Instant::now();
         let models = host.models_as_of(store, AsOfPoint::Seq(seq)).expect("as_of");
         models
@@ -220,7 +239,7 @@ fn as_of_queries(host: &ModelHost, store: &Store, generated: u64, counties: &[Uu
         .map(|(seq, time)| format!("seq {seq}: {:.0} ms", time.as_secs_f64() * 1e3))
         .collect();
     println!(
-        "as_of query (checkpoint + replay + county coverage): {}",
+        "as_of query, worst case (checkpoint + replay of all but one record of an interval + county coverage): {}",
         described.join(", ")
     );
     let last = store.get(generated / 2).expect("read").expect("a record");
