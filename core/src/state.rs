@@ -16,6 +16,7 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::event::{
@@ -57,7 +58,7 @@ pub struct State {
 
 /// What the rules know about one entity. Kept to a few bytes: a log holds millions of
 /// services, evaluations and complaints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Entity {
     /// Its place in the hierarchy is in `State::areas`.
     Area,
@@ -82,21 +83,21 @@ const _: () = assert!(
     "an Entity must stay small: there are millions"
 );
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct OrgFacts {
     pub kind: OrgKind,
     pub dissolved: bool,
     pub has_secretary: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct MemberFacts {
     pub category: MemberCategory,
     pub has_work_unit: bool,
     pub removed: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct AreaFacts {
     pub kind: AreaKind,
     pub parent: Option<Uuid>,
@@ -107,7 +108,7 @@ pub(crate) struct AreaFacts {
 
 /// Where a complaint is in filed → dispatched → accepted → resolved → rated; reopening sends it
 /// back to dispatched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum ComplaintStatus {
     Filed,
     Dispatched,
@@ -162,9 +163,81 @@ enum Change {
     Record,
 }
 
+/// [`State`] as stored by [`State::to_bytes`]: maps as lists of pairs (rebuilt with their
+/// exact capacity), a redaction's field by name.
+#[derive(Serialize, Deserialize)]
+struct SavedState {
+    entities: Vec<(Uuid, Entity)>,
+    areas: Vec<(Uuid, AreaFacts)>,
+    work_unit_counties: Vec<(Uuid, Uuid)>,
+    officers: Vec<((Uuid, Uuid), OfficerRole)>,
+    reports: Vec<(Uuid, Uuid)>,
+    redactions: Vec<(u64, String)>,
+    record_types: Vec<EventType>,
+}
+
+fn pairs<K: Copy, V: Copy>(map: &HashMap<K, V>) -> Vec<(K, V)> {
+    map.iter().map(|(key, value)| (*key, *value)).collect()
+}
+
+fn map_of<K: Eq + Hash, V>(pairs: Vec<(K, V)>) -> HashMap<K, V> {
+    let mut map = HashMap::with_capacity(pairs.len());
+    map.extend(pairs);
+    map
+}
+
 impl State {
     pub fn new() -> State {
         State::default()
+    }
+
+    /// The state as bytes (postcard), for a store that saves it to open faster; read back
+    /// with [`State::from_bytes`]. Not a stable format: a reader checks its own version.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        assert!(
+            self.journal.is_empty(),
+            "the journal is emptied after every batch"
+        );
+        let saved = SavedState {
+            entities: pairs(&self.entities),
+            areas: pairs(&self.areas),
+            work_unit_counties: pairs(&self.work_unit_counties),
+            officers: pairs(&self.officers),
+            reports: self.reports.iter().copied().collect(),
+            redactions: self
+                .redactions
+                .iter()
+                .map(|(seq, field)| (*seq, (*field).to_owned()))
+                .collect(),
+            record_types: self.record_types.clone(),
+        };
+        postcard::to_stdvec(&saved).expect("a state always serialises")
+    }
+
+    /// Reads what [`State::to_bytes`] wrote.
+    pub fn from_bytes(bytes: &[u8]) -> Result<State, String> {
+        let saved: SavedState = postcard::from_bytes(bytes).map_err(|error| error.to_string())?;
+        let mut redactions = HashSet::with_capacity(saved.redactions.len());
+        for (seq, name) in saved.redactions {
+            let field = saved
+                .record_types
+                .get(seq as usize)
+                .and_then(|&target| personal_field(target, &name))
+                .ok_or_else(|| format!("redaction of {name:?} at seq {seq} names no personal field"))?;
+            redactions.insert((seq, field));
+        }
+        let mut reports = HashSet::with_capacity(saved.reports.len());
+        reports.extend(saved.reports);
+        Ok(State {
+            entities: map_of(saved.entities),
+            areas: map_of(saved.areas),
+            work_unit_counties: map_of(saved.work_unit_counties),
+            officers: map_of(saved.officers),
+            reports,
+            redactions,
+            record_types: saved.record_types,
+            journal: Vec::new(),
+        })
     }
 
     /// Checks every rule for a batch whose first event will get seq `first_seq` (the events get

@@ -433,8 +433,16 @@ fn prepare_demo(store: &Store, data: &std::path::Path) -> anyhow::Result<String>
 
 fn serve(data: PathBuf, addr: std::net::SocketAddr, log_json: bool, demo: bool) -> anyhow::Result<Outcome> {
     init_logging(log_json);
-    let store =
-        Store::open(&data, StoreConfig::default()).with_context(|| format!("opening {}", data.display()))?;
+    let started = std::time::Instant::now();
+    let (store, opened) = Store::open_with_report(&data, StoreConfig::default())
+        .with_context(|| format!("opening {}", data.display()))?;
+    tracing::info!(
+        records = opened.records,
+        from_saved_state = opened.saved_records,
+        tail_checked = opened.tail_checked,
+        seconds = started.elapsed().as_secs_f64(),
+        "store opened"
+    );
     let demo_token = if demo {
         Some(prepare_demo(&store, &data)?)
     } else {

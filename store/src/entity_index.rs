@@ -41,6 +41,66 @@ impl EntityIndex {
         self.previous.push(previous);
     }
 
+    /// The index as bytes, for the store's saved open state: fixed-size little-endian
+    /// fields, so reading it back is a copy rather than a parse.
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        let nodes = self.seqs.len();
+        let mut bytes = Vec::with_capacity(16 + nodes * 12 + self.newest.len() * 20);
+        bytes.extend_from_slice(&(nodes as u64).to_le_bytes());
+        for seq in &self.seqs {
+            bytes.extend_from_slice(&seq.to_le_bytes());
+        }
+        for previous in &self.previous {
+            bytes.extend_from_slice(&previous.to_le_bytes());
+        }
+        bytes.extend_from_slice(&(self.newest.len() as u64).to_le_bytes());
+        for (entity, node) in &self.newest {
+            bytes.extend_from_slice(entity.as_bytes());
+            bytes.extend_from_slice(&node.to_le_bytes());
+        }
+        bytes
+    }
+
+    /// Reads what [`EntityIndex::to_bytes`] wrote; `None` when the bytes do not hold one.
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Option<EntityIndex> {
+        let (nodes, rest) = take_u64(bytes)?;
+        let nodes = usize::try_from(nodes).ok()?;
+        let (seqs, rest) = rest.split_at_checked(nodes.checked_mul(8)?)?;
+        let (previous, rest) = rest.split_at_checked(nodes.checked_mul(4)?)?;
+        let (entities, rest) = take_u64(rest)?;
+        let entities = usize::try_from(entities).ok()?;
+        if rest.len() != entities.checked_mul(20)? {
+            return None;
+        }
+        let seqs: Vec<u64> = seqs
+            .chunks_exact(8)
+            .map(|chunk| u64::from_le_bytes(chunk.try_into().expect("8 bytes")))
+            .collect();
+        let previous: Vec<u32> = previous
+            .chunks_exact(4)
+            .map(|chunk| u32::from_le_bytes(chunk.try_into().expect("4 bytes")))
+            .collect();
+        let mut newest = HashMap::with_capacity(entities);
+        for entry in rest.chunks_exact(20) {
+            let node = u32::from_le_bytes(entry[16..].try_into().expect("4 bytes"));
+            if node as usize >= nodes {
+                return None;
+            }
+            newest.insert(Uuid::from_bytes(entry[..16].try_into().expect("16 bytes")), node);
+        }
+        if previous
+            .iter()
+            .any(|&node| node != NONE && node as usize >= nodes)
+        {
+            return None;
+        }
+        Some(EntityIndex {
+            newest,
+            seqs,
+            previous,
+        })
+    }
+
     /// The seqs of every record that names `entity`, in log order.
     pub(crate) fn seqs(&self, entity: &Uuid) -> Vec<u64> {
         let mut seqs = Vec::new();
@@ -52,6 +112,11 @@ impl EntityIndex {
         seqs.reverse();
         seqs
     }
+}
+
+fn take_u64(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let (head, rest) = bytes.split_at_checked(8)?;
+    Some((u64::from_le_bytes(head.try_into().ok()?), rest))
 }
 
 #[cfg(test)]
@@ -70,5 +135,10 @@ mod tests {
         assert_eq!(index.seqs(&a), vec![0, 3, 7]);
         assert_eq!(index.seqs(&b), vec![0, 5]);
         assert_eq!(index.seqs(&c), Vec::<u64>::new());
+        let restored = EntityIndex::from_bytes(&index.to_bytes()).expect("round trip");
+        assert_eq!(restored.seqs(&a), vec![0, 3, 7]);
+        assert_eq!(restored.seqs(&b), vec![0, 5]);
+        let bytes = index.to_bytes();
+        assert!(EntityIndex::from_bytes(&bytes[..bytes.len() - 1]).is_none());
     }
 }

@@ -17,6 +17,7 @@ mod error;
 mod hash;
 mod log;
 pub mod merkle;
+mod open_state;
 mod record;
 mod store;
 mod tiles;
@@ -31,6 +32,7 @@ pub use hash::{event_hash, Hash32, Header, EVENT_HASH_CONTEXT, RECORD_HASH_CONTE
 pub use log::{
     Log, LogConfig, BLOCK_BYTES_LIMIT, BLOCK_FORMAT_VERSION, SLED_SEGMENT_BYTES, STORE_FORMAT_VERSION,
 };
+pub use open_state::{forget_open_state, OPEN_STATE_FILE};
 pub use record::{
     check_marker, redaction_matches, validate_actor, BusinessDate, Record, RecordJson, RecordedAt, Redaction,
     ACTOR_BYTES_MAX,

@@ -20,6 +20,7 @@ use crate::error::StoreError;
 use crate::hash::{event_hash, Hash32};
 use crate::log::{decode_block, encode_block, Log, LogConfig, PersonalScan, BLOCK_BYTES_LIMIT};
 use crate::merkle::{self, leaf_hash};
+use crate::open_state;
 use crate::record::{
     encode_stripped, redaction_matches, validate_actor, BusinessDate, PersonalBlob, PersonalRef, Record,
     RecordedAt, Redaction, StoredRecord, StoredRecordRef,
@@ -233,11 +234,15 @@ pub struct Store {
 }
 
 /// What `Store::open` found.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct OpenReport {
     pub records: u64,
     pub blocks: u64,
     pub tail_checked: u64,
+    /// Records the saved open state reflected, so were not replayed (0: none was used).
+    pub saved_records: u64,
+    /// Why a saved open state was there but not used (the whole log was replayed).
+    pub saved_state_ignored: Option<String>,
 }
 
 impl Store {
@@ -251,8 +256,28 @@ impl Store {
     pub fn open_with_report(dir: &Path, mut config: StoreConfig) -> Result<(Store, OpenReport), StoreError> {
         config.block_bytes_max = config.block_bytes_max.min(BLOCK_BYTES_LIMIT);
         let log = Log::open(dir, &config.log)?;
-        let mut rebuilt = Rebuilt::default();
-        rebuilt.scan(&log, config.tail_check_records)?;
+        let (mut rebuilt, saved_state_ignored) = match open_state::load(dir) {
+            Ok(None) => (None, None),
+            Ok(Some(saved)) => {
+                let mut rebuilt = Rebuilt::from_saved(saved);
+                match rebuilt.scan(&log, config.tail_check_records) {
+                    Ok(()) => (Some(rebuilt), None),
+                    Err(error) => (None, Some(error.to_string())),
+                }
+            }
+            Err(reason) => (None, Some(reason)),
+        };
+        if let Some(reason) = &saved_state_ignored {
+            tracing::warn!(%reason, "the saved open state is not used: replaying the whole log");
+        }
+        let mut rebuilt = match rebuilt.take() {
+            Some(rebuilt) => rebuilt,
+            None => {
+                let mut rebuilt = Rebuilt::default();
+                rebuilt.scan(&log, config.tail_check_records)?;
+                rebuilt
+            }
+        };
         log.settle_personal(rebuilt.personal.end, &rebuilt.personal.erased)?;
         let tiles = catch_up_tiles(&log, rebuilt.head.next_seq)?;
         let signer = CheckpointSigner::load_or_create(dir, config.checkpoint_origin.as_deref())?;
@@ -260,6 +285,8 @@ impl Store {
             records: rebuilt.head.next_seq,
             blocks: rebuilt.blocks,
             tail_checked: rebuilt.tail_checked,
+            saved_records: rebuilt.saved_records,
+            saved_state_ignored,
         };
         let shared = Arc::new(Shared {
             log,
@@ -285,6 +312,7 @@ impl Store {
             head: rebuilt.head,
             tiles,
             personal_end: rebuilt.personal.end,
+            blocks: rebuilt.blocks,
             config: config.clone(),
             inflight_ids: HashMap::new(),
             inflight_order: VecDeque::new(),
@@ -637,7 +665,8 @@ impl Drop for Store {
     }
 }
 
-/// What a scan of the log rebuilds when the store opens.
+/// What a scan of the log rebuilds when the store opens: from nothing, or from a saved open
+/// state (`open_state.rs`) whose records it then only checks.
 #[derive(Default)]
 struct Rebuilt {
     head: Head,
@@ -648,6 +677,11 @@ struct Rebuilt {
     tail_checked: u64,
     personal: PersonalScan,
     promises: BTreeMap<u64, (u64, Vec<String>)>,
+    /// Records the saved open state already reflected (0: none).
+    saved_records: u64,
+    /// Seqs that `Redacted` records after the saved state target (their blocks' erasures
+    /// are learnt again on open).
+    redacted_targets: Vec<u64>,
 }
 
 impl Default for Head {
@@ -657,72 +691,155 @@ impl Default for Head {
 }
 
 impl Rebuilt {
+    fn from_saved(saved: open_state::Saved) -> Rebuilt {
+        Rebuilt {
+            personal: saved.personal(),
+            head: saved.head,
+            state: saved.state,
+            event_ids: saved.event_ids,
+            entities: saved.entities,
+            blocks: saved.blocks,
+            tail_checked: 0,
+            promises: saved.promises,
+            saved_records: saved.head.next_seq,
+            redacted_targets: Vec::new(),
+        }
+    }
+
+    /// Reads the log from where `self` stands (the start, or a saved state's head) and the
+    /// last `tail_check_records` records, whichever comes first: checks that seqs have no gap
+    /// and that every `prev_hash` links, recomputes the tail's hashes, and applies the records
+    /// `self` does not reflect yet.
     fn scan(&mut self, log: &Log, tail_check_records: u64) -> Result<(), StoreError> {
-        let tail_start = match log.last_block()? {
-            Some((first, bytes)) => {
-                let last = first + decode_block(first, &bytes)?.len() as u64;
-                last.saturating_sub(tail_check_records)
+        let applied_from = self.head.next_seq;
+        let end = match log.last_block()? {
+            Some((first, bytes)) => first + decode_block(first, &bytes)?.len() as u64,
+            None if applied_from == 0 => return Ok(()),
+            None => {
+                return Err(StoreError::Corrupt {
+                    seq: 0,
+                    reason: "the saved open state is ahead of an empty log".to_owned(),
+                })
             }
-            None => return Ok(()),
         };
-        let expected_records = (tail_start + tail_check_records) as usize;
-        let event_ids = HashMap::with_capacity(expected_records);
+        if applied_from > end {
+            return Err(StoreError::Corrupt {
+                seq: end,
+                reason: format!("the saved open state reflects {applied_from} records, the log holds {end}"),
+            });
+        }
+        let tail_start = end.saturating_sub(tail_check_records);
+        let from = applied_from.min(tail_start);
+        let mut event_ids = std::mem::take(&mut self.event_ids);
+        event_ids.reserve((end - applied_from) as usize);
         // Most records name one or two entities.
-        self.entities.reserve_nodes(expected_records * 2);
+        self.entities.reserve_nodes(2 * (end - applied_from) as usize);
+        let mut personal = std::mem::take(&mut self.personal);
         // One thread reads, decodes and indexes blocks while this one replays them into the
         // validation state, in order.
         std::thread::scope(|scope| {
             let (decoded, to_apply) = crossbeam_channel::bounded::<Result<Vec<Record>, StoreError>>(64);
             let decoder = std::thread::Builder::new()
                 .name("govrec-open-decoder".to_owned())
-                .spawn_scoped(scope, move || decode_blocks(log, decoded, event_ids))
+                .spawn_scoped(scope, move || {
+                    decode_blocks(log, from, applied_from, decoded, &mut event_ids, &mut personal);
+                    (event_ids, personal)
+                })
                 .map_err(StoreError::Io)?;
-            let applied = self.apply_blocks(to_apply, tail_start);
+            let applied = self.apply_blocks(to_apply, from, tail_start, end);
             (self.event_ids, self.personal) = decoder.join().expect("the decoder thread does not panic");
             applied
-        })
-    }
-
-    fn apply_blocks(
-        &mut self,
-        blocks: Receiver<Result<Vec<Record>, StoreError>>,
-        tail_start: u64,
-    ) -> Result<(), StoreError> {
-        for block in blocks {
-            let records = block?;
-            let first = records[0].seq;
-            if first != self.head.next_seq {
-                return Err(StoreError::Corrupt {
-                    seq: self.head.next_seq,
-                    reason: format!("gap: the next block starts at seq {first}"),
-                });
-            }
-            self.blocks += 1;
-            for record in records {
-                self.take(record, tail_start)?;
+        })?;
+        // A redaction after the saved state rewrote a block before it: learn that block's
+        // erasures again, in case a crash came between the redaction and its erasure.
+        let mut targets = std::mem::take(&mut self.redacted_targets);
+        targets.retain(|&target| target < from);
+        targets.sort_unstable();
+        let mut last_block = None;
+        for target in targets {
+            let Some((first, bytes)) = log.block_containing(target)? else {
+                continue;
+            };
+            if last_block != Some(first) {
+                log.decode_records_scanning(first, &bytes, &mut self.personal)?;
+                last_block = Some(first);
             }
         }
         Ok(())
     }
 
-    fn take(&mut self, record: Record, tail_start: u64) -> Result<(), StoreError> {
-        let seq = record.seq;
-        if record.prev_hash != self.head.hash {
+    fn apply_blocks(
+        &mut self,
+        blocks: Receiver<Result<Vec<Record>, StoreError>>,
+        from: u64,
+        tail_start: u64,
+        end: u64,
+    ) -> Result<(), StoreError> {
+        let applied_from = self.head.next_seq;
+        // The record before the next one read: its seq and hash. When the tail check starts
+        // before the saved state, the first record read supplies the hash it links to.
+        let mut cursor = (from, (from == applied_from).then_some(self.head.hash));
+        for block in blocks {
+            let records = block?;
+            if records[0].seq >= applied_from {
+                self.blocks += 1;
+            }
+            for record in records {
+                if record.seq < from {
+                    continue;
+                }
+                let seq = record.seq;
+                if seq != cursor.0 {
+                    return Err(StoreError::Corrupt {
+                        seq: cursor.0,
+                        reason: format!("gap: the next block starts at seq {seq}"),
+                    });
+                }
+                if record.prev_hash != *cursor.1.get_or_insert(record.prev_hash) {
+                    return Err(StoreError::Corrupt {
+                        seq,
+                        reason: "prev_hash does not match the previous record's hash".to_owned(),
+                    });
+                }
+                if seq == applied_from && cursor.1 != Some(self.head.hash) {
+                    return Err(saved_state_mismatch(seq));
+                }
+                if seq >= tail_start {
+                    record.self_check().map_err(|reason| StoreError::Corrupt {
+                        seq,
+                        reason: reason.to_owned(),
+                    })?;
+                    self.tail_checked += 1;
+                }
+                cursor = (seq + 1, Some(record.hash));
+                if seq >= applied_from {
+                    self.take(record)?;
+                }
+            }
+        }
+        if cursor.0 != end {
             return Err(StoreError::Corrupt {
-                seq,
-                reason: "prev_hash does not match the previous record's hash".to_owned(),
+                seq: cursor.0,
+                reason: format!("the log ends at seq {} where its last block said {end}", cursor.0),
             });
         }
-        if seq >= tail_start {
-            record.self_check().map_err(|reason| StoreError::Corrupt {
-                seq,
-                reason: reason.to_owned(),
-            })?;
-            self.tail_checked += 1;
+        if applied_from == end && applied_from > from && cursor.1 != Some(self.head.hash) {
+            return Err(saved_state_mismatch(end));
         }
+        Ok(())
+    }
+
+    /// Applies a record the rebuilt state does not reflect yet.
+    fn take(&mut self, record: Record) -> Result<(), StoreError> {
+        let seq = record.seq;
         apply_or_corrupt(&mut self.state, &record)?;
         for entity in record.event.entity_ids() {
             self.entities.push(entity, seq);
+        }
+        if self.saved_records > 0 {
+            if let Event::Redacted(redacted) = &record.event {
+                self.redacted_targets.push(redacted.target_seq);
+            }
         }
         self.promises.remove(&seq);
         if let Some(redaction) = record.redaction {
@@ -737,25 +854,37 @@ impl Rebuilt {
     }
 }
 
-/// Reads and decodes every block in order into `out` and builds the event-id index on the way
-/// (so that work runs beside the replay into the validation state), stopping at the first
-/// failure (sent on) or when the receiver hangs up.
+fn saved_state_mismatch(seq: u64) -> StoreError {
+    StoreError::Corrupt {
+        seq,
+        reason: "the saved open state does not match the log's record before it".to_owned(),
+    }
+}
+
+/// Reads and decodes the blocks from the one holding `from` in order into `out`, indexing
+/// the event ids of records from `index_from` on (so that work runs beside the replay into
+/// the validation state), stopping at the first failure (sent on) or when the receiver hangs
+/// up.
 fn decode_blocks(
     log: &Log,
+    from: u64,
+    index_from: u64,
     out: Sender<Result<Vec<Record>, StoreError>>,
-    mut event_ids: HashMap<Uuid, u64>,
-) -> (HashMap<Uuid, u64>, PersonalScan) {
-    let mut scan = PersonalScan::default();
-    for block in log.blocks_from(0) {
+    event_ids: &mut HashMap<Uuid, u64>,
+    scan: &mut PersonalScan,
+) {
+    for block in log.blocks_from(from) {
         let decoded = block
-            .and_then(|(first, bytes)| log.decode_records_scanning(first, &bytes, &mut scan))
-            .and_then(|records| index_records(&records, &mut event_ids).map(|()| records));
+            .and_then(|(first, bytes)| log.decode_records_scanning(first, &bytes, scan))
+            .and_then(|records| {
+                let new = records.partition_point(|record| record.seq < index_from);
+                index_records(&records[new..], event_ids).map(|()| records)
+            });
         let failed = decoded.is_err();
         if out.send(decoded).is_err() || failed {
             break;
         }
     }
-    (event_ids, scan)
 }
 
 fn index_records(records: &[Record], event_ids: &mut HashMap<Uuid, u64>) -> Result<(), StoreError> {
@@ -780,6 +909,8 @@ struct Writer {
     tiles: TileWriter,
     /// The end of `personal.dat` (what records written so far reference).
     personal_end: u64,
+    /// Blocks in the log (kept for the saved open state).
+    blocks: u64,
     config: StoreConfig,
     /// Records with client-chosen ids written to sled and handed to the syncer, not yet
     /// durable (so not yet in the shared index): by id, and in seq order for pruning.
@@ -957,6 +1088,31 @@ impl Writer {
         drop(std::mem::replace(&mut self.syncer, closed));
         if let Some(thread) = self.syncer_thread.take() {
             let _ = thread.join();
+        }
+        self.save_open_state();
+    }
+
+    /// Saves what the next open would otherwise rebuild from the whole log. Everything
+    /// written is durable and published by now; after a failure nothing is saved, and a
+    /// failed save only makes the next open slower.
+    fn save_open_state(&self) {
+        if self.shared.poisoned.load(Ordering::Acquire) {
+            return;
+        }
+        let event_ids = self.shared.event_ids.read().expect("index lock");
+        let entities = self.shared.entities.read().expect("index lock");
+        let promises = self.shared.promises.lock().expect("promises lock");
+        let saved = open_state::SavedRef {
+            head: self.head,
+            blocks: self.blocks,
+            state: &self.state,
+            event_ids: &event_ids,
+            entities: &entities,
+            personal_end: self.personal_end,
+            promises: &promises,
+        };
+        if let Err(error) = open_state::save(self.shared.log.path(), &saved) {
+            tracing::warn!(%error, "could not save the open state; the next open replays the whole log");
         }
     }
 
@@ -1454,6 +1610,7 @@ impl Writer {
             blocks.push((*first, encode_block(records, self.config.block_bytes_max)));
         }
         self.shared.log.apply(&blocks)?;
+        self.blocks += (blocks.len() - staged.rewritten.len()) as u64;
         assert_eq!(self.tiles.size(), staged.records[0].seq, "tiles follow the log");
         let started = Instant::now();
         let tiles = self

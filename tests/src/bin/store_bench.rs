@@ -53,21 +53,47 @@ fn main() {
         concurrent_rate / raw_batched
     );
     println!("  (process CPU during that phase: {cpu_share:.2} cores busy)");
-    let single_rate = single_appender(&store);
+    let single_rate = single_appender(&store, |n| complaint(uuid_of(900_000_000 + n)));
     println!(
-        "store, one appender alone:                               {single_rate:>10.0} events/s  ({:.2}x one flushed sled insert)",
+        "store, one appender alone (complaints: personal values, 2 fsyncs): {single_rate:>10.0} events/s  ({:.2}x one flushed sled insert)",
         single_rate / raw_single
+    );
+    let single_plain_rate = single_appender(&store, |n| {
+        NewEvent::new(govrec_tests::area(
+            uuid_of(800_000_000 + n),
+            govrec_core::event::AreaKind::Building,
+            &format!("{n}号楼"),
+            Some(uuid_of(3)),
+        ))
+    });
+    println!(
+        "store, one appender alone (buildings: no personal values):  {single_plain_rate:>10.0} events/s  ({:.2}x one flushed sled insert)",
+        single_plain_rate / raw_single
     );
     let bulk_rate = fill(&store, records);
     println!("store, bulk fill in batches of 1000 to {records} records: {bulk_rate:>10.0} events/s");
     let size = store.log().size_on_disk().unwrap_or(0);
+    let started = Instant::now();
     drop(store);
+    println!(
+        "close (writer stops, saves the open state): {:.3} s",
+        started.elapsed().as_secs_f64()
+    );
 
     let started = Instant::now();
     let (store, report) = Store::open_with_report(&store_dir, StoreConfig::default()).expect("reopen");
     let open_seconds = started.elapsed().as_secs_f64();
     println!(
-        "open + tail check ({} records, {} blocks, tail {} rehashed, indexes and state rebuilt): {:.3} s",
+        "open from the saved state + tail check ({} records, {} from the saved state, tail {} rehashed): {:.3} s",
+        report.records, report.saved_records, report.tail_checked, open_seconds
+    );
+    drop(store);
+    govrec_store::forget_open_state(&store_dir).expect("forget the open state");
+    let started = Instant::now();
+    let (store, report) = Store::open_with_report(&store_dir, StoreConfig::default()).expect("reopen");
+    let open_seconds = started.elapsed().as_secs_f64();
+    println!(
+        "open replaying the whole log ({} records, {} blocks, tail {} rehashed, indexes and state rebuilt): {:.3} s",
         report.records, report.blocks, report.tail_checked, open_seconds
     );
     let started = Instant::now();
@@ -189,12 +215,10 @@ fn concurrent_appends(store: &Arc<Store>) -> (f64, Duration, Duration) {
     (rate, percentile(0.50), percentile(0.99))
 }
 
-fn single_appender(store: &Store) -> f64 {
+fn single_appender(store: &Store, event: impl Fn(u64) -> NewEvent) -> f64 {
     let started = Instant::now();
     for n in 0..SINGLE_INSERTS {
-        store
-            .append("bench", vec![complaint(uuid_of(900_000_000 + n))])
-            .expect("append");
+        store.append("bench", vec![event(n)]).expect("append");
     }
     SINGLE_INSERTS as f64 / started.elapsed().as_secs_f64()
 }

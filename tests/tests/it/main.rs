@@ -7,6 +7,7 @@ mod chain_verification;
 mod crash_recovery;
 mod export_import;
 mod merkle;
+mod open_state;
 mod record_format;
 mod redaction;
 mod reference_model;

@@ -1,0 +1,205 @@
+//! The store's derived state, saved when the writer stops cleanly, so that the next open
+//! reads it and replays only the records after it instead of the whole log.
+//!
+//! The file `open-state` beside sled's holds the head it reflects (seq and hash), the
+//! validation state, the event-id index, the entity index and what the open scan learns of
+//! `personal.dat`. It is a cache and is never trusted on its own: the open still reads the
+//! records after it and the last `tail_check_records` (checking seqs, `prev_hash` links and
+//! the tail's hashes), and the record just before the saved head must carry the saved hash.
+//! A file that fails its checksum, has another version or does not fit the log is ignored
+//! and the whole log is replayed, as without it. See `docs/storage.md`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+
+use govrec_core::state::State;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::entity_index::EntityIndex;
+use crate::error::StoreError;
+use crate::hash::Hash32;
+use crate::log::PersonalScan;
+use crate::record::RecordedAt;
+use crate::store::Head;
+
+pub const OPEN_STATE_FILE: &str = "open-state";
+const MAGIC: &[u8; 4] = b"GVOS";
+/// Bump whenever what is saved, or the validation state's shape, changes.
+const VERSION: u32 = 1;
+const HEADER_BYTES: usize = 4 + 4 + 32;
+
+/// What the file holds.
+pub(crate) struct Saved {
+    pub head: Head,
+    pub blocks: u64,
+    pub state: State,
+    pub event_ids: HashMap<Uuid, u64>,
+    pub entities: EntityIndex,
+    pub personal_end: u64,
+    pub promises: BTreeMap<u64, (u64, Vec<String>)>,
+}
+
+/// The small fields, postcard-encoded.
+#[derive(Serialize, Deserialize)]
+struct Summary {
+    next_seq: u64,
+    hash: Hash32,
+    recorded_at: Option<RecordedAt>,
+    blocks: u64,
+    personal_end: u64,
+    promises: Vec<(u64, (u64, Vec<String>))>,
+}
+
+/// The parts of a [`Saved`] the writer holds by reference when it stops.
+pub(crate) struct SavedRef<'a> {
+    pub head: Head,
+    pub blocks: u64,
+    pub state: &'a State,
+    pub event_ids: &'a HashMap<Uuid, u64>,
+    pub entities: &'a EntityIndex,
+    pub personal_end: u64,
+    pub promises: &'a BTreeMap<u64, (u64, Vec<String>)>,
+}
+
+/// Writes the file atomically (a temporary file, fsynced, renamed over the old one, and the
+/// directory fsynced).
+pub(crate) fn save(dir: &Path, saved: &SavedRef<'_>) -> Result<(), StoreError> {
+    let summary = Summary {
+        next_seq: saved.head.next_seq,
+        hash: saved.head.hash,
+        recorded_at: saved.head.recorded_at,
+        blocks: saved.blocks,
+        personal_end: saved.personal_end,
+        promises: saved.promises.iter().map(|(k, v)| (*k, v.clone())).collect(),
+    };
+    let sections = [
+        postcard::to_stdvec(&summary).expect("a summary always serialises"),
+        saved.state.to_bytes(),
+        event_ids_to_bytes(saved.event_ids),
+        saved.entities.to_bytes(),
+    ];
+    let mut body = Vec::with_capacity(sections.iter().map(|section| 8 + section.len()).sum());
+    for section in &sections {
+        body.extend_from_slice(&(section.len() as u64).to_le_bytes());
+        body.extend_from_slice(section);
+    }
+    let temporary = dir.join(format!("{OPEN_STATE_FILE}.tmp"));
+    let mut file = File::create(&temporary)?;
+    file.write_all(MAGIC)?;
+    file.write_all(&VERSION.to_be_bytes())?;
+    file.write_all(blake3::hash(&body).as_bytes())?;
+    file.write_all(&body)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&temporary, dir.join(OPEN_STATE_FILE))?;
+    File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+/// Reads the file; `Ok(None)` when there is none, `Err(reason)` when it cannot be used.
+pub(crate) fn load(dir: &Path) -> Result<Option<Saved>, String> {
+    let bytes = match std::fs::read(dir.join(OPEN_STATE_FILE)) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error.to_string()),
+    };
+    if bytes.len() < HEADER_BYTES || &bytes[..4] != MAGIC {
+        return Err("not an open-state file".to_owned());
+    }
+    let version = u32::from_be_bytes(bytes[4..8].try_into().expect("4 bytes"));
+    if version != VERSION {
+        return Err(format!(
+            "open-state version {version}, this build reads {VERSION}"
+        ));
+    }
+    let body = &bytes[HEADER_BYTES..];
+    if blake3::hash(body).as_bytes() != &bytes[8..HEADER_BYTES] {
+        return Err("open-state checksum does not match".to_owned());
+    }
+    let mut sections = Vec::with_capacity(4);
+    let mut rest = body;
+    while !rest.is_empty() {
+        let (length, after) = rest.split_at_checked(8).ok_or("a truncated section length")?;
+        let length = usize::try_from(u64::from_le_bytes(length.try_into().expect("8 bytes")))
+            .map_err(|_| "a section length past memory")?;
+        let (section, after) = after.split_at_checked(length).ok_or("a truncated section")?;
+        sections.push(section);
+        rest = after;
+    }
+    let [summary, state, event_ids, entities] = sections[..] else {
+        return Err(format!("{} sections, 4 expected", sections.len()));
+    };
+    let summary: Summary = postcard::from_bytes(summary).map_err(|error| error.to_string())?;
+    // The three big parts decode at once.
+    let (state, event_ids, entities) = std::thread::scope(|scope| {
+        let state = scope.spawn(|| State::from_bytes(state));
+        let entities = scope.spawn(|| EntityIndex::from_bytes(entities));
+        let event_ids = event_ids_from_bytes(event_ids);
+        (
+            state.join().expect("decoding never panics"),
+            event_ids,
+            entities.join().expect("decoding never panics"),
+        )
+    });
+    let state = state?;
+    if state.next_seq() != summary.next_seq {
+        return Err("the saved state and head disagree".to_owned());
+    }
+    Ok(Some(Saved {
+        head: Head {
+            next_seq: summary.next_seq,
+            hash: summary.hash,
+            recorded_at: summary.recorded_at,
+        },
+        blocks: summary.blocks,
+        state,
+        event_ids: event_ids.ok_or("a damaged event-id index")?,
+        entities: entities.ok_or("a damaged entity index")?,
+        personal_end: summary.personal_end,
+        promises: summary.promises.into_iter().collect(),
+    }))
+}
+
+/// Deletes the file, if any (for tests and for a store that must replay everything).
+pub fn forget_open_state(dir: &Path) -> Result<(), StoreError> {
+    match std::fs::remove_file(dir.join(OPEN_STATE_FILE)) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error.into()),
+        _ => Ok(()),
+    }
+}
+
+impl Saved {
+    /// What the open scan knows of `personal.dat` from before the saved head: every erasure
+    /// was done before the writer stopped, so only the end matters.
+    pub(crate) fn personal(&self) -> PersonalScan {
+        PersonalScan {
+            end: self.personal_end,
+            erased: Vec::new(),
+        }
+    }
+}
+
+fn event_ids_to_bytes(event_ids: &HashMap<Uuid, u64>) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(event_ids.len() * 24);
+    for (id, seq) in event_ids {
+        bytes.extend_from_slice(id.as_bytes());
+        bytes.extend_from_slice(&seq.to_le_bytes());
+    }
+    bytes
+}
+
+fn event_ids_from_bytes(bytes: &[u8]) -> Option<HashMap<Uuid, u64>> {
+    let entries = bytes.chunks_exact(24);
+    if !entries.remainder().is_empty() {
+        return None;
+    }
+    let mut event_ids = HashMap::with_capacity(bytes.len() / 24);
+    for entry in entries {
+        let id = Uuid::from_bytes(entry[..16].try_into().expect("16 bytes"));
+        event_ids.insert(id, u64::from_le_bytes(entry[16..].try_into().expect("8 bytes")));
+    }
+    Some(event_ids)
+}
