@@ -188,7 +188,7 @@ enum Outcome {
 }
 
 fn main() -> ExitCode {
-    govrec_projections::limit_malloc_arenas();
+    govrec_projections::tune_malloc();
     let cli = Cli::parse();
     match try_main(cli) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -16,7 +16,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 fn main() {
-    govrec_projections::limit_malloc_arenas();
+    govrec_projections::tune_malloc();
     let seconds: u64 = std::env::args()
         .nth(1)
         .map_or(5, |s| s.parse().expect("SECONDS is a number"));

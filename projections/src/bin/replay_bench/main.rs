@@ -20,7 +20,7 @@ const COVERAGE_QUERIES: usize = 200;
 const AS_OF_QUERIES: usize = 5;
 
 fn main() {
-    govrec_projections::limit_malloc_arenas();
+    govrec_projections::tune_malloc();
     let events: u64 = std::env::args()
         .nth(1)
         .map_or(1_000_000, |n| n.parse().expect("EVENTS is a number"));
