@@ -223,6 +223,16 @@ impl SnapshotStore {
         Ok(positions)
     }
 
+    /// The position of the current generation's newest snapshot at or before `position_max`
+    /// (usable or not: it is not read).
+    pub(crate) fn newest_at_or_before(&self, position_max: u64) -> Result<Option<u64>, ProjectionError> {
+        let generation = self.generation()?;
+        match position_max.checked_add(1) {
+            Some(below) => self.newest_below(generation, below),
+            None => Ok(None),
+        }
+    }
+
     /// The position of `generation`'s newest snapshot before `below`.
     fn newest_below(&self, generation: u64, below: u64) -> Result<Option<u64>, ProjectionError> {
         let last = self
@@ -524,12 +534,22 @@ pub(crate) fn decode_with_index(
         ));
     }
     let body = &bytes[HEADER_BYTES..];
-    if blake3::hash(body).as_bytes() != &bytes[8..HEADER_BYTES] {
+    let expected = &bytes[8..HEADER_BYTES];
+    // The checksum runs beside the decode: a body that fails it is discarded all the same, and
+    // decoding unchecked bytes is safe (postcard fails on them; every length is bounded by the
+    // input).
+    let ((checksum_ok, checksum), decoded) = std::thread::scope(|scope| {
+        let checksum = scope.spawn(|| {
+            let started = Instant::now();
+            (blake3::hash(body).as_bytes() == expected, started.elapsed())
+        });
+        let decoded = decode_sections(body);
+        (checksum.join().expect("hashing never panics"), decoded)
+    });
+    if !checksum_ok {
         return Err("snapshot checksum does not match".to_owned());
     }
-    let checksum = started.elapsed();
-    let started = Instant::now();
-    let mut models = decode_sections(body)?;
+    let mut models = decoded?;
     let decoding = started.elapsed();
     let started = Instant::now();
     match shared_index {

@@ -729,7 +729,8 @@ impl Rebuilt {
             });
         }
         let tail_start = end.saturating_sub(tail_check_records);
-        let from = applied_from.min(tail_start);
+        // From a saved state, read at least its last record, whose hash must be the saved one.
+        let from = applied_from.min(tail_start).min(applied_from.saturating_sub(1));
         let mut event_ids = std::mem::take(&mut self.event_ids);
         event_ids.reserve((end - applied_from) as usize);
         // Most records name one or two entities.

@@ -193,3 +193,37 @@ fn replay_into_snapshots_replaces_every_snapshot() {
         snapshot::encode(&models_of(log.records()))
     );
 }
+
+/// An `as_of` reads the records after the newest checkpoint while it decodes that checkpoint;
+/// when the checkpoint turns out damaged, it replays from the earlier one instead.
+#[test]
+fn an_as_of_whose_checkpoint_is_damaged_replays_from_an_earlier_one() {
+    let log = scenario::build();
+    assert!(log.records().len() > 75, "the scenario spans three checkpoints");
+    let (dir, store) = store_with(log.records());
+    let snapshots = dir.path().join("models");
+    drop(ModelHost::open(&store, Some(&snapshots), config()).expect("open"));
+    {
+        let snapshots = SnapshotStore::open(&snapshots).expect("open snapshots");
+        let tree = snapshots.snapshots_tree();
+        let key = tree
+            .iter()
+            .keys()
+            .map(|key| key.expect("read"))
+            .find(|key| key[8..16] == 50u64.to_be_bytes() && key[16..20] == [0; 4])
+            .expect("the checkpoint at 50");
+        let mut bytes = tree.get(&key).expect("read").expect("chunk 0").to_vec();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x40;
+        tree.insert(key, bytes).expect("write");
+        tree.flush().expect("flush");
+    }
+    let (host, _) = ModelHost::open(&store, Some(&snapshots), config()).expect("reopen");
+    let as_of = host
+        .models_as_of(&store, govrec_projections::AsOfPoint::Seq(60))
+        .expect("as_of");
+    assert_eq!(
+        snapshot::encode(&as_of),
+        snapshot::encode(&models_of(&log.records()[..61]))
+    );
+}
