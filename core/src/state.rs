@@ -13,7 +13,6 @@
 //! work units, of which a county has thousands, not millions, keep more. A record costs one
 //! byte (its type, for redactions).
 
-use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 
 use serde::{Deserialize, Serialize};
@@ -25,6 +24,7 @@ use crate::event::{
 };
 use crate::rules;
 use crate::violation::{ApplyError, Violation};
+use crate::{IdMap, IdSet};
 
 /// The levels of the area hierarchy (county > town > community > compound > building): no walk
 /// up from an area takes more steps, even over a damaged log.
@@ -37,18 +37,18 @@ const AREA_LEVELS: usize = 5;
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct State {
     /// Every entity ever created, whatever its kind: entity ids share one namespace.
-    entities: HashMap<Uuid, Entity>,
+    entities: IdMap<Uuid, Entity>,
     /// Where each area sits in the hierarchy; its id is also in `entities`.
-    areas: HashMap<Uuid, AreaFacts>,
+    areas: IdMap<Uuid, AreaFacts>,
     /// The county each work unit is registered in.
-    work_unit_counties: HashMap<Uuid, Uuid>,
+    work_unit_counties: IdMap<Uuid, Uuid>,
     /// Current officers: (organisation, member) and the role held.
-    officers: HashMap<(Uuid, Uuid), OfficerRole>,
+    officers: IdMap<(Uuid, Uuid), OfficerRole>,
     /// Current dual registrations: (member or work unit, the compound or community reported
     /// to). Member and work-unit ids never collide, so one set holds both kinds.
-    reports: HashSet<(Uuid, Uuid)>,
+    reports: IdSet<(Uuid, Uuid)>,
     /// Fields erased so far: (target seq, field name).
-    redactions: HashSet<(u64, &'static str)>,
+    redactions: IdSet<(u64, &'static str)>,
     /// The type of the record at each seq; its length is the next seq.
     record_types: Vec<EventType>,
     /// What the batch being applied changed, oldest first, to undo it if the batch fails.
@@ -176,12 +176,12 @@ struct SavedState {
     record_types: Vec<EventType>,
 }
 
-fn pairs<K: Copy, V: Copy>(map: &HashMap<K, V>) -> Vec<(K, V)> {
+fn pairs<K: Copy, V: Copy>(map: &IdMap<K, V>) -> Vec<(K, V)> {
     map.iter().map(|(key, value)| (*key, *value)).collect()
 }
 
-fn map_of<K: Eq + Hash, V>(pairs: Vec<(K, V)>) -> HashMap<K, V> {
-    let mut map = HashMap::with_capacity(pairs.len());
+fn map_of<K: Eq + Hash, V>(pairs: Vec<(K, V)>) -> IdMap<K, V> {
+    let mut map = IdMap::with_capacity_and_hasher(pairs.len(), Default::default());
     map.extend(pairs);
     map
 }
@@ -217,7 +217,7 @@ impl State {
     /// Reads what [`State::to_bytes`] wrote.
     pub fn from_bytes(bytes: &[u8]) -> Result<State, String> {
         let saved: SavedState = postcard::from_bytes(bytes).map_err(|error| error.to_string())?;
-        let mut redactions = HashSet::with_capacity(saved.redactions.len());
+        let mut redactions = IdSet::with_capacity_and_hasher(saved.redactions.len(), Default::default());
         for (seq, name) in saved.redactions {
             let field = saved
                 .record_types
@@ -226,7 +226,7 @@ impl State {
                 .ok_or_else(|| format!("redaction of {name:?} at seq {seq} names no personal field"))?;
             redactions.insert((seq, field));
         }
-        let mut reports = HashSet::with_capacity(saved.reports.len());
+        let mut reports = IdSet::with_capacity_and_hasher(saved.reports.len(), Default::default());
         reports.extend(saved.reports);
         Ok(State {
             entities: map_of(saved.entities),
@@ -588,7 +588,7 @@ impl State {
     }
 }
 
-fn restore<K: Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, before: Option<V>) {
+fn restore<K: Hash + Eq, V>(map: &mut IdMap<K, V>, key: K, before: Option<V>) {
     match before {
         Some(value) => map.insert(key, value),
         None => map.remove(&key),

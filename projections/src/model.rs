@@ -289,7 +289,7 @@ pub(crate) enum Entity {
 }
 
 /// Every entity id of a log and where it is.
-pub(crate) type EntityIndex = HashMap<Uuid, Entity>;
+pub(crate) type EntityIndex = govrec_core::IdMap<Uuid, Entity>;
 
 /// Lookups rebuilt from the entity `Vec`s; never serialised.
 #[derive(Debug, Clone, Default)]
@@ -387,7 +387,7 @@ impl Models {
 
     /// The index of the entity `Vec`s, built from scratch.
     fn entity_index(&self) -> EntityIndex {
-        let mut entities = EntityIndex::new();
+        let mut entities = EntityIndex::default();
         let total = self.areas.len()
             + self.orgs.len()
             + self.work_units.len()

@@ -6,8 +6,7 @@
 //! four times the memory at 1M records: a 40-byte entry and a heap allocation per entity, plus
 //! the `Vec`s' spare capacity.
 
-use std::collections::HashMap;
-
+use govrec_core::IdMap;
 use uuid::Uuid;
 
 /// A node with no previous node.
@@ -16,7 +15,7 @@ const NONE: u32 = u32::MAX;
 #[derive(Debug, Default)]
 pub(crate) struct EntityIndex {
     /// Entity → its newest node.
-    newest: HashMap<Uuid, u32>,
+    newest: IdMap<Uuid, u32>,
     /// Node → the seq of its record.
     seqs: Vec<u64>,
     /// Node → the entity's previous node, or [`NONE`].
@@ -80,7 +79,7 @@ impl EntityIndex {
             .chunks_exact(4)
             .map(|chunk| u32::from_le_bytes(chunk.try_into().expect("4 bytes")))
             .collect();
-        let mut newest = HashMap::with_capacity(entities);
+        let mut newest = IdMap::with_capacity_and_hasher(entities, Default::default());
         for entry in rest.chunks_exact(20) {
             let node = u32::from_le_bytes(entry[16..].try_into().expect("4 bytes"));
             if node as usize >= nodes {

@@ -9,12 +9,13 @@
 //! A file that fails its checksum, has another version or does not fit the log is ignored
 //! and the whole log is replayed, as without it. See `docs/storage.md`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
 use govrec_core::state::State;
+use govrec_core::IdMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -36,7 +37,7 @@ pub(crate) struct Saved {
     pub head: Head,
     pub blocks: u64,
     pub state: State,
-    pub event_ids: HashMap<Uuid, u64>,
+    pub event_ids: IdMap<Uuid, u64>,
     pub entities: EntityIndex,
     pub personal_end: u64,
     pub promises: BTreeMap<u64, (u64, Vec<String>)>,
@@ -58,7 +59,7 @@ pub(crate) struct SavedRef<'a> {
     pub head: Head,
     pub blocks: u64,
     pub state: &'a State,
-    pub event_ids: &'a HashMap<Uuid, u64>,
+    pub event_ids: &'a IdMap<Uuid, u64>,
     pub entities: &'a EntityIndex,
     pub personal_end: u64,
     pub promises: &'a BTreeMap<u64, (u64, Vec<String>)>,
@@ -116,34 +117,32 @@ pub(crate) fn load(dir: &Path) -> Result<Option<Saved>, String> {
         ));
     }
     let body = &bytes[HEADER_BYTES..];
-    if blake3::hash(body).as_bytes() != &bytes[8..HEADER_BYTES] {
-        return Err("open-state checksum does not match".to_owned());
-    }
-    let mut sections = Vec::with_capacity(4);
-    let mut rest = body;
-    while !rest.is_empty() {
-        let (length, after) = rest.split_at_checked(8).ok_or("a truncated section length")?;
-        let length = usize::try_from(u64::from_le_bytes(length.try_into().expect("8 bytes")))
-            .map_err(|_| "a section length past memory")?;
-        let (section, after) = after.split_at_checked(length).ok_or("a truncated section")?;
-        sections.push(section);
-        rest = after;
-    }
-    let [summary, state, event_ids, entities] = sections[..] else {
-        return Err(format!("{} sections, 4 expected", sections.len()));
+    let expected = &bytes[8..HEADER_BYTES];
+
+    let checksum_matches = || blake3::hash(body).as_bytes() == expected;
+    let [summary, state, event_ids, entities] = match sections_of(body) {
+        Ok(sections) => sections,
+        Err(_) if !checksum_matches() => return Err("open-state checksum does not match".to_owned()),
+        Err(reason) => return Err(reason),
     };
-    let summary: Summary = postcard::from_bytes(summary).map_err(|error| error.to_string())?;
-    // The three big parts decode at once.
-    let (state, event_ids, entities) = std::thread::scope(|scope| {
+    // The three big parts decode at once, and the checksum beside them: decoding unchecked
+    // bytes is safe (every length is bounded by the input), and they are dropped if it fails.
+    let (checksum_ok, state, event_ids, entities) = std::thread::scope(|scope| {
+        let checksum = scope.spawn(checksum_matches);
         let state = scope.spawn(|| State::from_bytes(state));
         let entities = scope.spawn(|| EntityIndex::from_bytes(entities));
         let event_ids = event_ids_from_bytes(event_ids);
         (
+            checksum.join().expect("hashing never panics"),
             state.join().expect("decoding never panics"),
             event_ids,
             entities.join().expect("decoding never panics"),
         )
     });
+    if !checksum_ok {
+        return Err("open-state checksum does not match".to_owned());
+    }
+    let summary: Summary = postcard::from_bytes(summary).map_err(|error| error.to_string())?;
     let state = state?;
     if state.next_seq() != summary.next_seq {
         return Err("the saved state and head disagree".to_owned());
@@ -161,6 +160,24 @@ pub(crate) fn load(dir: &Path) -> Result<Option<Saved>, String> {
         personal_end: summary.personal_end,
         promises: summary.promises.into_iter().collect(),
     }))
+}
+
+/// The four length-prefixed sections of a body.
+fn sections_of(body: &[u8]) -> Result<[&[u8]; 4], String> {
+    let mut sections = Vec::with_capacity(4);
+    let mut rest = body;
+    while !rest.is_empty() {
+        let (length, after) = rest.split_at_checked(8).ok_or("a truncated section length")?;
+        let length = usize::try_from(u64::from_le_bytes(length.try_into().expect("8 bytes")))
+            .map_err(|_| "a section length past memory")?;
+        let (section, after) = after.split_at_checked(length).ok_or("a truncated section")?;
+        sections.push(section);
+        rest = after;
+    }
+    let count = sections.len();
+    sections
+        .try_into()
+        .map_err(|_| format!("{count} sections, 4 expected"))
 }
 
 /// Deletes the file, if any (for tests and for a store that must replay everything).
@@ -182,7 +199,7 @@ impl Saved {
     }
 }
 
-fn event_ids_to_bytes(event_ids: &HashMap<Uuid, u64>) -> Vec<u8> {
+fn event_ids_to_bytes(event_ids: &IdMap<Uuid, u64>) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(event_ids.len() * 24);
     for (id, seq) in event_ids {
         bytes.extend_from_slice(id.as_bytes());
@@ -191,12 +208,12 @@ fn event_ids_to_bytes(event_ids: &HashMap<Uuid, u64>) -> Vec<u8> {
     bytes
 }
 
-fn event_ids_from_bytes(bytes: &[u8]) -> Option<HashMap<Uuid, u64>> {
+fn event_ids_from_bytes(bytes: &[u8]) -> Option<IdMap<Uuid, u64>> {
     let entries = bytes.chunks_exact(24);
     if !entries.remainder().is_empty() {
         return None;
     }
-    let mut event_ids = HashMap::with_capacity(bytes.len() / 24);
+    let mut event_ids = IdMap::with_capacity_and_hasher(bytes.len() / 24, Default::default());
     for entry in entries {
         let id = Uuid::from_bytes(entry[..16].try_into().expect("16 bytes"));
         event_ids.insert(id, u64::from_le_bytes(entry[16..].try_into().expect("8 bytes")));

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use govrec_core::state::State;
 use govrec_core::Event;
+use govrec_core::IdMap;
 use uuid::Uuid;
 
 use crate::checkpoint::CheckpointSigner;
@@ -141,7 +142,7 @@ struct Shared {
     log: Log,
     /// Durable head; readers never see a record past it.
     head: RwLock<Head>,
-    event_ids: RwLock<HashMap<Uuid, u64>>,
+    event_ids: RwLock<IdMap<Uuid, u64>>,
     entities: RwLock<EntityIndex>,
     poisoned: AtomicBool,
     /// Signs checkpoints (`checkpoint.rs`).
@@ -671,7 +672,7 @@ impl Drop for Store {
 struct Rebuilt {
     head: Head,
     state: State,
-    event_ids: HashMap<Uuid, u64>,
+    event_ids: IdMap<Uuid, u64>,
     entities: EntityIndex,
     blocks: u64,
     tail_checked: u64,
@@ -871,7 +872,7 @@ fn decode_blocks(
     from: u64,
     index_from: u64,
     out: Sender<Result<Vec<Record>, StoreError>>,
-    event_ids: &mut HashMap<Uuid, u64>,
+    event_ids: &mut IdMap<Uuid, u64>,
     scan: &mut PersonalScan,
 ) {
     for block in log.blocks_from(from) {
@@ -888,7 +889,7 @@ fn decode_blocks(
     }
 }
 
-fn index_records(records: &[Record], event_ids: &mut HashMap<Uuid, u64>) -> Result<(), StoreError> {
+fn index_records(records: &[Record], event_ids: &mut IdMap<Uuid, u64>) -> Result<(), StoreError> {
     for record in records {
         if event_ids.insert(record.id, record.seq).is_some() {
             return Err(StoreError::Corrupt {
