@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output};
 
 use govrec_store::{Store, StoreConfig, SIGNING_KEY_FILE};
-use govrec_tests::hierarchy;
+use govrec_tests::{copy_dir, hierarchy};
 
 fn govrec(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_govrec"))
@@ -63,19 +63,6 @@ fn token(data: &Path) -> String {
     ]);
     assert!(output.status.success(), "{}", text(&output));
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 fn key_of(data: &Path) -> String {

@@ -204,6 +204,20 @@ pub fn redaction(target_seq: u64, fields: &[&str]) -> Event {
     })
 }
 
+/// Copies a directory tree (a data directory: sled's files, `personal.dat`, keys, models).
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
 /// Every file under `dir` (recursively), read whole: for "is this text anywhere on disk".
 pub fn read_all_files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     let mut files = Vec::new();

@@ -23,20 +23,6 @@ fn open_reporting(path: &Path, tail_check_records: u64) -> (Store, OpenReport) {
     Store::open_with_report(path, config(tail_check_records)).expect("open store")
 }
 
-/// Copies a data directory (sled's files, `personal.dat`, the open state, keys).
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 /// Two counties with their towns (seqs 0..10), complaints and members with personal values.
 fn world(store: &Store) {
     store.append("recorder", hierarchy(0)).unwrap();
