@@ -2,7 +2,7 @@
 //! and a checkpoint signed by another key, a rolled-back log and a forked log, each rejected
 //! with exit 1; `verify-export` offline.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 
 use govrec_store::{Store, StoreConfig, SIGNING_KEY_FILE};
@@ -69,6 +69,35 @@ fn key_of(data: &Path) -> String {
     let output = govrec(&["audit", "key", "--data", data.to_str().unwrap()]);
     assert!(output.status.success(), "{}", text(&output));
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// `govrec export` of `data` to DIR/export.jsonl, and `note` written to DIR/checkpoint.txt.
+fn export_with_checkpoint(dir: &Path, data: &Path, note: &str) -> (PathBuf, PathBuf) {
+    let export = dir.join("export.jsonl");
+    let checkpoint = dir.join("checkpoint.txt");
+    std::fs::write(&checkpoint, note).unwrap();
+    let exported = govrec(&[
+        "export",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        export.to_str().unwrap(),
+    ]);
+    assert!(exported.status.success(), "{}", text(&exported));
+    (export, checkpoint)
+}
+
+/// `govrec audit verify-export FILE --checkpoint CHECKPOINT --key KEY`.
+fn verify_export(file: &Path, checkpoint: &Path, key: &str) -> Output {
+    govrec(&[
+        "audit",
+        "verify-export",
+        file.to_str().unwrap(),
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--key",
+        key,
+    ])
 }
 
 fn checkpoint(server: &Server, token: &str, state: &Path, key: Option<&str>) -> Output {
@@ -211,29 +240,8 @@ fn verify_export_checks_the_chain_and_the_root_against_a_signed_checkpoint() {
     };
     append(&data, &[20]);
     let key = key_of(&data);
-    let export = dir.path().join("export.jsonl");
-    let checkpoint = dir.path().join("checkpoint.txt");
-    std::fs::write(&checkpoint, &note).unwrap();
-    let exported = govrec(&[
-        "export",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        export.to_str().unwrap(),
-    ]);
-    assert!(exported.status.success(), "{}", text(&exported));
-    let run = |file: &Path, checkpoint: &Path, key: &str| {
-        govrec(&[
-            "audit",
-            "verify-export",
-            file.to_str().unwrap(),
-            "--checkpoint",
-            checkpoint.to_str().unwrap(),
-            "--key",
-            key,
-        ])
-    };
-    let ok = run(&export, &checkpoint, &key);
+    let (export, checkpoint) = export_with_checkpoint(dir.path(), &data, &note);
+    let ok = verify_export(&export, &checkpoint, &key);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
     assert!(text(&ok).contains("15 records"), "{}", text(&ok));
 
@@ -241,14 +249,14 @@ fn verify_export_checks_the_chain_and_the_root_against_a_signed_checkpoint() {
     let edited = dir.path().join("edited.jsonl");
     let original = std::fs::read_to_string(&export).unwrap();
     std::fs::write(&edited, original.replacen("城东社区", "城西社区", 1)).unwrap();
-    let broken = run(&edited, &checkpoint, &key);
+    let broken = verify_export(&edited, &checkpoint, &key);
     assert_eq!(broken.status.code(), Some(1), "{}", text(&broken));
 
     // A shorter export than the checkpoint (records removed at the end).
     let short = dir.path().join("short.jsonl");
     let lines: Vec<&str> = original.lines().take(8).collect();
     std::fs::write(&short, lines.join("\n") + "\n").unwrap();
-    let truncated = run(&short, &checkpoint, &key);
+    let truncated = verify_export(&short, &checkpoint, &key);
     assert_eq!(truncated.status.code(), Some(1), "{}", text(&truncated));
 
     // A checkpoint with a changed root does not verify.
@@ -256,7 +264,7 @@ fn verify_export_checks_the_chain_and_the_root_against_a_signed_checkpoint() {
     let mut lines: Vec<String> = note.lines().map(str::to_owned).collect();
     lines[1] = "11".to_owned();
     std::fs::write(&forged, lines.join("\n") + "\n").unwrap();
-    let bad = run(&export, &forged, &key);
+    let bad = verify_export(&export, &forged, &key);
     assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
     assert!(text(&bad).contains("BAD CHECKPOINT"), "{}", text(&bad));
 }
@@ -287,31 +295,11 @@ fn verify_export_follows_the_rule_for_redacted_records() {
         store.checkpoint_latest().unwrap().1
     };
     let key = key_of(&data);
-    let export = dir.path().join("export.jsonl");
-    let checkpoint = dir.path().join("checkpoint.txt");
-    std::fs::write(&checkpoint, &note).unwrap();
-    let exported = govrec(&[
-        "export",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        export.to_str().unwrap(),
-    ]);
-    assert!(exported.status.success(), "{}", text(&exported));
+    let (export, checkpoint) = export_with_checkpoint(dir.path(), &data, &note);
     let original = std::fs::read_to_string(&export).unwrap();
     assert!(original.contains(r#""redaction":{"by_seq":6,"fields":["summary"]}"#));
     assert!(!original.contains("REDACT-CLI"));
-    let run = |file: &Path| {
-        govrec(&[
-            "audit",
-            "verify-export",
-            file.to_str().unwrap(),
-            "--checkpoint",
-            checkpoint.to_str().unwrap(),
-            "--key",
-            &key,
-        ])
-    };
+    let run = |file: &Path| verify_export(file, &checkpoint, &key);
     let ok = run(&export);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
     // A marker that names another record as K is refused.
