@@ -1,49 +1,19 @@
 //! The audit routes for proofs, checkpoints and the key, through `tower::ServiceExt::oneshot`:
 //! answers that verify offline, the role matrix, and bad parameters as problems.
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use govrec_server::auth::{create_token, Role, Scope};
+use govrec_server::auth::Role;
 use govrec_store::merkle::{leaf_hash, verify_consistency, verify_inclusion};
-use govrec_store::{Hash32, NoteVerifier, Store, StoreConfig};
+use govrec_store::{Hash32, NoteVerifier};
 use serde_json::Value;
 use tower::ServiceExt;
 
-struct Api {
-    _dir: tempfile::TempDir,
-    store: Arc<Store>,
-    router: axum::Router,
-    tokens: Vec<(Role, String)>,
-}
+mod support;
+
+use support::Api;
 
 impl Api {
-    fn new() -> Api {
-        let dir = tempfile::tempdir().unwrap();
-        let tokens = [Role::Admin, Role::Auditor, Role::Recorder, Role::Office]
-            .into_iter()
-            .map(|role| {
-                let token =
-                    create_token(dir.path(), role, Scope::parse("*").unwrap(), role.as_str()).unwrap();
-                (role, token)
-            })
-            .collect();
-        let store = Arc::new(Store::open(&dir.path().join("log"), StoreConfig::default()).unwrap());
-        let state =
-            govrec_server::state_for(store.clone(), dir.path(), govrec_server::Limits::default()).unwrap();
-        Api {
-            router: govrec_server::router(state),
-            store,
-            _dir: dir,
-            tokens,
-        }
-    }
-
-    fn token(&self, role: Role) -> &str {
-        &self.tokens.iter().find(|(r, _)| *r == role).unwrap().1
-    }
-
     fn append(&self, base: u64) {
         self.store
             .append("recorder", govrec_tests::hierarchy(base))

@@ -3,12 +3,10 @@
 //! verifies, and no file of the data directory holds the erased text (the read models'
 //! snapshots included); every other caller and every malformed body gets a problem, never a 5xx.
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use govrec_server::auth::{create_token, Role, Scope};
-use govrec_store::{NewEvent, Store, StoreConfig};
+use govrec_server::auth::Role;
+use govrec_store::NewEvent;
 use govrec_tests::{complaint, hierarchy, resident_member, uuid_of};
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -16,51 +14,28 @@ use tower::ServiceExt;
 const SUMMARY: &str = "楼道灯坏了-REDACT-HTTP-91ac";
 const NAME: &str = "李桂兰-REDACT-HTTP-NAME";
 
-struct Api {
-    dir: tempfile::TempDir,
-    state: govrec_server::SharedState,
-    store: Arc<Store>,
-    router: axum::Router,
-    tokens: Vec<(Role, String)>,
+mod support;
+
+use support::Api;
+
+/// The API over a store holding a hierarchy, a complaint (seq 5) and a member (seq 6).
+fn api() -> Api {
+    let api = Api::new();
+    api.store.append("recorder", hierarchy(0)).unwrap();
+    api.store
+        .append(
+            "recorder",
+            vec![
+                NewEvent::new(complaint(uuid_of(100), uuid_of(3), SUMMARY, "居民-甲")),
+                NewEvent::new(resident_member(uuid_of(101), NAME, uuid_of(3))),
+            ],
+        )
+        .unwrap();
+    api.state.models.catch_up(&api.store).unwrap();
+    api
 }
 
 impl Api {
-    fn new() -> Api {
-        let dir = tempfile::tempdir().unwrap();
-        let tokens = [Role::Admin, Role::Auditor, Role::Recorder, Role::Office]
-            .into_iter()
-            .map(|role| {
-                let token =
-                    create_token(dir.path(), role, Scope::parse("*").unwrap(), role.as_str()).unwrap();
-                (role, token)
-            })
-            .collect();
-        let store = Arc::new(Store::open(&dir.path().join("log"), StoreConfig::default()).unwrap());
-        store.append("recorder", hierarchy(0)).unwrap();
-        store
-            .append(
-                "recorder",
-                vec![
-                    NewEvent::new(complaint(uuid_of(100), uuid_of(3), SUMMARY, "居民-甲")),
-                    NewEvent::new(resident_member(uuid_of(101), NAME, uuid_of(3))),
-                ],
-            )
-            .unwrap();
-        let state =
-            govrec_server::state_for(store.clone(), dir.path(), govrec_server::Limits::default()).unwrap();
-        Api {
-            router: govrec_server::router(state.clone()),
-            state,
-            store,
-            dir,
-            tokens,
-        }
-    }
-
-    fn token(&self, role: Role) -> &str {
-        &self.tokens.iter().find(|(r, _)| *r == role).unwrap().1
-    }
-
     async fn send(&self, request: Request<Body>) -> (StatusCode, String, String) {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
@@ -97,7 +72,7 @@ impl Api {
 
 #[tokio::test]
 async fn an_admin_redacts_and_the_record_is_served_with_its_marker() {
-    let api = Api::new();
+    let api = api();
     let body = json!({"target_seq": 5, "fields": ["summary", "resident_ref"], "reason": "居民申请删除"});
     let (status, _, text) = api.redact(&body.to_string(), Some(Role::Admin)).await;
     assert_eq!(status, StatusCode::CREATED, "{text}");
@@ -172,7 +147,7 @@ async fn an_admin_redacts_and_the_record_is_served_with_its_marker() {
 
 #[tokio::test]
 async fn only_admins_redact_and_bad_bodies_are_problems() {
-    let api = Api::new();
+    let api = api();
     let body = json!({"target_seq": 5, "fields": ["summary"], "reason": "r"}).to_string();
     let (status, _, _) = api.redact(&body, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);

@@ -1,0 +1,47 @@
+//! What the oneshot route tests of `audit.rs` and `redact.rs` share: an empty store in a
+//! temporary directory, the router over it, and one all-counties token per role.
+
+// Each test binary uses part of this.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use govrec_server::auth::{create_token, Role, Scope};
+use govrec_store::{Store, StoreConfig};
+
+pub struct Api {
+    pub dir: tempfile::TempDir,
+    pub state: govrec_server::SharedState,
+    pub store: Arc<Store>,
+    pub router: axum::Router,
+    pub tokens: Vec<(Role, String)>,
+}
+
+impl Api {
+    /// An empty store, the router over it, and a token named after each role.
+    pub fn new() -> Api {
+        let dir = tempfile::tempdir().unwrap();
+        let tokens = [Role::Admin, Role::Auditor, Role::Recorder, Role::Office]
+            .into_iter()
+            .map(|role| {
+                let token =
+                    create_token(dir.path(), role, Scope::parse("*").unwrap(), role.as_str()).unwrap();
+                (role, token)
+            })
+            .collect();
+        let store = Arc::new(Store::open(&dir.path().join("log"), StoreConfig::default()).unwrap());
+        let state =
+            govrec_server::state_for(store.clone(), dir.path(), govrec_server::Limits::default()).unwrap();
+        Api {
+            router: govrec_server::router(state.clone()),
+            state,
+            store,
+            dir,
+            tokens,
+        }
+    }
+
+    pub fn token(&self, role: Role) -> &str {
+        &self.tokens.iter().find(|(r, _)| *r == role).unwrap().1
+    }
+}
