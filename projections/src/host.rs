@@ -266,33 +266,10 @@ impl ModelHost {
         if let Some(models) = cached.as_ref().filter(|models| models.next_seq() == position) {
             return Ok(models.clone());
         }
-        // Where the replay will start if the newest checkpoint at or before the point is
-        // usable: its records are read and decoded beside the snapshot's read and decode,
-        // filling the time one core would otherwise idle (the checksum, the sections'
-        // unequal sizes).
-        let checkpoint = match &self.snapshots {
-            Some(snapshots) => snapshots.newest_at_or_before(position)?.unwrap_or(0),
-            None => 0,
-        };
-        let replay_from = checkpoint.max(cached.as_ref().map_or(0, |models| models.next_seq()));
-        let (models, prefetched) = std::thread::scope(|scope| {
-            let prefetch = scope.spawn(|| read_records(store, replay_from, position));
-            let models = self.start_for(store, position, cached);
-            (models, prefetch.join().expect("reading never panics"))
-        });
-        let mut models = models?;
+        let mut models = self.start_for(store, position, cached)?;
         // Make room first, so at most `as_of_cache_entries` past models plus the one being
         // built are ever in memory.
         self.cache_evict(self.config.as_of_cache_entries.saturating_sub(1));
-        if models.next_seq() == replay_from {
-            for record in prefetched?.iter().flatten() {
-                models.apply(record)?;
-            }
-        } else {
-            // The checkpoint was unusable (and is deleted by now).
-            drop(prefetched);
-        }
-        // Whatever is left (all of it after an unusable checkpoint; nothing otherwise).
         replay_until(&mut models, store, position, None, &mut |_| {})?;
         let models = Arc::new(models);
         let mut cache = self.as_of_cache.lock().expect("cache lock");
@@ -337,25 +314,6 @@ impl ModelHost {
             .max_by_key(|models| models.next_seq())
             .cloned()
     }
-}
-
-/// The records `from..end` of `store`, in batches of [`REPLAY_BATCH_RECORDS`].
-fn read_records(
-    store: &Store,
-    from: u64,
-    end: u64,
-) -> Result<Vec<Vec<govrec_store::Record>>, ProjectionError> {
-    let mut batches = Vec::new();
-    let mut next = from;
-    while next < end {
-        let batch = store.read_range(next, REPLAY_BATCH_RECORDS.min((end - next) as usize))?;
-        if batch.is_empty() {
-            break;
-        }
-        next += batch.len() as u64;
-        batches.push(batch);
-    }
-    Ok(batches)
 }
 
 /// `govrec replay`: replays the whole log into fresh models, writing their checkpoints and a

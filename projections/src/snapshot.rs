@@ -223,16 +223,6 @@ impl SnapshotStore {
         Ok(positions)
     }
 
-    /// The position of the current generation's newest snapshot at or before `position_max`
-    /// (usable or not: it is not read).
-    pub(crate) fn newest_at_or_before(&self, position_max: u64) -> Result<Option<u64>, ProjectionError> {
-        let generation = self.generation()?;
-        match position_max.checked_add(1) {
-            Some(below) => self.newest_below(generation, below),
-            None => Ok(None),
-        }
-    }
-
     /// The position of `generation`'s newest snapshot before `below`.
     fn newest_below(&self, generation: u64, below: u64) -> Result<Option<u64>, ProjectionError> {
         let last = self

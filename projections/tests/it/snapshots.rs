@@ -194,8 +194,7 @@ fn replay_into_snapshots_replaces_every_snapshot() {
     );
 }
 
-/// An `as_of` reads the records after the newest checkpoint while it decodes that checkpoint;
-/// when the checkpoint turns out damaged, it replays from the earlier one instead.
+/// An `as_of` whose newest checkpoint turns out damaged replays from the earlier one instead.
 #[test]
 fn an_as_of_whose_checkpoint_is_damaged_replays_from_an_earlier_one() {
     let log = scenario::build();
