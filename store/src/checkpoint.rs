@@ -235,7 +235,7 @@ fn write_private(path: &Path, text: &str) -> Result<(), StoreError> {
     file.write_all(b"\n")?;
     file.sync_all()?;
     if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
+        crate::log::sync_directory(dir)?;
     }
     Ok(())
 }

@@ -502,7 +502,7 @@ fn block_key(key: &[u8]) -> Result<u64, StoreError> {
     Ok(u64::from_be_bytes(bytes))
 }
 
-fn sync_directory(dir: &Path) -> Result<(), StoreError> {
+pub(crate) fn sync_directory(dir: &Path) -> Result<(), StoreError> {
     File::open(dir)?.sync_all()?;
     Ok(())
 }

@@ -22,7 +22,7 @@ use uuid::Uuid;
 use crate::entity_index::EntityIndex;
 use crate::error::StoreError;
 use crate::hash::Hash32;
-use crate::log::PersonalScan;
+use crate::log::{sync_directory, PersonalScan};
 use crate::record::RecordedAt;
 use crate::store::Head;
 
@@ -82,22 +82,29 @@ pub(crate) fn save(dir: &Path, saved: &SavedRef<'_>) -> Result<(), StoreError> {
         event_ids_to_bytes(saved.event_ids),
         saved.entities.to_bytes(),
     ];
-    let mut body = Vec::with_capacity(sections.iter().map(|section| 8 + section.len()).sum());
-    for section in &sections {
-        body.extend_from_slice(&(section.len() as u64).to_le_bytes());
-        body.extend_from_slice(section);
+    // The body is the sections, each after its length; hashed and written piece by piece
+    // rather than copied into one buffer first.
+    let lengths = sections
+        .each_ref()
+        .map(|section| (section.len() as u64).to_le_bytes());
+    let mut hasher = blake3::Hasher::new();
+    for (length, section) in lengths.iter().zip(&sections) {
+        hasher.update(length);
+        hasher.update(section);
     }
     let temporary = dir.join(format!("{OPEN_STATE_FILE}.tmp"));
     let mut file = File::create(&temporary)?;
     file.write_all(MAGIC)?;
     file.write_all(&VERSION.to_be_bytes())?;
-    file.write_all(blake3::hash(&body).as_bytes())?;
-    file.write_all(&body)?;
+    file.write_all(hasher.finalize().as_bytes())?;
+    for (length, section) in lengths.iter().zip(&sections) {
+        file.write_all(length)?;
+        file.write_all(section)?;
+    }
     file.sync_all()?;
     drop(file);
     std::fs::rename(&temporary, dir.join(OPEN_STATE_FILE))?;
-    File::open(dir)?.sync_all()?;
-    Ok(())
+    sync_directory(dir)
 }
 
 /// Reads the file; `Ok(None)` when there is none, `Err(reason)` when it cannot be used.
