@@ -7,7 +7,6 @@ use govrec_server::auth::Role;
 use govrec_store::merkle::{leaf_hash, verify_consistency, verify_inclusion};
 use govrec_store::{Hash32, NoteVerifier};
 use serde_json::Value;
-use tower::ServiceExt;
 
 mod support;
 
@@ -26,22 +25,7 @@ impl Api {
         if !token.is_empty() {
             request = request.header("authorization", format!("Bearer {token}"));
         }
-        let response = self
-            .router
-            .clone()
-            .oneshot(request.body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .map(|value| value.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        (status, content_type, String::from_utf8(bytes.to_vec()).unwrap())
+        self.send(request.body(Body::empty()).unwrap()).await
     }
 
     async fn json(&self, uri: &str) -> Value {

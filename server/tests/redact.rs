@@ -9,7 +9,6 @@ use govrec_server::auth::Role;
 use govrec_store::NewEvent;
 use govrec_tests::{complaint, hierarchy, resident_member, uuid_of};
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 const SUMMARY: &str = "楼道灯坏了-REDACT-HTTP-91ac";
 const NAME: &str = "李桂兰-REDACT-HTTP-NAME";
@@ -36,20 +35,6 @@ fn api() -> Api {
 }
 
 impl Api {
-    async fn send(&self, request: Request<Body>) -> (StatusCode, String, String) {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .map(|value| value.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        (status, content_type, String::from_utf8(bytes.to_vec()).unwrap())
-    }
-
     async fn redact(&self, body: &str, role: Option<Role>) -> (StatusCode, String, String) {
         let mut request = Request::post("/v1/admin/redact").header("content-type", "application/json");
         if let Some(role) = role {

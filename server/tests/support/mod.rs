@@ -1,13 +1,17 @@
 //! What the oneshot route tests of `audit.rs` and `redact.rs` share: an empty store in a
-//! temporary directory, the router over it, and one all-counties token per role.
+//! temporary directory, the router over it, one all-counties token per role, and sending a
+//! request through it.
 
 // Each test binary uses part of this.
 #![allow(dead_code)]
 
 use std::sync::Arc;
 
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
 use govrec_server::auth::{create_token, Role, Scope};
 use govrec_store::{Store, StoreConfig};
+use tower::ServiceExt;
 
 pub struct Api {
     pub dir: tempfile::TempDir,
@@ -43,5 +47,20 @@ impl Api {
 
     pub fn token(&self, role: Role) -> &str {
         &self.tokens.iter().find(|(r, _)| *r == role).unwrap().1
+    }
+
+    /// Sends `request` through the router: status, content type and body text.
+    pub async fn send(&self, request: Request<Body>) -> (StatusCode, String, String) {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|value| value.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, content_type, String::from_utf8(bytes.to_vec()).unwrap())
     }
 }
