@@ -26,7 +26,7 @@ use crate::record::{
     encode_stripped, redaction_matches, validate_actor, BusinessDate, PersonalBlob, PersonalRef, Record,
     RecordedAt, Redaction, StoredRecord, StoredRecordRef,
 };
-use crate::tiles::{TileReader, TileWriter};
+use crate::tiles::{PartialLeaves, TileReader, TileWriter};
 
 /// The most one event may take in stored form. The rules of `govrec_core` keep real events
 /// far below it (texts of at most 2,000 characters, at most 1,000 area ids).
@@ -149,6 +149,9 @@ struct Shared {
     signer: CheckpointSigner,
     /// Time the writer spent maintaining the Merkle tree, in nanoseconds (for benchmarks).
     merkle_nanos: std::sync::atomic::AtomicU64,
+    /// The Merkle tree's unfinished leaf tile, which is not stored (`tiles.rs`); the writer
+    /// moves it on after it has written the tiles of a commit.
+    merkle_partial: RwLock<PartialLeaves>,
     /// Tells subscribers (live feeds, read models) that the durable head moved.
     head_changes: tokio::sync::watch::Sender<Head>,
     /// Redactions promised by restored records whose `Redacted` record has not been restored
@@ -297,6 +300,7 @@ impl Store {
             poisoned: AtomicBool::new(false),
             signer,
             merkle_nanos: std::sync::atomic::AtomicU64::new(0),
+            merkle_partial: RwLock::new(tiles.partial_leaves()),
             head_changes: tokio::sync::watch::channel(rebuilt.head).0,
             promises: Mutex::new(std::mem::take(&mut rebuilt.promises)),
         });
@@ -534,7 +538,7 @@ impl Store {
     /// The root of the Merkle tree of the first `size` records (`docs/merkle.md`).
     pub fn merkle_root(&self, size: u64) -> Result<Hash32, StoreError> {
         self.check_tree_size(size)?;
-        merkle::root(&mut TileReader::new(self.shared.log.merkle_tree()), size)
+        merkle::root(&mut self.tile_reader(), size)
     }
 
     /// The inclusion proof of record `seq` in the tree of the first `size` records
@@ -549,7 +553,7 @@ impl Store {
                 format!("seq {seq} is not in a tree of {size} records"),
             ));
         }
-        merkle::inclusion_proof(&mut TileReader::new(self.shared.log.merkle_tree()), seq, size)
+        merkle::inclusion_proof(&mut self.tile_reader(), seq, size)
     }
 
     /// The consistency proof from the tree of `old_size` records to that of `new_size`
@@ -564,11 +568,13 @@ impl Store {
                 format!("from_size {old_size} is larger than to_size {new_size}"),
             ));
         }
-        merkle::consistency_proof(
-            &mut TileReader::new(self.shared.log.merkle_tree()),
-            old_size,
-            new_size,
-        )
+        merkle::consistency_proof(&mut self.tile_reader(), old_size, new_size)
+    }
+
+    /// A reader of the Merkle tree for sizes up to the durable head as read before this call.
+    fn tile_reader(&self) -> TileReader<'_> {
+        let partial = self.shared.merkle_partial.read().expect("merkle lock").clone();
+        TileReader::new(self.shared.log.merkle_tree(), partial)
     }
 
     /// Seconds the writer has spent maintaining the Merkle tree since the store opened
@@ -1618,18 +1624,23 @@ impl Writer {
         let tiles = self
             .tiles
             .append(staged.records.iter().map(|record| leaf_hash(&record.hash)));
-        let applied = self.shared.log.apply_tiles(tiles.into_batch());
+        if !tiles.is_empty() {
+            self.shared.log.apply_tiles(tiles.into_batch())?;
+        }
+        // Only now, with the tiles it completed stored, may readers see the leaf tile move on.
+        self.tiles
+            .copy_partial_leaves(&mut self.shared.merkle_partial.write().expect("merkle lock"));
         self.shared
             .merkle_nanos
             .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        applied
+        Ok(())
     }
 }
 
-/// Loads the Merkle tiles and brings them level with the log (`head` records): tiles behind
-/// the log (a crash between the two batches of a commit, or a store written before the
-/// tree existed) are completed from the records; tiles ahead of it cannot come from a
-/// commit and are rebuilt from scratch.
+/// Loads the Merkle tiles and brings them level with the log (`head` records): the unfinished
+/// leaf tile, never stored, and tiles behind the log (a crash between the two batches of a
+/// commit, or a store written before the tree existed) are completed from the records; tiles
+/// ahead of it cannot come from a commit and are rebuilt from scratch.
 fn catch_up_tiles(log: &Log, head: u64) -> Result<TileWriter, StoreError> {
     let mut tiles = TileWriter::load(log.merkle_tree())?;
     if tiles.size() > head {
@@ -1642,6 +1653,7 @@ fn catch_up_tiles(log: &Log, head: u64) -> Result<TileWriter, StoreError> {
     const LEAVES_PER_BATCH: usize = 64 * 1024;
     let from = tiles.size();
     let mut leaves = Vec::with_capacity(LEAVES_PER_BATCH);
+    let mut wrote = false;
     for block in log.blocks_from(from) {
         let (first, bytes) = block?;
         if first >= head {
@@ -1653,17 +1665,25 @@ fn catch_up_tiles(log: &Log, head: u64) -> Result<TileWriter, StoreError> {
             }
         }
         if leaves.len() >= LEAVES_PER_BATCH {
-            log.apply_tiles(tiles.append(leaves.drain(..)).into_batch())?;
+            let writes = tiles.append(leaves.drain(..));
+            wrote |= !writes.is_empty();
+            log.apply_tiles(writes.into_batch())?;
         }
     }
-    log.apply_tiles(tiles.append(leaves.drain(..)).into_batch())?;
+    let writes = tiles.append(leaves.drain(..));
+    if !writes.is_empty() {
+        wrote = true;
+        log.apply_tiles(writes.into_batch())?;
+    }
     if tiles.size() != head {
         return Err(StoreError::Corrupt {
             seq: tiles.size(),
             reason: "the Merkle tree could not be rebuilt up to the head".to_owned(),
         });
     }
-    log.sync()?;
+    if wrote {
+        log.sync()?;
+    }
     Ok(tiles)
 }
 

@@ -3,9 +3,16 @@
 //!
 //! Tile `(t, i)` holds the hashes of the nodes at level `8t` with indices `256i ..` that are
 //! complete (a full tile has 256, the last tile of a level fewer); a node at level `8t + k`
-//! (k < 8) is computed from `2^k` entries of one tile. The writer appends leaves and rewrites
+//! (k < 8) is computed from `2^k` entries of one tile. The writer appends leaves and writes
 //! the tiles that changed; complete nodes never change, so a reader can use any tile for any
 //! tree size up to what was written.
+//!
+//! The unfinished tile of level 0 (the newest < 256 leaf hashes) is **not** written: it would
+//! be rewritten by every commit, several kilobytes for a one-record commit, and it is cheap to
+//! rebuild from the records. It lives in memory ([`PartialLeaves`]); readers take a copy of it
+//! beside the stored tiles, and on open the writer recomputes it from the records after the
+//! stored `size` (a multiple of 256). Unfinished tiles of the higher levels change only when a
+//! leaf tile completes, and are written then.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -45,6 +52,15 @@ pub(crate) fn stored_size(tree: &sled::Tree) -> Result<u64, StoreError> {
     }
 }
 
+/// The unfinished leaf tile (tile level 0), which is kept in memory only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PartialLeaves {
+    /// Its tile index: the leaves before it are in complete, stored tiles.
+    pub(crate) index: u64,
+    /// The leaf hashes it holds so far (fewer than [`TILE_WIDTH`]).
+    pub(crate) hashes: Vec<Hash32>,
+}
+
 /// The writer's side: the unfinished tile of every tile level, and the size.
 #[derive(Debug, Default)]
 pub(crate) struct TileWriter {
@@ -61,6 +77,11 @@ pub(crate) struct TileWrites {
 }
 
 impl TileWrites {
+    /// True when the append completed no tile: nothing to write.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.tiles.is_empty()
+    }
+
     pub(crate) fn into_batch(self) -> sled::Batch {
         let mut batch = sled::Batch::default();
         for (key, value) in self.tiles {
@@ -110,7 +131,26 @@ impl TileWriter {
         self.size
     }
 
-    /// Appends leaf hashes and returns the tiles that changed (with the new size).
+    /// The unfinished leaf tile, which is not stored.
+    pub(crate) fn partial_leaves(&self) -> PartialLeaves {
+        PartialLeaves {
+            index: self.size / TILE_WIDTH as u64,
+            hashes: self.partial.first().cloned().unwrap_or_default(),
+        }
+    }
+
+    /// Copies the unfinished leaf tile into `into` (which readers share), reusing its buffer.
+    pub(crate) fn copy_partial_leaves(&self, into: &mut PartialLeaves) {
+        into.index = self.size / TILE_WIDTH as u64;
+        into.hashes.clear();
+        if let Some(leaves) = self.partial.first() {
+            into.hashes.extend_from_slice(leaves);
+        }
+    }
+
+    /// Appends leaf hashes and returns the tiles to write: the tiles completed, and the
+    /// unfinished tiles of levels above 0 that changed (with the size they cover, a multiple of
+    /// 256). Empty when no leaf tile completed.
     pub(crate) fn append(&mut self, leaves: impl IntoIterator<Item = Hash32>) -> TileWrites {
         let mut writes = TileWrites::default();
         let mut dirty: Vec<bool> = Vec::new();
@@ -144,7 +184,7 @@ impl TileWriter {
             }
             self.size += 1;
         }
-        for (tile_level, tile) in self.partial.iter().enumerate() {
+        for (tile_level, tile) in self.partial.iter().enumerate().skip(1) {
             if dirty.get(tile_level).copied().unwrap_or(false) && !tile.is_empty() {
                 let nodes = self.size >> (TILE_HEIGHT as usize * tile_level);
                 writes.tiles.insert(
@@ -153,7 +193,7 @@ impl TileWriter {
                 );
             }
         }
-        writes.size = self.size;
+        writes.size = self.size - self.size % TILE_WIDTH as u64;
         writes
     }
 }
@@ -176,17 +216,23 @@ fn decode_tile(bytes: &[u8]) -> Result<Vec<Hash32>, StoreError> {
         .collect())
 }
 
-/// Reads perfect-subtree hashes from the stored tiles, caching the tiles it read (one proof
-/// reads a handful of tiles several times).
+/// Reads perfect-subtree hashes from the stored tiles and a copy of the unfinished leaf tile,
+/// caching the tiles it read (one proof reads a handful of tiles several times).
+///
+/// The copy must be taken after the reader learnt the tree size it will ask for: the writer
+/// stores a completed tile before it moves its copy on, so every leaf below that size is
+/// either in the copy or in a stored tile.
 pub(crate) struct TileReader<'a> {
     tree: &'a sled::Tree,
+    partial: PartialLeaves,
     cache: HashMap<[u8; 9], sled::IVec>,
 }
 
 impl<'a> TileReader<'a> {
-    pub(crate) fn new(tree: &'a sled::Tree) -> TileReader<'a> {
+    pub(crate) fn new(tree: &'a sled::Tree, partial: PartialLeaves) -> TileReader<'a> {
         TileReader {
             tree,
+            partial,
             cache: HashMap::new(),
         }
     }
@@ -199,6 +245,16 @@ impl NodeSource for TileReader<'_> {
         let tile_level = level / TILE_HEIGHT;
         let height_in_tile = level % TILE_HEIGHT;
         let first = index << height_in_tile;
+        let offset = (first % TILE_WIDTH as u64) as usize;
+        let count = 1usize << height_in_tile;
+        if tile_level == 0 && first / TILE_WIDTH as u64 == self.partial.index {
+            let hashes = self.partial.hashes.get(offset..offset + count).ok_or_else(|| {
+                corrupt(format!(
+                    "merkle node ({level}, {index}) is past the unfinished leaf tile"
+                ))
+            })?;
+            return Ok(perfect_root(hashes));
+        }
         let key = tile_key(tile_level as u8, first / TILE_WIDTH as u64);
         let tile = match self.cache.get(&key) {
             Some(tile) => tile.clone(),
@@ -211,8 +267,6 @@ impl NodeSource for TileReader<'_> {
                 tile
             }
         };
-        let offset = (first % TILE_WIDTH as u64) as usize;
-        let count = 1usize << height_in_tile;
         if !tile.len().is_multiple_of(32) || tile.len() < (offset + count) * 32 {
             return Err(corrupt(format!(
                 "merkle node ({level}, {index}): its tile is too short"
@@ -241,7 +295,8 @@ mod tests {
     }
 
     /// Tiles over 70,000 leaves (three tile levels), appended in uneven chunks with the writer
-    /// reloaded from sled in between, give the roots and proofs of the tree in memory.
+    /// reloaded from sled in between (and caught up from the leaves, as the store does from
+    /// its records), give the roots and proofs of the tree in memory.
     #[test]
     fn tiles_over_three_tile_levels_match_the_tree_in_memory() {
         let db = sled::Config::new().temporary(true).open().unwrap();
@@ -252,16 +307,23 @@ mod tests {
         let mut chunk = 1usize;
         while at < leaves.len() {
             let end = (at + chunk).min(leaves.len());
-            tree.apply_batch(writer.append(leaves[at..end].iter().copied()).into_batch())
-                .unwrap();
+            let writes = writer.append(leaves[at..end].iter().copied());
+            assert_eq!(writes.is_empty(), end / TILE_WIDTH == at / TILE_WIDTH);
+            if !writes.is_empty() {
+                tree.apply_batch(writes.into_batch()).unwrap();
+            }
             at = end;
             chunk = chunk * 7 % 9_973 + 1;
             if chunk.is_multiple_of(3) {
                 writer = TileWriter::load(&tree).unwrap();
+                let stored = writer.size() as usize;
+                assert_eq!(stored, at - at % TILE_WIDTH, "only whole leaf tiles are stored");
+                let writes = writer.append(leaves[stored..at].iter().copied());
+                assert!(writes.is_empty());
             }
             assert_eq!(writer.size(), at as u64);
         }
-        let mut reader = TileReader::new(&tree);
+        let mut reader = TileReader::new(&tree, writer.partial_leaves());
         for size in [1u64, 255, 256, 257, 65_535, 65_536, 65_537, 69_999, 70_000] {
             let memory = &leaves[..size as usize];
             let expected = merkle::root_of_leaves(memory);
