@@ -169,16 +169,17 @@ impl Log {
         Ok(())
     }
 
-    /// Writes the personal values of a commit at `offset` (the end of what records reference)
-    /// and makes them durable, **before** the commit's blocks are written: sled may write a
-    /// block to disk at any time once applied, and a block must never reference bytes a crash
-    /// could lose. One write and one `fdatasync` per commit.
-    pub(crate) fn append_personal(&self, offset: u64, bytes: &[u8]) -> Result<(), StoreError> {
+    /// Writes the personal values of a commit at `offset` (the end of what records reference),
+    /// **without** making them durable: the syncer calls [`Log::sync_personal`] before it
+    /// applies any block that references them. Once applied, sled may write a block to disk at
+    /// any moment (its background flusher), and a block must never reference bytes a crash
+    /// could lose; blocks are applied only after that `fdatasync`.
+    pub(crate) fn write_personal(&self, offset: u64, bytes: &[u8]) -> Result<(), StoreError> {
         use std::sync::atomic::Ordering;
         let needed = offset + bytes.len() as u64;
         let allocated = self.personal_allocated.load(Ordering::Acquire);
         if needed > allocated {
-            // Extend with zeros well past what this commit needs; the same fdatasync below
+            // Extend with zeros well past what this commit needs; the next `sync_personal`
             // makes the extension durable (the one commit in many that pays for metadata).
             let target =
                 needed.div_ceil(PERSONAL_EXTEND_BYTES) * PERSONAL_EXTEND_BYTES + PERSONAL_EXTEND_BYTES;
@@ -187,6 +188,11 @@ impl Log {
             self.personal_allocated.store(target, Ordering::Release);
         }
         self.personal.write_all_at(bytes, offset)?;
+        Ok(())
+    }
+
+    /// Makes every personal value written so far durable (`fdatasync` of `personal.dat`).
+    pub(crate) fn sync_personal(&self) -> Result<(), StoreError> {
         self.personal.sync_data()?;
         Ok(())
     }

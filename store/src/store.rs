@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -149,9 +149,13 @@ struct Shared {
     signer: CheckpointSigner,
     /// Time the writer spent maintaining the Merkle tree, in nanoseconds (for benchmarks).
     merkle_nanos: std::sync::atomic::AtomicU64,
-    /// The Merkle tree's unfinished leaf tile, which is not stored (`tiles.rs`); the writer
-    /// moves it on after it has written the tiles of a commit.
+    /// The Merkle tree's unfinished leaf tile, which is not stored (`tiles.rs`); the syncer
+    /// moves it on once it has applied the tiles a commit completed.
     merkle_partial: RwLock<PartialLeaves>,
+    /// The end (next seq) of the records whose blocks the syncer has applied to sled. The
+    /// writer waits on it before it reads back a record it wrote itself (`wait_applied`).
+    applied_end: Mutex<u64>,
+    applied_changed: Condvar,
     /// Tells subscribers (live feeds, read models) that the durable head moved.
     head_changes: tokio::sync::watch::Sender<Head>,
     /// Redactions promised by restored records whose `Redacted` record has not been restored
@@ -184,6 +188,7 @@ impl Shared {
     /// Marks the store as refusing writes after a failed write or sync.
     fn poison(&self, error: &StoreError) {
         self.poisoned.store(true, Ordering::Release);
+        self.applied_changed.notify_all();
         eprintln!("govrec-store: a commit failed, refusing further writes until reopened: {error}");
     }
 }
@@ -301,6 +306,8 @@ impl Store {
             signer,
             merkle_nanos: std::sync::atomic::AtomicU64::new(0),
             merkle_partial: RwLock::new(tiles.partial_leaves()),
+            applied_end: Mutex::new(rebuilt.head.next_seq),
+            applied_changed: Condvar::new(),
             head_changes: tokio::sync::watch::channel(rebuilt.head).0,
             promises: Mutex::new(std::mem::take(&mut rebuilt.promises)),
         });
@@ -911,16 +918,16 @@ fn index_records(records: &[Record], event_ids: &mut IdMap<Uuid, u64>) -> Result
 struct Writer {
     shared: Arc<Shared>,
     state: State,
-    /// The head including records written to sled but not yet durable.
+    /// The head including records handed to the syncer but not yet durable.
     head: Head,
-    /// The Merkle tree's unfinished tiles, as written to sled (up to `head`).
+    /// The Merkle tree's unfinished tiles (up to `head`).
     tiles: TileWriter,
     /// The end of `personal.dat` (what records written so far reference).
     personal_end: u64,
     /// Blocks in the log (kept for the saved open state).
     blocks: u64,
     config: StoreConfig,
-    /// Records with client-chosen ids written to sled and handed to the syncer, not yet
+    /// Records with client-chosen ids handed to the syncer, not yet
     /// durable (so not yet in the shared index): by id, and in seq order for pruning.
     inflight_ids: HashMap<Uuid, Landed>,
     inflight_order: VecDeque<(u64, Uuid)>,
@@ -931,6 +938,7 @@ struct Writer {
 /// A written group on its way to durability: its records and the requests to acknowledge.
 struct Ticket {
     records: Vec<Record>,
+    written: Written,
     pending: Vec<Pending>,
     /// Ranges of `personal.dat` redactions of this group erase once it is durable.
     erase: Vec<(u64, u64)>,
@@ -959,6 +967,11 @@ fn run_syncer(shared: Arc<Shared>, tickets: Receiver<Ticket>, sync_wait_max: Dur
             continue;
         }
         let sync_started = Instant::now();
+        if let Err(error) = apply_tickets(&shared, &mut batch) {
+            shared.poison(&error);
+            fail_tickets(batch, || StoreError::Poisoned);
+            continue;
+        }
         if let Err(error) = shared.log.sync() {
             shared.poison(&error);
             fail_tickets(batch, || StoreError::Poisoned);
@@ -999,12 +1012,54 @@ fn run_syncer(shared: Arc<Shared>, tickets: Receiver<Ticket>, sync_wait_max: Dur
     }
 }
 
+/// Makes the personal values of the tickets durable (one `fdatasync` for all of them), then
+/// applies their blocks and Merkle tiles to sled in order, and lets readers of the tree and the
+/// writer see them. The blocks are not durable yet: the sync that follows makes them so.
+fn apply_tickets(shared: &Shared, batch: &mut [Ticket]) -> Result<(), StoreError> {
+    if batch.iter().any(|ticket| ticket.written.personal) {
+        shared.log.sync_personal()?;
+    }
+    let mut applied_end = None;
+    for ticket in batch.iter_mut() {
+        let written = std::mem::take(&mut ticket.written);
+        if written.blocks.is_empty() {
+            continue;
+        }
+        shared.log.apply(&written.blocks)?;
+        if let Some(tiles) = written.tiles {
+            shared.log.apply_tiles(tiles)?;
+        }
+        if let Some(partial) = written.partial {
+            *shared.merkle_partial.write().expect("merkle lock") = partial;
+        }
+        applied_end = ticket.records.last().map(|record| record.seq + 1);
+    }
+    if let Some(end) = applied_end {
+        *shared.applied_end.lock().expect("applied lock") = end;
+        shared.applied_changed.notify_all();
+    }
+    Ok(())
+}
+
 fn fail_tickets(tickets: Vec<Ticket>, error: impl Fn() -> StoreError) {
     for ticket in tickets {
         for waiting in ticket.pending {
             waiting.fail(error());
         }
     }
+}
+
+/// What the writer prepared of a group for the syncer to apply.
+#[derive(Default)]
+struct Written {
+    /// The group wrote personal values, to be made durable before its blocks are applied.
+    personal: bool,
+    /// Blocks (first seq, bytes): the group's records, and blocks its redactions rewrote.
+    blocks: Vec<(u64, Vec<u8>)>,
+    /// The Merkle tiles the group completed.
+    tiles: Option<sled::Batch>,
+    /// The unfinished Merkle leaf tile after the group.
+    partial: Option<PartialLeaves>,
 }
 
 /// The records a group commit will write, with their events already in stored form.
@@ -1124,9 +1179,10 @@ impl Writer {
         }
     }
 
-    /// Stages a group and writes it to sled, then hands it to the syncer, which acknowledges it
-    /// once an fsync covers it. The writer goes on with the next group meanwhile, so CPU work
-    /// on one group overlaps the fsync of the one before.
+    /// Stages a group, writes its personal values and encodes its blocks, then hands it to
+    /// the syncer, which applies it to sled and acknowledges it once an fsync covers it. The
+    /// writer does no I/O wait and goes on with the next group meanwhile, so CPU work on one
+    /// group overlaps the fsyncs of the one before.
     fn commit_group(&mut self, group: Vec<Command>) {
         if self.shared.poisoned.load(Ordering::Acquire) {
             for command in group {
@@ -1169,14 +1225,18 @@ impl Writer {
         if pending.is_empty() {
             return;
         }
+        let mut written = Written::default();
         if !staged.records.is_empty() {
-            if let Err(error) = self.write(&staged) {
-                self.shared.poison(&error);
-                for waiting in pending {
-                    waiting.fail(StoreError::Poisoned);
+            written = match self.write(&staged) {
+                Ok(written) => written,
+                Err(error) => {
+                    self.shared.poison(&error);
+                    for waiting in pending {
+                        waiting.fail(StoreError::Poisoned);
+                    }
+                    return;
                 }
-                return;
-            }
+            };
             let mut landed: Vec<(Uuid, Landed)> = staged.client_ids.drain().collect();
             landed.sort_by_key(|(_, landed)| landed.seq);
             for (id, landed) in landed {
@@ -1188,6 +1248,7 @@ impl Writer {
         // may still be waiting for its fsync.
         let ticket = Ticket {
             records: staged.records,
+            written,
             pending,
             erase: staged.erase,
         };
@@ -1303,6 +1364,7 @@ impl Writer {
             if rewritten {
                 continue;
             }
+            self.wait_applied(seq + 1)?;
             let (first, records) = self.shared.log.stored_block_containing(seq)?;
             govrec_core::stored::decode_event(&records[(seq - first) as usize].event).map_err(|error| {
                 StoreError::Corrupt {
@@ -1550,6 +1612,7 @@ impl Writer {
         if seq >= self.head.next_seq {
             return Ok(None);
         }
+        self.wait_applied(seq + 1)?;
         let (first, records) = self.shared.log.stored_block_containing(seq)?;
         Ok(records[(seq - first) as usize].redaction.clone())
     }
@@ -1559,6 +1622,7 @@ impl Writer {
         let mut state = State::new();
         // Everything before the group's staged records is in sled (durable or in flight).
         let written_end = staged.first().map_or(self.head.next_seq, |record| record.seq);
+        self.wait_applied(written_end)?;
         self.shared
             .log
             .for_each_record(Some(written_end), |record| apply_or_corrupt(&mut state, &record))?;
@@ -1577,10 +1641,10 @@ impl Writer {
         };
     }
 
-    /// Packs the staged records into blocks and writes them, then the Merkle tiles they
-    /// change; the syncer makes both durable.
-    fn write(&mut self, staged: &Staged) -> Result<(), StoreError> {
-        // Personal values first, durable before any block referencing them is written.
+    /// Writes the group's personal values to `personal.dat`, packs its records into blocks
+    /// and computes the Merkle tiles they complete. The syncer makes the personal values
+    /// durable, then applies the blocks and tiles and makes them durable.
+    fn write(&mut self, staged: &Staged) -> Result<Written, StoreError> {
         let mut personal_bytes = Vec::new();
         let mut references = Vec::with_capacity(staged.records.len());
         for blob in &staged.personal {
@@ -1596,7 +1660,7 @@ impl Writer {
         if !personal_bytes.is_empty() {
             self.shared
                 .log
-                .append_personal(self.personal_end, &personal_bytes)?;
+                .write_personal(self.personal_end, &personal_bytes)?;
             self.personal_end += personal_bytes.len() as u64;
         }
         let mut blocks = Vec::new();
@@ -1617,22 +1681,39 @@ impl Writer {
         for (first, records) in &staged.rewritten {
             blocks.push((*first, encode_block(records, self.config.block_bytes_max)));
         }
-        self.shared.log.apply(&blocks)?;
         self.blocks += (blocks.len() - staged.rewritten.len()) as u64;
         assert_eq!(self.tiles.size(), staged.records[0].seq, "tiles follow the log");
         let started = Instant::now();
         let tiles = self
             .tiles
             .append(staged.records.iter().map(|record| leaf_hash(&record.hash)));
-        if !tiles.is_empty() {
-            self.shared.log.apply_tiles(tiles.into_batch())?;
-        }
-        // Only now, with the tiles it completed stored, may readers see the leaf tile move on.
-        self.tiles
-            .copy_partial_leaves(&mut self.shared.merkle_partial.write().expect("merkle lock"));
+        let written = Written {
+            personal: !personal_bytes.is_empty(),
+            blocks,
+            tiles: (!tiles.is_empty()).then(|| tiles.into_batch()),
+            partial: Some(self.tiles.partial_leaves()),
+        };
         self.shared
             .merkle_nanos
             .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        Ok(written)
+    }
+
+    /// Waits until the syncer has applied the blocks of every record before `end`, so the
+    /// writer can read back what it wrote (redaction targets, markers, a state rebuild).
+    fn wait_applied(&self, end: u64) -> Result<(), StoreError> {
+        let mut applied = self.shared.applied_end.lock().expect("applied lock");
+        while *applied < end {
+            if self.shared.poisoned.load(Ordering::Acquire) {
+                return Err(StoreError::Poisoned);
+            }
+            applied = self
+                .shared
+                .applied_changed
+                .wait_timeout(applied, Duration::from_millis(10))
+                .expect("applied lock")
+                .0;
+        }
         Ok(())
     }
 }

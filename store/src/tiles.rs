@@ -139,15 +139,6 @@ impl TileWriter {
         }
     }
 
-    /// Copies the unfinished leaf tile into `into` (which readers share), reusing its buffer.
-    pub(crate) fn copy_partial_leaves(&self, into: &mut PartialLeaves) {
-        into.index = self.size / TILE_WIDTH as u64;
-        into.hashes.clear();
-        if let Some(leaves) = self.partial.first() {
-            into.hashes.extend_from_slice(leaves);
-        }
-    }
-
     /// Appends leaf hashes and returns the tiles to write: the tiles completed, and the
     /// unfinished tiles of levels above 0 that changed (with the size they cover, a multiple of
     /// 256). Empty when no leaf tile completed.
