@@ -26,7 +26,7 @@ use crate::record::{
     encode_stripped, redaction_matches, validate_actor, BusinessDate, PersonalBlob, PersonalRef, Record,
     RecordedAt, Redaction, StoredRecord, StoredRecordRef,
 };
-use crate::tiles::{PartialLeaves, TileReader, TileWriter};
+use crate::tiles::{PartialLeaves, TileReader, TileWriter, TileWrites};
 
 /// The most one event may take in stored form. The rules of `govrec_core` keep real events
 /// far below it (texts of at most 2,000 characters, at most 1,000 area ids).
@@ -1013,26 +1013,42 @@ fn run_syncer(shared: Arc<Shared>, tickets: Receiver<Ticket>, sync_wait_max: Dur
 }
 
 /// Makes the personal values of the tickets durable (one `fdatasync` for all of them), then
-/// applies their blocks and Merkle tiles to sled in order, and lets readers of the tree and the
-/// writer see them. The blocks are not durable yet: the sync that follows makes them so.
+/// applies the blocks of all of them to sled in one batch and their Merkle tiles in a second,
+/// and lets readers of the tree and the writer see them. The blocks are not durable yet: the
+/// sync that follows makes them so.
 fn apply_tickets(shared: &Shared, batch: &mut [Ticket]) -> Result<(), StoreError> {
     if batch.iter().any(|ticket| ticket.written.personal) {
         shared.log.sync_personal()?;
     }
+    let mut blocks = Vec::new();
+    let mut tiles: Option<TileWrites> = None;
+    let mut partial = None;
     let mut applied_end = None;
     for ticket in batch.iter_mut() {
         let written = std::mem::take(&mut ticket.written);
         if written.blocks.is_empty() {
             continue;
         }
-        shared.log.apply(&written.blocks)?;
-        if let Some(tiles) = written.tiles {
-            shared.log.apply_tiles(tiles)?;
+        // In order: a block a later group's redaction rewrote replaces the earlier version.
+        blocks.extend(written.blocks);
+        if let Some(more) = written.tiles {
+            match &mut tiles {
+                Some(tiles) => tiles.merge(more),
+                None => tiles = Some(more),
+            }
         }
-        if let Some(partial) = written.partial {
-            *shared.merkle_partial.write().expect("merkle lock") = partial;
-        }
+        partial = written.partial.or(partial);
         applied_end = ticket.records.last().map(|record| record.seq + 1);
+    }
+    if blocks.is_empty() {
+        return Ok(());
+    }
+    shared.log.apply(&blocks)?;
+    if let Some(tiles) = tiles {
+        shared.log.apply_tiles(tiles.into_batch())?;
+    }
+    if let Some(partial) = partial {
+        *shared.merkle_partial.write().expect("merkle lock") = partial;
     }
     if let Some(end) = applied_end {
         *shared.applied_end.lock().expect("applied lock") = end;
@@ -1057,7 +1073,7 @@ struct Written {
     /// Blocks (first seq, bytes): the group's records, and blocks its redactions rewrote.
     blocks: Vec<(u64, Vec<u8>)>,
     /// The Merkle tiles the group completed.
-    tiles: Option<sled::Batch>,
+    tiles: Option<TileWrites>,
     /// The unfinished Merkle leaf tile after the group.
     partial: Option<PartialLeaves>,
 }
@@ -1690,7 +1706,7 @@ impl Writer {
         let written = Written {
             personal: !personal_bytes.is_empty(),
             blocks,
-            tiles: (!tiles.is_empty()).then(|| tiles.into_batch()),
+            tiles: (!tiles.is_empty()).then_some(tiles),
             partial: Some(self.tiles.partial_leaves()),
         };
         self.shared

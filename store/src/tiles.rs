@@ -82,6 +82,12 @@ impl TileWrites {
         self.tiles.is_empty()
     }
 
+    /// Adds the writes of a later append (its tiles replace the same tiles of this one).
+    pub(crate) fn merge(&mut self, later: TileWrites) {
+        self.tiles.extend(later.tiles);
+        self.size = self.size.max(later.size);
+    }
+
     pub(crate) fn into_batch(self) -> sled::Batch {
         let mut batch = sled::Batch::default();
         for (key, value) in self.tiles {

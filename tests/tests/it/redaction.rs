@@ -327,3 +327,52 @@ fn forged_or_broken_markers_in_an_export_are_refused() {
     let (_d, _s, result) = fresh(&owned);
     result.unwrap();
 }
+
+/// A redaction sent right behind its target, before the target's commit is durable: either
+/// both land in one group, or the writer must wait until the syncer has applied the target's
+/// block before it rewrites it (`wait_applied`). The delays vary so that rounds fall on both
+/// sides; every round must end with the target redacted and its value gone from disk.
+#[test]
+fn a_redaction_right_behind_its_target_in_flight_erases_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.append("recorder", hierarchy(0)).unwrap();
+    let delays_us = [0u64, 10, 30, 60, 120, 250, 400];
+    for round in 0..70u64 {
+        let target = store.head().next_seq;
+        let filed = store
+            .append_nonblocking(
+                "recorder",
+                vec![NewEvent::new(complaint(
+                    uuid_of(1_000 + round),
+                    uuid_of(3),
+                    SUMMARY,
+                    RESIDENT,
+                ))],
+            )
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_micros(
+            delays_us[round as usize % delays_us.len()],
+        ));
+        let redacted = store
+            .append_nonblocking("admin", vec![NewEvent::new(redaction(target, &["summary"]))])
+            .unwrap();
+        assert_eq!(filed.recv().unwrap().unwrap().receipts[0].seq, target);
+        assert_eq!(redacted.recv().unwrap().unwrap().receipts[0].seq, target + 1);
+        let record = store.get(target).unwrap().unwrap();
+        assert_eq!(
+            record.redaction,
+            marker(target + 1, &["summary"]),
+            "round {round}"
+        );
+        assert!(!record.to_json_line().contains(SUMMARY));
+        assert!(record.to_json_line().contains(RESIDENT));
+    }
+    assert!(files_containing(dir.path(), SUMMARY).is_empty());
+    assert!(verify_log(store.log(), 0, None).unwrap().is_intact());
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(store.head().next_seq, 5 + 140);
+    assert!(verify_log(store.log(), 0, None).unwrap().is_intact());
+    assert_eq!(verify_export_independently(&export(&store)), 145);
+}
