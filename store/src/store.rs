@@ -1037,7 +1037,7 @@ fn apply_tickets(shared: &Shared, batch: &mut [Ticket]) -> Result<(), StoreError
                 None => tiles = Some(more),
             }
         }
-        partial = written.partial.or(partial);
+        partial = Some(written.partial);
         applied_end = ticket.records.last().map(|record| record.seq + 1);
     }
     if blocks.is_empty() {
@@ -1075,7 +1075,7 @@ struct Written {
     /// The Merkle tiles the group completed.
     tiles: Option<TileWrites>,
     /// The unfinished Merkle leaf tile after the group.
-    partial: Option<PartialLeaves>,
+    partial: PartialLeaves,
 }
 
 /// The records a group commit will write, with their events already in stored form.
@@ -1707,7 +1707,7 @@ impl Writer {
             personal: !personal_bytes.is_empty(),
             blocks,
             tiles: (!tiles.is_empty()).then_some(tiles),
-            partial: Some(self.tiles.partial_leaves()),
+            partial: self.tiles.partial_leaves(),
         };
         self.shared
             .merkle_nanos
@@ -1751,6 +1751,13 @@ fn catch_up_tiles(log: &Log, head: u64) -> Result<TileWriter, StoreError> {
     let from = tiles.size();
     let mut leaves = Vec::with_capacity(LEAVES_PER_BATCH);
     let mut wrote = false;
+    let mut write = |writes: TileWrites| -> Result<(), StoreError> {
+        if !writes.is_empty() {
+            wrote = true;
+            log.apply_tiles(writes.into_batch())?;
+        }
+        Ok(())
+    };
     for block in log.blocks_from(from) {
         let (first, bytes) = block?;
         if first >= head {
@@ -1762,16 +1769,10 @@ fn catch_up_tiles(log: &Log, head: u64) -> Result<TileWriter, StoreError> {
             }
         }
         if leaves.len() >= LEAVES_PER_BATCH {
-            let writes = tiles.append(leaves.drain(..));
-            wrote |= !writes.is_empty();
-            log.apply_tiles(writes.into_batch())?;
+            write(tiles.append(leaves.drain(..)))?;
         }
     }
-    let writes = tiles.append(leaves.drain(..));
-    if !writes.is_empty() {
-        wrote = true;
-        log.apply_tiles(writes.into_batch())?;
-    }
+    write(tiles.append(leaves.drain(..)))?;
     if tiles.size() != head {
         return Err(StoreError::Corrupt {
             seq: tiles.size(),
