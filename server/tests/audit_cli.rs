@@ -3,21 +3,13 @@
 //! with exit 1; `verify-export` offline.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
+use std::process::{Child, Output};
 
 use govrec_store::{Store, StoreConfig, SIGNING_KEY_FILE};
 use govrec_tests::{copy_dir, hierarchy};
 
-fn govrec(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_govrec"))
-        .args(args)
-        .output()
-        .expect("run govrec")
-}
-
-fn text(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
-}
+mod support;
+use support::{export, govrec, text};
 
 /// A server on `data`, killed when dropped.
 struct Server {
@@ -73,18 +65,11 @@ fn key_of(data: &Path) -> String {
 
 /// `govrec export` of `data` to DIR/export.jsonl, and `note` written to DIR/checkpoint.txt.
 fn export_with_checkpoint(dir: &Path, data: &Path, note: &str) -> (PathBuf, PathBuf) {
-    let export = dir.join("export.jsonl");
+    let exported = dir.join("export.jsonl");
     let checkpoint = dir.join("checkpoint.txt");
     std::fs::write(&checkpoint, note).unwrap();
-    let exported = govrec(&[
-        "export",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        export.to_str().unwrap(),
-    ]);
-    assert!(exported.status.success(), "{}", text(&exported));
-    (export, checkpoint)
+    export(data, &exported);
+    (exported, checkpoint)
 }
 
 /// `govrec audit verify-export FILE --checkpoint CHECKPOINT --key KEY`.

@@ -2,27 +2,18 @@
 //! (0 success, 1 a failed check, 2 bad usage).
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use govrec_store::{Log, LogConfig, Store, StoreConfig};
 use govrec_tests::hierarchy;
 
-fn govrec(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_govrec"))
-        .args(args)
-        .output()
-        .expect("run govrec")
-}
+mod support;
+use support::{export, govrec, text};
 
 fn populate(data: &Path) {
     let store = Store::open(data, StoreConfig::default()).unwrap();
     store.append("recorder-guangling", hierarchy(0)).unwrap();
     store.append("recorder-guangling", hierarchy(10)).unwrap();
     store.close().unwrap();
-}
-
-fn text(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
 }
 
 #[test]
@@ -67,14 +58,7 @@ fn export_then_import_restores_the_same_log() {
     let (data, copy) = (dir.path().join("data"), dir.path().join("copy"));
     populate(&data);
     let (first, second) = (dir.path().join("first.jsonl"), dir.path().join("second.jsonl"));
-    let export = govrec(&[
-        "export",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        first.to_str().unwrap(),
-    ]);
-    assert_eq!(export.status.code(), Some(0), "{}", text(&export));
+    export(&data, &first);
     let import = govrec(&[
         "import",
         first.to_str().unwrap(),
@@ -82,14 +66,7 @@ fn export_then_import_restores_the_same_log() {
         copy.to_str().unwrap(),
     ]);
     assert_eq!(import.status.code(), Some(0), "{}", text(&import));
-    let again = govrec(&[
-        "export",
-        "--data",
-        copy.to_str().unwrap(),
-        "--out",
-        second.to_str().unwrap(),
-    ]);
-    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    export(&copy, &second);
     assert_eq!(std::fs::read(&first).unwrap(), std::fs::read(&second).unwrap());
 }
 
@@ -99,18 +76,7 @@ fn an_edited_export_is_rejected_with_exit_1_naming_the_line() {
     let data = dir.path().join("data");
     populate(&data);
     let file = dir.path().join("log.jsonl");
-    assert_eq!(
-        govrec(&[
-            "export",
-            "--data",
-            data.to_str().unwrap(),
-            "--out",
-            file.to_str().unwrap()
-        ])
-        .status
-        .code(),
-        Some(0)
-    );
+    export(&data, &file);
     let edited =
         std::fs::read_to_string(&file)
             .unwrap()

@@ -1,10 +1,13 @@
-//! What the oneshot route tests of `audit.rs` and `redact.rs` share: an empty store in a
-//! temporary directory, the router over it, one all-counties token per role, and sending a
-//! request through it.
+//! What the server's integration tests share. For the oneshot route tests of `audit.rs` and
+//! `redact.rs`: an empty store in a temporary directory, the router over it, one all-counties
+//! token per role, and sending a request through it. For the CLI tests of `cli.rs` and
+//! `audit_cli.rs`: running the `govrec` binary.
 
 // Each test binary uses part of this.
 #![allow(dead_code)]
 
+use std::path::Path;
+use std::process::{Command, Output};
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -63,4 +66,29 @@ impl Api {
             .unwrap();
         (status, content_type, String::from_utf8(bytes.to_vec()).unwrap())
     }
+}
+
+/// Runs the `govrec` binary with `args`.
+pub fn govrec(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_govrec"))
+        .args(args)
+        .output()
+        .expect("run govrec")
+}
+
+/// What a run printed: stdout, then stderr.
+pub fn text(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
+}
+
+/// `govrec export --data DATA --out OUT`, which must exit 0.
+pub fn export(data: &Path, out: &Path) {
+    let exported = govrec(&[
+        "export",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(exported.status.code(), Some(0), "{}", text(&exported));
 }
