@@ -153,3 +153,40 @@ fn any_text() -> impl proptest::strategy::Strategy<Value = String> {
 }
 
 use proptest::strategy::Strategy as _;
+
+proptest::proptest! {
+    /// `recorded_at` is written digit by digit; it must be jiff's RFC 3339 text for every
+    /// time jiff can hold (years -9999..=9999), and parse back to the same time.
+    #[test]
+    fn recorded_at_text_is_jiffs_and_parses_back(micros in -377_705_023_201_000_000i64..=253_402_207_200_000_000) {
+        let at = govrec_store::RecordedAt(micros);
+        proptest::prop_assert_eq!(at.to_rfc3339(), at.to_rfc3339_by_jiff());
+        if micros >= 0 {
+            proptest::prop_assert_eq!(govrec_store::RecordedAt::parse_rfc3339(&at.to_rfc3339()), Some(at));
+        }
+    }
+
+    /// `occurred_on` text is `YYYY-MM-DD` and parses back.
+    #[test]
+    fn occurred_on_text_parses_back(year in 1900u32..=2200, month in 1u32..=12, day in 1u32..=28) {
+        let date = govrec_store::BusinessDate(year * 10_000 + month * 100 + day);
+        proptest::prop_assert_eq!(date.to_iso(), format!("{year:04}-{month:02}-{day:02}"));
+        proptest::prop_assert_eq!(govrec_store::BusinessDate::parse(&date.to_iso()), Some(date));
+    }
+}
+
+#[test]
+fn recorded_at_text_at_the_edges() {
+    for (micros, text) in [
+        (0, "1970-01-01T00:00:00.000000Z"),
+        (-1, "1969-12-31T23:59:59.999999Z"),
+        (951_782_400_000_000, "2000-02-29T00:00:00.000000Z"),
+        (1_798_761_599_999_999, "2026-12-31T23:59:59.999999Z"),
+        (253_402_207_200_000_000, "9999-12-30T22:00:00.000000Z"),
+        (-62_167_219_200_000_000, "0000-01-01T00:00:00.000000Z"),
+    ] {
+        let at = govrec_store::RecordedAt(micros);
+        assert_eq!(at.to_rfc3339(), text);
+        assert_eq!(at.to_rfc3339_by_jiff(), text);
+    }
+}
