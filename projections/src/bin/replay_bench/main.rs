@@ -129,7 +129,10 @@ fn serve(store: &Store, snapshots: &std::path::Path, generated: u64, counties: O
     let counties: Vec<Uuid> = match counties {
         Some(counties) => counties.to_vec(),
         None => {
-            let province = host.models().coverage(None, &Scope::AllCounties).expect("coverage");
+            let province = host
+                .models()
+                .coverage(None, &Scope::AllCounties)
+                .expect("coverage");
             province.children.iter().map(|child| child.area.id).collect()
         }
     };
