@@ -113,11 +113,19 @@ pub fn event_to_json(event: &Event) -> Value {
 }
 
 /// The RFC 8785 (JCS) canonical text of an event's JSON form: the bytes that `event_hash`
-/// covers. Our events hold only strings, booleans, integers, arrays and objects with ASCII
-/// keys, and serde_json's default map is ordered by key and escapes strings as JCS does, so
-/// compact serde_json output of the value is the canonical form; the store's tests check this
-/// against an independent JCS implementation.
+/// covers. Written straight from the event ([`crate::canonical`]); the same text as
+/// [`event_canonical_json_via_value`], which the tests check on every event type, and the
+/// store's tests check against an independent JCS implementation.
 pub fn event_canonical_json(event: &Event) -> String {
+    crate::canonical::to_canonical_json(event).expect("every event writes as canonical JSON")
+}
+
+/// [`event_canonical_json`] the slow way: the JSON value of [`event_to_json`], written
+/// compactly. Our events hold only strings, booleans, integers, arrays and objects with ASCII
+/// keys, and serde_json's default map is ordered by key and escapes strings as JCS does, so
+/// this is the canonical form too. Kept as the reference the fast one is tested against.
+#[doc(hidden)]
+pub fn event_canonical_json_via_value(event: &Event) -> String {
     serde_json::to_string(&event_to_json(event)).expect("a JSON value always serialises")
 }
 

@@ -4,6 +4,7 @@
 //! This crate does no I/O and reads no clock: time, sequence numbers and ids come in as data,
 //! so everything here is deterministic and testable without a store.
 
+pub mod canonical;
 pub mod event;
 pub mod json;
 pub mod personal;
