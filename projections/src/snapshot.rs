@@ -40,7 +40,7 @@ use crate::model::{
 };
 
 /// Bumped whenever the models' layout or meaning changes, so older snapshots are discarded.
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 3;
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 4;
 const SNAPSHOT_MAGIC: &[u8; 4] = b"GRMS";
 const HEADER_BYTES: usize = 4 + 4 + 32;
 /// The bytes of one sled value of a snapshot (a leaf holds up to 17 values: 544 KiB, a
@@ -461,8 +461,15 @@ where
 }
 
 /// The stored bytes of a snapshot: magic, version, checksum, then the body: the first
-/// section's length (`u64` BE), `postcard(first section)`, `postcard(second section)`. Two
-/// sections of about equal size decode on two threads at once.
+/// section's stored length (`u64` BE), `lz4(postcard(first section))`,
+/// `lz4(postcard(second section))`, each in LZ4's block format with its decompressed length
+/// in front (`u32` LE). Two sections of about equal size are compressed, and decompressed and
+/// decoded, on two threads at once.
+///
+/// LZ4 stores the models in about 40% of their size (36 MiB → 15 MiB at 1M events): less for
+/// sled to write and read, the cipher to run over and the checksum to hash, and a fraction of
+/// the disk the checkpoints took (they are full snapshots, so their sum grows with the
+/// square of the log).
 pub fn encode(models: &Models) -> Vec<u8> {
     let first = FirstSection {
         watermark: &models.watermark,
@@ -481,8 +488,12 @@ pub fn encode(models: &Models) -> Vec<u8> {
         periods: &models.periods,
         score_sheets: &models.score_sheets,
     };
-    let first = postcard::to_stdvec(&first).expect("models always serialise");
-    let second = postcard::to_stdvec(&second).expect("models always serialise");
+    let compress = |section: Vec<u8>| lz4_flex::block::compress_prepend_size(&section);
+    let (first, second) = std::thread::scope(|scope| {
+        let second = scope.spawn(|| compress(postcard::to_stdvec(&second).expect("models always serialise")));
+        let first = compress(postcard::to_stdvec(&first).expect("models always serialise"));
+        (first, second.join().expect("encoding never panics"))
+    });
     let mut body = Vec::with_capacity(8 + first.len() + second.len());
     body.extend_from_slice(&(first.len() as u64).to_be_bytes());
     body.extend_from_slice(&first);
@@ -560,12 +571,11 @@ fn decode_sections(body: &[u8]) -> Result<Models, String> {
         .and_then(|length| body[8..].split_at_checked(length))
         .ok_or("a snapshot body shorter than its first section")?;
     let (first, second) = std::thread::scope(|scope| {
-        let second = scope.spawn(|| postcard::from_bytes::<SecondSectionOwned>(second));
-        let first = postcard::from_bytes::<FirstSectionOwned>(first);
+        let second = scope.spawn(|| decode_section::<SecondSectionOwned>(second, "second"));
+        let first = decode_section::<FirstSectionOwned>(first, "first");
         (first, second.join().expect("decoding never panics"))
     });
-    let first = first.map_err(|error| format!("first section: {error}"))?;
-    let second = second.map_err(|error| format!("second section: {error}"))?;
+    let (first, second) = (first?, second?);
     Ok(Models {
         watermark: first.watermark,
         areas: first.areas,
@@ -582,6 +592,28 @@ fn decode_sections(body: &[u8]) -> Result<Models, String> {
         score_sheets: second.score_sheets,
         lookup: Default::default(),
     })
+}
+
+/// The most a section may grow when decompressed: LZ4 cannot shrink data by more than 255:1,
+/// and ours shrinks by about 2.5:1. A damaged length (the checksum runs beside the decode)
+/// must not make us reserve gigabytes.
+const DECOMPRESSED_PER_STORED_MAX: usize = 64;
+
+/// Decompresses and decodes one section.
+fn decode_section<T: serde::de::DeserializeOwned>(stored: &[u8], name: &str) -> Result<T, String> {
+    let length = stored
+        .get(..4)
+        .map(|bytes| u32::from_le_bytes(bytes.try_into().expect("4 bytes")) as usize)
+        .ok_or_else(|| format!("{name} section: shorter than its length"))?;
+    if length > stored.len().saturating_mul(DECOMPRESSED_PER_STORED_MAX) {
+        return Err(format!(
+            "{name} section: {length} bytes cannot come from {}",
+            stored.len()
+        ));
+    }
+    let bytes = lz4_flex::block::decompress(&stored[4..], length)
+        .map_err(|error| format!("{name} section: {error}"))?;
+    postcard::from_bytes(&bytes).map_err(|error| format!("{name} section: {error}"))
 }
 
 /// The snapshot's watermark names a record of the log with the same hash.
