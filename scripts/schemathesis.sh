@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs schemathesis against /openapi.json of a freshly started govrec server on a loopback
 # port, with an admin token, bounded in time. Fails on any 5xx and on any response that does
-# not match the OpenAPI description. Used by .ci/run; needs `cargo build` done first.
+# not match the OpenAPI description. Used by .ci/run; needs target/debug/govrec built first
+# (`cargo test --workspace` or `cargo build -p govrec-server` builds it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 binary=${GOVREC_BIN:-${CARGO_TARGET_DIR:-target}/debug/govrec}
