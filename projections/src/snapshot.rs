@@ -594,10 +594,10 @@ fn decode_sections(body: &[u8]) -> Result<Models, String> {
     })
 }
 
-/// The most a section may grow when decompressed: LZ4 cannot shrink data by more than 255:1,
-/// and ours shrinks by about 2.5:1. A damaged length (the checksum runs beside the decode)
-/// must not make us reserve gigabytes.
-const DECOMPRESSED_PER_STORED_MAX: usize = 64;
+/// The most a section may grow when decompressed: LZ4's block format cannot shrink data by
+/// more than 255:1 (ours shrinks by about 2.5:1), so a larger length is damage, refused before
+/// anything is reserved for it (the checksum runs beside the decode).
+const DECOMPRESSED_PER_STORED_MAX: usize = 255;
 
 /// Decompresses and decodes one section.
 fn decode_section<T: serde::de::DeserializeOwned>(stored: &[u8], name: &str) -> Result<T, String> {
