@@ -112,7 +112,7 @@ impl Header<'_> {
 
 /// Writes a JSON string as JCS does: serde_json's escaping (`"`, `\\`, `\b \f \n \r \t`,
 /// other control characters as lowercase `\u00XX`, everything else as UTF-8) is JCS's.
-fn push_json_string(out: &mut String, text: &str) {
+pub(crate) fn push_json_string(out: &mut String, text: &str) {
     let needs_escape = text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\');
     if needs_escape {
         out.push_str(&serde_json::to_string(text).expect("a string always serialises"));
@@ -123,7 +123,7 @@ fn push_json_string(out: &mut String, text: &str) {
     }
 }
 
-fn push_hex(out: &mut String, hash: &Hash32) {
+pub(crate) fn push_hex(out: &mut String, hash: &Hash32) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut buffer = [0u8; 64];
     for (i, byte) in hash.0.iter().enumerate() {

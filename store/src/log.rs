@@ -257,6 +257,24 @@ impl Log {
         self.hydrate(stored, None)
     }
 
+    /// The records of a block whose seqs fall in `range`, decoded; the others are parsed
+    /// (the block is checked whole) but not hydrated: a page of the log usually wants part of
+    /// its first and last blocks, and hydrating (the event's stored form, its personal values)
+    /// is most of a record's decoding.
+    pub fn decode_records_in(
+        &self,
+        first_seq: u64,
+        bytes: &[u8],
+        range: std::ops::Range<u64>,
+    ) -> Result<Vec<Record>, StoreError> {
+        let mut stored = decode_block(first_seq, bytes)?;
+        stored.retain(|record| range.contains(&record.seq));
+        if stored.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.hydrate(stored, None)
+    }
+
     /// [`Log::decode_records`] for the scan on open, which also learns the end of the personal
     /// values referenced and the ranges redactions erased.
     pub(crate) fn decode_records_scanning(

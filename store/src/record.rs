@@ -230,8 +230,54 @@ impl Record {
         }
     }
 
-    /// One JSON Lines line of an export (no trailing newline).
+    /// One JSON Lines line of an export (no trailing newline): [`Record::to_json`], written.
+    ///
+    /// Written directly for a record without redaction: its event's JSON object is the
+    /// canonical text (`event_to_json` is a map ordered by key with no nulls, written compactly,
+    /// which is what `event_canonical_json` writes without building it), and the other members
+    /// come in `RecordJson`'s order. The same text as [`Record::to_json_line_via_value`], which
+    /// the tests check; a redacted record goes that way.
     pub fn to_json_line(&self) -> String {
+        if self.redaction.is_some() {
+            return self.to_json_line_via_value();
+        }
+        let event = govrec_core::event_canonical_json(&self.event);
+        let mut out = String::with_capacity(event.len() + self.actor.len() + 400);
+        out.push_str("{\"seq\":");
+        out.push_str(itoa::Buffer::new().format(self.seq));
+        out.push_str(",\"id\":\"");
+        out.push_str(
+            self.id
+                .hyphenated()
+                .encode_lower(&mut uuid::Uuid::encode_buffer()),
+        );
+        out.push_str("\",\"recorded_at\":\"");
+        out.push_str(&self.recorded_at.to_rfc3339());
+        out.push_str("\",\"occurred_on\":\"");
+        out.push_str(&self.occurred_on.to_iso());
+        out.push_str("\",\"actor\":");
+        crate::hash::push_json_string(&mut out, &self.actor);
+        out.push_str(",\"event\":");
+        out.push_str(&event);
+        for (name, hash) in [
+            ("event_hash", &self.event_hash),
+            ("prev_hash", &self.prev_hash),
+            ("hash", &self.hash),
+        ] {
+            out.push_str(",\"");
+            out.push_str(name);
+            out.push_str("\":\"");
+            crate::hash::push_hex(&mut out, hash);
+            out.push('"');
+        }
+        out.push('}');
+        out
+    }
+
+    /// [`Record::to_json_line`] through the [`RecordJson`] value: the reference the direct
+    /// writer is tested against, and the way for redacted records.
+    #[doc(hidden)]
+    pub fn to_json_line_via_value(&self) -> String {
         serde_json::to_string(&self.to_json()).expect("a record always serialises")
     }
 

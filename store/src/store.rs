@@ -491,11 +491,7 @@ impl Store {
             if first >= end {
                 break;
             }
-            for record in self.shared.log.decode_records(first, &bytes)? {
-                if record.seq >= from_seq && record.seq < end {
-                    out.push(record);
-                }
-            }
+            out.extend(self.shared.log.decode_records_in(first, &bytes, from_seq..end)?);
         }
         Ok(out)
     }

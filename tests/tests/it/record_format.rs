@@ -190,3 +190,45 @@ fn recorded_at_text_at_the_edges() {
         assert_eq!(at.to_rfc3339_by_jiff(), text);
     }
 }
+
+/// A record of `event` with made-up header values.
+fn record_of(seq: u64, event: govrec_core::Event, actor: &str) -> govrec_store::Record {
+    let mut record = govrec_store::Record {
+        seq,
+        id: uuid_of(seq + 100),
+        recorded_at: govrec_store::RecordedAt(1_772_323_200_123_456 + seq as i64),
+        occurred_on: govrec_store::BusinessDate(20_260_301),
+        actor: actor.to_owned(),
+        event_hash: govrec_store::event_hash(&event),
+        event,
+        prev_hash: govrec_store::Hash32([seq as u8; 32]),
+        hash: govrec_store::Hash32::ZERO,
+        redaction: None,
+    };
+    record.hash = record.computed_hash();
+    record
+}
+
+/// A record's JSON line is written directly; it must be the text of its `RecordJson` value,
+/// for every event type of the stored-format fixture.
+#[test]
+fn a_json_line_is_the_record_json_value_written_for_every_event_type() {
+    let fixture = include_str!("../../../core/tests/fixtures/stored-v1.jsonl");
+    let mut types = std::collections::BTreeSet::new();
+    for (seq, line) in fixture.lines().enumerate() {
+        let event = govrec_core::json::event_from_json_str(line).expect("fixture event");
+        types.insert(event.event_type());
+        let record = record_of(seq as u64, event, "县民政局-张三");
+        assert_eq!(record.to_json_line(), record.to_json_line_via_value(), "{line}");
+    }
+    assert_eq!(types.len(), govrec_core::EventType::ALL.len());
+}
+
+proptest::proptest! {
+    /// Any actor name and any text in the event.
+    #[test]
+    fn a_json_line_is_the_record_json_value_written_for_any_text(actor in any_text(), name in any_text()) {
+        let record = record_of(7, area(uuid_of(1), govrec_core::event::AreaKind::County, &name, None), &actor);
+        proptest::prop_assert_eq!(record.to_json_line(), record.to_json_line_via_value());
+    }
+}
