@@ -67,8 +67,10 @@ impl Writer<'_> {
     }
 }
 
-/// Writes a JSON string as `serde_json` (and JCS) does.
-fn push_string(out: &mut String, text: &str) {
+/// Writes a JSON string as `serde_json` does, which is JCS's escaping (`"`, `\\`,
+/// `\b \f \n \r \t`, other control characters as lowercase `\u00XX`, everything else as
+/// UTF-8). The store writes record headers and JSON lines with it too.
+pub fn push_json_string(out: &mut String, text: &str) {
     if text
         .bytes()
         .any(|byte| byte < 0x20 || byte == b'"' || byte == b'\\')
@@ -140,12 +142,12 @@ impl<'a> ser::Serializer for Writer<'a> {
     }
 
     fn serialize_char(self, value: char) -> Result<bool> {
-        push_string(self.out, value.encode_utf8(&mut [0; 4]));
+        push_json_string(self.out, value.encode_utf8(&mut [0; 4]));
         Ok(true)
     }
 
     fn serialize_str(self, value: &str) -> Result<bool> {
-        push_string(self.out, value);
+        push_json_string(self.out, value);
         Ok(true)
     }
 
@@ -176,7 +178,7 @@ impl<'a> ser::Serializer for Writer<'a> {
     }
 
     fn serialize_unit_variant(self, _name: &'static str, _index: u32, variant: &'static str) -> Result<bool> {
-        push_string(self.out, variant);
+        push_json_string(self.out, variant);
         Ok(true)
     }
 
@@ -350,7 +352,7 @@ impl<'a> Object<'a> {
             if n > 0 {
                 self.out.push(',');
             }
-            push_string(self.out, key);
+            push_json_string(self.out, key);
             self.out.push(':');
             self.out.push_str(&self.values[*start..*end]);
         }

@@ -83,7 +83,7 @@ impl Header<'_> {
     pub fn canonical_json(&self) -> String {
         let mut out = String::with_capacity(330 + self.actor.len());
         out.push_str("{\"actor\":");
-        push_json_string(&mut out, self.actor);
+        govrec_core::canonical::push_json_string(&mut out, self.actor);
         out.push_str(",\"event_hash\":\"");
         push_hex(&mut out, self.event_hash);
         out.push_str("\",\"id\":\"");
@@ -99,7 +99,7 @@ impl Header<'_> {
         out.push_str("\",\"recorded_at\":\"");
         out.push_str(self.recorded_at);
         out.push_str("\",\"seq\":");
-        out.push_str(itoa_u64(self.seq, &mut [0u8; 20]));
+        out.push_str(itoa::Buffer::new().format(self.seq));
         out.push('}');
         out
     }
@@ -107,19 +107,6 @@ impl Header<'_> {
     /// `hash = BLAKE3-derive-key("govrec record v1", JCS(header))`.
     pub fn hash(&self) -> Hash32 {
         derive_key(&RECORD_CONTEXT_KEY, self.canonical_json().as_bytes())
-    }
-}
-
-/// Writes a JSON string as JCS does: serde_json's escaping (`"`, `\\`, `\b \f \n \r \t`,
-/// other control characters as lowercase `\u00XX`, everything else as UTF-8) is JCS's.
-pub(crate) fn push_json_string(out: &mut String, text: &str) {
-    let needs_escape = text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\');
-    if needs_escape {
-        out.push_str(&serde_json::to_string(text).expect("a string always serialises"));
-    } else {
-        out.push('"');
-        out.push_str(text);
-        out.push('"');
     }
 }
 
@@ -131,17 +118,4 @@ pub(crate) fn push_hex(out: &mut String, hash: &Hash32) {
         buffer[2 * i + 1] = DIGITS[(byte & 0xf) as usize];
     }
     out.push_str(std::str::from_utf8(&buffer).expect("hex digits are ASCII"));
-}
-
-fn itoa_u64(mut value: u64, buffer: &mut [u8; 20]) -> &str {
-    let mut at = buffer.len();
-    loop {
-        at -= 1;
-        buffer[at] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buffer[at..]).expect("digits are ASCII")
 }

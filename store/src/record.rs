@@ -256,7 +256,7 @@ impl Record {
         out.push_str("\",\"occurred_on\":\"");
         out.push_str(&self.occurred_on.to_iso());
         out.push_str("\",\"actor\":");
-        crate::hash::push_json_string(&mut out, &self.actor);
+        govrec_core::canonical::push_json_string(&mut out, &self.actor);
         out.push_str(",\"event\":");
         out.push_str(&event);
         for (name, hash) in [
