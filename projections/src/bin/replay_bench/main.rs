@@ -6,8 +6,9 @@
 //! `cargo run --release -p govrec-projections --bin replay-bench -- [EVENTS [DATA_DIR]]`
 //! (default 1,000,000). The store and snapshots live in a temporary directory under the current
 //! one, or in DATA_DIR, laid out as `govrec serve --data DATA_DIR` expects and kept, to measure
-//! the server on it. When DATA_DIR exists already (a kept run), only the serving phase is
-//! measured again on it: restart from its snapshot, queries, `as_of`, peak RSS.
+//! the server on it. When DATA_DIR exists already (a kept run), nothing is generated: the
+//! decode-only scan against a full replay, and the serving phase (restart from its snapshot,
+//! queries, `as_of`, peak RSS), are measured again on it.
 
 use std::time::{Duration, Instant};
 
