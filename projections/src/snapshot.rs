@@ -74,21 +74,11 @@ impl SnapshotStore {
     /// Opens (creating if missing) the snapshot database in `dir`.
     pub fn open(dir: &Path) -> Result<SnapshotStore, ProjectionError> {
         std::fs::create_dir_all(dir).map_err(|error| ProjectionError::Snapshots(error.into()))?;
-        let deadline = Instant::now() + Duration::from_millis(LOCK_WAIT_MS);
-        let db = loop {
-            let config = sled::Config::new()
-                .path(dir)
-                .segment_size(SEGMENT_BYTES)
-                .cache_capacity(16 * 1024 * 1024);
-            match config.open() {
-                Err(sled::Error::Io(error))
-                    if error.to_string().contains("could not acquire lock") && Instant::now() < deadline =>
-                {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                other => break other?,
-            }
-        };
+        let config = sled::Config::new()
+            .path(dir)
+            .segment_size(SEGMENT_BYTES)
+            .cache_capacity(16 * 1024 * 1024);
+        let db = govrec_store::open_sled(&config, dir, Duration::from_millis(LOCK_WAIT_MS))?;
         let keys_dir = dir.join(SNAPSHOT_KEYS_DIR);
         std::fs::create_dir_all(&keys_dir).map_err(|error| ProjectionError::Snapshots(error.into()))?;
         Ok(SnapshotStore {

@@ -19,6 +19,7 @@ mod log;
 pub mod merkle;
 mod open_state;
 mod record;
+mod sled_open;
 mod store;
 mod tiles;
 mod transfer;
@@ -37,6 +38,7 @@ pub use record::{
     check_marker, redaction_matches, validate_actor, BusinessDate, Record, RecordJson, RecordedAt, Redaction,
     ACTOR_BYTES_MAX,
 };
+pub use sled_open::{open_sled, remove_uncommitted_snapshots};
 pub use store::{Appended, Head, NewEvent, OpenReport, Receipt, Store, StoreConfig, EVENT_BYTES_MAX};
 pub use transfer::{
     export_jsonl, import_jsonl, new_event_from_json, ImportError, ImportKind, ImportReport,

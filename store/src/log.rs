@@ -493,29 +493,16 @@ impl Log {
     }
 }
 
-/// Opens sled, waiting up to `lock_wait_ms` for its file lock: after a `Db` is dropped,
-/// sled's background threads can hold the lock for a moment (sled's own tests block on it
-/// for the same reason), so an immediate reopen in the same process would fail spuriously.
+/// Opens the log's sled database (see [`crate::open_sled`]).
 fn open_sled(dir: &Path, config: &LogConfig) -> Result<sled::Db, StoreError> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(config.lock_wait_ms);
-    loop {
-        let opened = sled::Config::new()
-            .path(dir)
-            .mode(sled::Mode::LowSpace)
-            .segment_size(SLED_SEGMENT_BYTES)
-            .cache_capacity(config.cache_capacity_bytes)
-            .flush_every_ms(Some(config.flush_every_ms))
-            .open();
-        match opened {
-            Err(sled::Error::Io(error))
-                if error.to_string().contains("could not acquire lock")
-                    && std::time::Instant::now() < deadline =>
-            {
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            other => return Ok(other?),
-        }
-    }
+    let sled_config = sled::Config::new()
+        .path(dir)
+        .mode(sled::Mode::LowSpace)
+        .segment_size(SLED_SEGMENT_BYTES)
+        .cache_capacity(config.cache_capacity_bytes)
+        .flush_every_ms(Some(config.flush_every_ms));
+    let lock_wait = std::time::Duration::from_millis(config.lock_wait_ms);
+    Ok(crate::sled_open::open_sled(&sled_config, dir, lock_wait)?)
 }
 
 fn block_key(key: &[u8]) -> Result<u64, StoreError> {

@@ -226,3 +226,19 @@ fn an_as_of_whose_checkpoint_is_damaged_replays_from_an_earlier_one() {
         snapshot::encode(&models_of(&log.records()[..61]))
     );
 }
+
+/// A kill while sled wrote its own snapshot during an open leaves `snap.*.generating`, which
+/// sled 0.34.7 would read back as its newest snapshot and refuse to open with `Corruption`.
+#[test]
+fn a_sled_snapshot_torn_by_a_kill_does_not_block_the_models_database() {
+    let log = scenario::build();
+    let (dir, store) = store_with(log.records());
+    let snapshots = dir.path().join("models");
+    drop(ModelHost::open(&store, Some(&snapshots), config()).expect("first open"));
+    let torn = snapshots.join("snap.7FFFFFFFFFFFFFFF.generating");
+    std::fs::write(&torn, b"the first half of a snapshot, then SIGKILL").unwrap();
+    let (_host, opened) = ModelHost::open(&store, Some(&snapshots), config()).expect("second open");
+    assert_eq!(opened.snapshot_records, log.records().len() as u64, "{opened:?}");
+    assert_eq!((opened.records_replayed, opened.snapshots_discarded), (0, 0));
+    assert!(!torn.exists());
+}
