@@ -72,15 +72,33 @@ pub struct Loaded {
 
 impl SnapshotStore {
     /// Opens (creating if missing) the snapshot database in `dir`.
+    ///
+    /// A database sled finds damaged (`Corruption`) is removed with its keys and created
+    /// anew: it is only a cache of the log, and refusing to start over it would take the
+    /// service down for nothing. The models are then rebuilt from the log.
     pub fn open(dir: &Path) -> Result<SnapshotStore, ProjectionError> {
-        std::fs::create_dir_all(dir).map_err(|error| ProjectionError::Snapshots(error.into()))?;
+        let io = |error: std::io::Error| ProjectionError::Snapshots(error.into());
+        std::fs::create_dir_all(dir).map_err(io)?;
         let config = sled::Config::new()
             .path(dir)
             .segment_size(SEGMENT_BYTES)
             .cache_capacity(16 * 1024 * 1024);
-        let db = govrec_store::open_sled(&config, dir, Duration::from_millis(LOCK_WAIT_MS))?;
+        let lock_wait = Duration::from_millis(LOCK_WAIT_MS);
+        let db = match govrec_store::open_sled(&config, dir, lock_wait) {
+            Err(sled::Error::Corruption { .. }) => {
+                tracing::error!(
+                    dir = %dir.display(),
+                    "the models' snapshot database is damaged: removing it (it is a cache of the \
+                     log) and rebuilding the models from the log"
+                );
+                std::fs::remove_dir_all(dir).map_err(io)?;
+                std::fs::create_dir_all(dir).map_err(io)?;
+                govrec_store::open_sled(&config, dir, lock_wait)?
+            }
+            opened => opened?,
+        };
         let keys_dir = dir.join(SNAPSHOT_KEYS_DIR);
-        std::fs::create_dir_all(&keys_dir).map_err(|error| ProjectionError::Snapshots(error.into()))?;
+        std::fs::create_dir_all(&keys_dir).map_err(io)?;
         Ok(SnapshotStore {
             snapshots: db.open_tree("snapshots")?,
             meta: db.open_tree("meta")?,

@@ -242,3 +242,31 @@ fn a_sled_snapshot_torn_by_a_kill_does_not_block_the_models_database() {
     assert_eq!((opened.records_replayed, opened.snapshots_discarded), (0, 0));
     assert!(!torn.exists());
 }
+
+/// A snapshot database sled refuses as damaged is a lost cache, not a reason to stay down:
+/// it is created anew and the models rebuilt from the log.
+#[test]
+fn a_snapshot_database_sled_finds_damaged_is_recreated_and_the_models_rebuilt() {
+    let log = scenario::build();
+    let (dir, store) = store_with(log.records());
+    let snapshots = dir.path().join("models");
+    drop(ModelHost::open(&store, Some(&snapshots), config()).expect("first open"));
+    // A committed sled snapshot (not `.generating`) that is torn: sled answers `Corruption`.
+    std::fs::write(snapshots.join("snap.7FFFFFFFFFFFFFFF"), b"torn").unwrap();
+    match sled::Config::new()
+        .path(&snapshots)
+        .segment_size(8 * 1024 * 1024)
+        .open()
+    {
+        Err(sled::Error::Corruption { .. }) => {}
+        other => panic!("sled itself should refuse it: {:?}", other.map(|_| ())),
+    }
+    let (host, opened) = ModelHost::open(&store, Some(&snapshots), config()).expect("second open");
+    assert_eq!(opened.snapshot_records, 0, "{opened:?}");
+    assert_eq!(opened.records_replayed, log.records().len() as u64);
+    assert_eq!(
+        snapshot::encode(&host.models()),
+        snapshot::encode(&models_of(log.records()))
+    );
+    assert!(!snapshots.join("snap.7FFFFFFFFFFFFFFF").exists());
+}
