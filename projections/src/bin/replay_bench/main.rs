@@ -8,7 +8,8 @@
 //! one, or in DATA_DIR, laid out as `govrec serve --data DATA_DIR` expects and kept, to measure
 //! the server on it. When DATA_DIR exists already (a kept run), nothing is generated: the
 //! decode-only scan against a full replay, and the serving phase (restart from its snapshot,
-//! queries, `as_of`, peak RSS), are measured again on it.
+//! queries, `as_of`, peak RSS), are measured again on it; `replay-bench EVENTS DATA_DIR as-of
+//! [REPEATS]` only repeats the worst `as_of` of the last two intervals (to profile it).
 
 use std::time::{Duration, Instant};
 
@@ -43,6 +44,13 @@ fn main() {
             format!("{events} events")
         }
     );
+    if kept && std::env::args().nth(3).as_deref() == Some("as-of") {
+        let repeats = std::env::args()
+            .nth(4)
+            .map_or(20, |n| n.parse().expect("REPEATS is a number"));
+        as_of_repeated(&store, &data.join("models"), repeats);
+        return;
+    }
     if kept {
         let generated = store.head().next_seq;
         replay_against_scan(&store);
@@ -284,6 +292,28 @@ fn as_of_queries(host: &ModelHost, store: &Store, generated: u64, interval: u64,
     println!(
         "as_of a time (binary search + replay): {:.0} ms",
         started.elapsed().as_secs_f64() * 1e3
+    );
+}
+
+/// The worst `as_of` of the last two intervals, `repeats` times in turn (each misses the cache
+/// of one answer): for profiling, `replay-bench EVENTS DIR as-of [REPEATS]` on a kept store.
+fn as_of_repeated(store: &Store, snapshots: &std::path::Path, repeats: usize) {
+    let config = HostConfig::default();
+    let interval = config.checkpoint_interval_records;
+    let (host, _) = ModelHost::open(store, Some(snapshots), config).expect("restart");
+    let generated = store.head().next_seq;
+    let last = (generated.saturating_sub(2) / interval).max(2);
+    let seqs = [last * interval - 2, (last - 1) * interval - 2];
+    let mut times = Vec::new();
+    for n in 0..repeats {
+        let seq = seqs[n % 2];
+        let started = Instant::now();
+        drop(host.models_as_of(store, AsOfPoint::Seq(seq)).expect("as_of"));
+        times.push(format!("{seq}: {:.0} ms", started.elapsed().as_secs_f64() * 1e3));
+    }
+    println!(
+        "as_of, worst case of the last two intervals in turn: {}",
+        times.join(", ")
     );
 }
 
