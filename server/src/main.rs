@@ -194,18 +194,35 @@ fn main() -> ExitCode {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::CheckFailed) => ExitCode::from(1),
         Err(error) if error.downcast_ref::<audit_client::AuditFailure>().is_some() => {
-            eprintln!("govrec: FAILED: {error:#}");
+            eprintln!("govrec: FAILED: {}", describe(&error));
             ExitCode::from(1)
         }
         Err(error) if error.downcast_ref::<UsageError>().is_some() => {
-            eprintln!("govrec: {error:#}");
+            eprintln!("govrec: {}", describe(&error));
             ExitCode::from(2)
         }
         Err(error) => {
-            eprintln!("govrec: {error:#}");
+            eprintln!("govrec: {}", describe(&error));
             ExitCode::from(1)
         }
     }
+}
+
+/// An error and its causes, `: `-separated like `{:#}`, without repeating a cause its
+/// wrapper already quotes (`StoreError::Io` says "I/O error: {its source}").
+fn describe(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if text.ends_with(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 fn try_main(cli: Cli) -> anyhow::Result<Outcome> {

@@ -70,6 +70,26 @@ fn export_then_import_restores_the_same_log() {
     assert_eq!(std::fs::read(&first).unwrap(), std::fs::read(&second).unwrap());
 }
 
+/// `--data NAME` with a bare relative name: its parent is the current directory ("" to
+/// `Path::parent`), which the first open syncs after creating the store.
+#[test]
+fn a_store_is_created_at_a_bare_relative_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    populate(&data);
+    let first = dir.path().join("first.jsonl");
+    export(&data, &first);
+    let import = std::process::Command::new(env!("CARGO_BIN_EXE_govrec"))
+        .current_dir(dir.path())
+        .args(["import", "first.jsonl", "--data", "restored"])
+        .output()
+        .unwrap();
+    assert_eq!(import.status.code(), Some(0), "{}", text(&import));
+    let second = dir.path().join("second.jsonl");
+    export(&dir.path().join("restored"), &second);
+    assert_eq!(std::fs::read(&first).unwrap(), std::fs::read(&second).unwrap());
+}
+
 #[test]
 fn an_edited_export_is_rejected_with_exit_1_naming_the_line() {
     let dir = tempfile::tempdir().unwrap();

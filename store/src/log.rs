@@ -514,6 +514,12 @@ fn block_key(key: &[u8]) -> Result<u64, StoreError> {
 }
 
 pub(crate) fn sync_directory(dir: &Path) -> Result<(), StoreError> {
+    // `Path::parent` of a bare relative name (`--data mydata`) is "", the current directory.
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
     File::open(dir)?.sync_all()?;
     Ok(())
 }
