@@ -48,7 +48,7 @@ impl Server {
         }
     }
 
-    fn get_text(&self, path: &str) -> anyhow::Result<String> {
+    pub(crate) fn get_text(&self, path: &str) -> anyhow::Result<String> {
         let url = format!("{}{path}", self.base);
         let mut response = self
             .agent
@@ -64,7 +64,7 @@ impl Server {
             .with_context(|| format!("reading the answer of GET {url}"))
     }
 
-    fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+    pub(crate) fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         let text = self.get_text(path)?;
         serde_json::from_str(&text)
             .with_context(|| format!("the answer of GET {path} is not the expected JSON"))

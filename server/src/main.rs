@@ -1,6 +1,7 @@
 //! The `govrec` command: parses arguments and calls into the library crates.
 
 mod audit_client;
+mod backup;
 
 use std::io::{BufReader, BufWriter};
 use std::path::PathBuf;
@@ -84,6 +85,17 @@ enum Command {
         /// The output file (default: standard output).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Bring a backup file up to a running server's log, over HTTP: append the records after
+    /// the file's last one, each checked (seq, link, hashes, redaction markers), and rewrite
+    /// the earlier lines that new Redacted records erased. The file is an export (restore it
+    /// with `import`). Exit 1 when the server's log does not extend the file.
+    Backup {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The backup file (created if missing).
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Import a JSON Lines file: exported RECORDs are restored exactly (each checked against
     /// the chain before it is written); bare EVENTs are appended as new records through the
@@ -247,6 +259,28 @@ fn try_main(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Audit { command } => audit(command),
         Command::Verify { data, from, to } => verify(data, from, to),
         Command::Export { data, out } => export(data, out),
+        Command::Backup { server, out } => {
+            let client = audit_client::Server::new(&server.url, &server.token);
+            let started = std::time::Instant::now();
+            let report = backup::backup(&client, &out)?;
+            if report.torn_bytes > 0 {
+                eprintln!(
+                    "cut {} bytes of a last line an interrupted backup left unfinished",
+                    report.torn_bytes
+                );
+            }
+            let head = match report.head {
+                Some((seq, hash)) => format!("head seq {seq} hash {hash}"),
+                None => "the log is empty".to_owned(),
+            };
+            println!(
+                "ok: {} records appended, {} earlier lines redacted; {head} ({:.2} s)",
+                report.appended,
+                report.redacted,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(Outcome::Success)
+        }
         Command::Import { file, data, actor } => import(file, data, &actor),
     }
 }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output};
 
-use govrec_store::{Store, StoreConfig, SIGNING_KEY_FILE};
+use govrec_store::{NewEvent, Store, StoreConfig, SIGNING_KEY_FILE};
 use govrec_tests::{copy_dir, hierarchy};
 
 mod support;
@@ -292,4 +292,106 @@ fn verify_export_follows_the_rule_for_redacted_records() {
     std::fs::write(&forged, original.replacen(r#""by_seq":6"#, r#""by_seq":7"#, 1)).unwrap();
     let bad = run(&forged);
     assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+}
+
+fn backup(server: &Server, token: &str, out: &Path) -> Output {
+    govrec(&[
+        "backup",
+        "--url",
+        &server.url,
+        "--token",
+        token,
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
+/// `govrec backup` against a running server: a first run equals `govrec export`; a later run
+/// appends only what is new, cuts a line an interrupted run tore, and rewrites the line of a
+/// complaint redacted since (its summary gone, the file still equal to an export); a log that
+/// does not extend the file (a rollback, a fork) fails with exit 1 and leaves it as it was.
+#[test]
+fn a_backup_follows_the_log_honours_redactions_and_refuses_a_log_that_does_not_extend_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (main, small, fork) = (
+        dir.path().join("main"),
+        dir.path().join("small"),
+        dir.path().join("fork"),
+    );
+    let (file, expected) = (dir.path().join("backup.jsonl"), dir.path().join("export.jsonl"));
+    append(&main, &[0]);
+    {
+        let store = Store::open(&main, StoreConfig::default()).unwrap();
+        let compound = govrec_tests::uuid_of(3);
+        let filed = govrec_tests::complaint(
+            govrec_tests::uuid_of(50),
+            compound,
+            "楼道灯坏了 备份摘要",
+            "居民乙",
+        );
+        store.append("recorder", vec![NewEvent::new(filed)]).unwrap();
+        store.close().unwrap();
+    }
+    let token = token(&main);
+    copy_dir(&main, &small);
+    {
+        let server = Server::start(&main);
+        let first = backup(&server, &token, &file);
+        assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+        assert!(text(&first).contains("6 records appended"), "{}", text(&first));
+    }
+    export(&main, &expected);
+    assert_eq!(std::fs::read(&file).unwrap(), std::fs::read(&expected).unwrap());
+
+    // More records, among them the complaint's redaction; and a run interrupted mid-line.
+    {
+        let store = Store::open(&main, StoreConfig::default()).unwrap();
+        store.append("recorder", hierarchy(10)).unwrap();
+        let redact = govrec_tests::redaction(5, &["summary"]);
+        store.append("admin", vec![NewEvent::new(redact)]).unwrap();
+        store.close().unwrap();
+    }
+    export(&main, &expected);
+    let exported = std::fs::read_to_string(&expected).unwrap();
+    let eighth = exported.lines().nth(7).unwrap();
+    let mut torn = std::fs::read_to_string(&file).unwrap();
+    torn.push_str(&eighth[..eighth.len() / 2]);
+    std::fs::write(&file, &torn).unwrap();
+    assert!(torn.contains("备份摘要"));
+    {
+        let server = Server::start(&main);
+        let second = backup(&server, &token, &file);
+        assert_eq!(second.status.code(), Some(0), "{}", text(&second));
+        let said = text(&second);
+        assert!(
+            said.contains("6 records appended, 1 earlier lines redacted"),
+            "{said}"
+        );
+        assert!(said.contains("cut "), "{said}");
+        let again = backup(&server, &token, &file);
+        assert!(
+            text(&again).contains("0 records appended, 0 earlier"),
+            "{}",
+            text(&again)
+        );
+    }
+    let backed_up = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(backed_up, exported);
+    assert!(
+        !backed_up.contains("备份摘要"),
+        "the redacted summary is gone from the backup"
+    );
+
+    // A rolled-back log (6 records, the file has 12) and a fork of the same length.
+    std::fs::create_dir_all(&fork).unwrap();
+    std::fs::copy(main.join("tokens.json"), fork.join("tokens.json")).unwrap();
+    append(&fork, &[100, 110]);
+    append(&fork, &[120, 130]);
+    for (data, what) in [(&small, "ROLLBACK"), (&fork, "FORK")] {
+        let server = Server::start(data);
+        let refused = backup(&server, &token, &file);
+        assert_eq!(refused.status.code(), Some(1), "{what}: {}", text(&refused));
+        assert!(text(&refused).contains(what), "{}", text(&refused));
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), exported, "{what}");
+    }
 }
