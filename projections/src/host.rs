@@ -295,15 +295,26 @@ impl ModelHost {
         // The current models' index serves any earlier point of the same log.
         let current = self.models();
         let shared_index = (current.next_seq() >= position).then_some(&current.lookup.entities);
-        let checkpoint = match &self.snapshots {
-            Some(snapshots) => snapshots.load_sharing(store, position, shared_index)?.models,
-            None => None,
+        let Some(snapshots) = &self.snapshots else {
+            return Ok(cached.map_or_else(Models::default, |cached| (*cached).clone()));
         };
-        let checkpoint_position = checkpoint.as_ref().map_or(0, Models::next_seq);
-        match cached {
-            Some(cached) if cached.next_seq() > checkpoint_position => Ok((*cached).clone()),
-            _ => Ok(checkpoint.unwrap_or_default()),
+        let checkpoint_position = snapshots.newest_at_or_before(position)?.unwrap_or(0);
+        if let Some(cached) = cached.filter(|cached| cached.next_seq() > checkpoint_position) {
+            return Ok((*cached).clone());
         }
+        let loaded = snapshots.load_sharing(store, position, shared_index, self.take_spare())?;
+        Ok(loaded.models.unwrap_or_default())
+    }
+
+    /// The past model this answer evicts from the cache, when no request still holds it: the
+    /// checkpoint is decoded into it, reusing its memory (see `snapshot::decode_sections`).
+    fn take_spare(&self) -> Option<Models> {
+        let evicted = {
+            let mut cache = self.as_of_cache.lock().expect("cache lock");
+            let keep = self.config.as_of_cache_entries.saturating_sub(1);
+            (cache.len() > keep).then(|| cache.pop_back()).flatten()
+        };
+        evicted.and_then(|models| Arc::try_unwrap(models).ok())
     }
 
     fn cached_at_or_before(&self, position: u64) -> Option<Arc<Models>> {

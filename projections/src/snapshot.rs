@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 
 use govrec_core::event::PartyRef;
 use govrec_store::Store;
+use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ProjectionError;
@@ -60,6 +61,18 @@ pub struct SnapshotStore {
     snapshots: sled::Tree,
     meta: sled::Tree,
     keys_dir: std::path::PathBuf,
+    /// Kept between loads (one load at a time uses them; another makes its own).
+    buffers: std::sync::Mutex<Buffers>,
+}
+
+/// The memory a snapshot load works in: the stored bytes and the two decompressed sections.
+/// Kept between loads, so an `as_of` answer reads and decompresses into pages already mapped
+/// rather than ~50 MiB of fresh ones at 1M events, which the kernel must fault in and zero
+/// (~13k page faults an answer). Costs that much resident memory once a snapshot was loaded.
+#[derive(Default)]
+pub(crate) struct Buffers {
+    stored: Vec<u8>,
+    sections: [Vec<u8>; 2],
 }
 
 /// What loading the nearest snapshot found.
@@ -104,6 +117,7 @@ impl SnapshotStore {
             meta: db.open_tree("meta")?,
             db,
             keys_dir,
+            buffers: Default::default(),
         })
     }
 
@@ -231,6 +245,11 @@ impl SnapshotStore {
         Ok(positions)
     }
 
+    /// The position of the current generation's newest snapshot at or before `position`.
+    pub(crate) fn newest_at_or_before(&self, position: u64) -> Result<Option<u64>, ProjectionError> {
+        self.newest_below(self.generation()?, position.saturating_add(1))
+    }
+
     /// The position of `generation`'s newest snapshot before `below`.
     fn newest_below(&self, generation: u64, below: u64) -> Result<Option<u64>, ProjectionError> {
         let last = self
@@ -242,12 +261,14 @@ impl SnapshotStore {
         Ok(last.map(|key| position_of(&key)))
     }
 
-    /// The bytes of one snapshot: its chunks, concatenated and decrypted; empty (so unusable)
-    /// when its generation's key is gone. Two threads each read and decrypt half of the chunks
-    /// (reading is mostly sled decoding its nodes, so it is CPU work).
-    fn read(&self, generation: u64, position: u64) -> Result<Vec<u8>, ProjectionError> {
+    /// The bytes of one snapshot into `stored`: its chunks, concatenated and decrypted; empty
+    /// (so unusable) when its generation's key is gone or a chunk is missing or of the wrong
+    /// size. Two threads each read and decrypt half of the chunks, in place (reading is mostly
+    /// sled decoding its nodes, so it is CPU work).
+    fn read(&self, generation: u64, position: u64, stored: &mut Vec<u8>) -> Result<(), ProjectionError> {
+        stored.clear();
         let Some(secret) = self.key(generation, false)? else {
-            return Ok(Vec::new());
+            return Ok(());
         };
         let Some(last) = self
             .snapshots
@@ -256,45 +277,60 @@ impl SnapshotStore {
             .next_back()
             .transpose()?
         else {
-            return Ok(Vec::new());
+            return Ok(());
         };
         let chunks = chunk_of(&last).saturating_add(1);
         let half = chunks / 2;
+        // Every chunk but the last is full, so chunk c is at byte c × SNAPSHOT_CHUNK_BYTES.
+        let first_bytes = half as usize * SNAPSHOT_CHUNK_BYTES;
+        stored.resize(chunks as usize * SNAPSHOT_CHUNK_BYTES, 0);
+        let (first, second) = stored.split_at_mut(first_bytes);
         let (first, second) = std::thread::scope(|scope| {
-            let second = scope.spawn(|| self.read_chunks(generation, position, half..chunks, &secret, 0));
-            let first = self.read_chunks(generation, position, 0..half, &secret, chunks);
+            let second =
+                scope.spawn(|| self.read_chunks(generation, position, half..chunks, &secret, second));
+            let first = self.read_chunks(generation, position, 0..half, &secret, first);
             (first, second.join().expect("reading never panics"))
         });
-        let mut bytes = first?;
-        bytes.extend_from_slice(&second?);
-        Ok(bytes)
+        let (first, second) = (first?, second?);
+        match (first, second) {
+            (Some(first), Some(second)) if first == first_bytes => stored.truncate(first + second),
+            _ => stored.clear(),
+        }
+        Ok(())
     }
 
-    /// Chunks `range` of a snapshot, decrypted, with room for `capacity_chunks` in all.
+    /// Chunks `range` of a snapshot, decrypted, into `out` (which starts at the first chunk of
+    /// `range`); the bytes written, or `None` when a chunk does not fit where it belongs.
     fn read_chunks(
         &self,
         generation: u64,
         position: u64,
         range: std::ops::Range<u32>,
         secret: &[u8; 32],
-        capacity_chunks: u32,
-    ) -> Result<Vec<u8>, ProjectionError> {
-        let mut bytes =
-            Vec::with_capacity(capacity_chunks.max(range.len() as u32) as usize * SNAPSHOT_CHUNK_BYTES);
+        out: &mut [u8],
+    ) -> Result<Option<usize>, ProjectionError> {
         let from = chunk_key(generation, position, range.start);
         let to = chunk_key(generation, position, range.end);
-        for value in self.snapshots.range(from..to).values() {
-            bytes.extend_from_slice(&value?);
+        let mut written = 0;
+        for (index, value) in self.snapshots.range(from..to).values().enumerate() {
+            let value = value?;
+            let end = written + value.len();
+            let is_last = index + 1 == range.len();
+            match out.get_mut(written..end) {
+                Some(place) if is_last || value.len() == SNAPSHOT_CHUNK_BYTES => {
+                    place.copy_from_slice(&value)
+                }
+                _ => return Ok(None),
+            }
+            written = end;
         }
-        // Every chunk but the last is full, so chunk c starts at byte c × SNAPSHOT_CHUNK_BYTES
-        // of the keystream. A missing chunk shifts the rest and fails the checksum.
         cipher_at(
             secret,
             position,
             u64::from(range.start) * SNAPSHOT_CHUNK_BYTES as u64,
-            &mut bytes,
+            &mut out[..written],
         );
-        Ok(bytes)
+        Ok(Some(written))
     }
 
     fn remove(&self, generation: u64, position: u64) -> Result<(), ProjectionError> {
@@ -309,26 +345,38 @@ impl SnapshotStore {
     /// The newest usable snapshot of the current generation reflecting at most `position_max`
     /// records of `store`'s log. Unusable ones met on the way are deleted.
     pub fn load_at_or_before(&self, store: &Store, position_max: u64) -> Result<Loaded, ProjectionError> {
-        self.load_sharing(store, position_max, None)
+        self.load_sharing(store, position_max, None, None)
     }
 
     /// [`SnapshotStore::load_at_or_before`], sharing `shared_index` (the entity index of the
-    /// same log at `position_max` or later) instead of building one.
+    /// same log at `position_max` or later) instead of building one, and decoding into
+    /// `spare` (models no longer needed, whose memory is reused) when given.
     pub(crate) fn load_sharing(
         &self,
         store: &Store,
         position_max: u64,
         shared_index: Option<&Arc<EntityIndex>>,
+        mut spare: Option<Models>,
     ) -> Result<Loaded, ProjectionError> {
         let generation = self.generation()?;
         let mut loaded = Loaded::default();
+        let mut own_buffers = Buffers::default();
+        let mut kept_buffers = self.buffers.try_lock().ok();
+        let buffers = kept_buffers.as_deref_mut().unwrap_or(&mut own_buffers);
         let mut below = position_max.checked_add(1);
         // The newest snapshot at or before `position_max`, found by one seek rather than a scan
         // of every chunk key (an `as_of` asks this each time).
         while let Some(position) = below.and_then(|below| self.newest_below(generation, below).transpose()) {
             let position = position?;
-            let bytes = self.read(generation, position)?;
-            let decoded = decode_with_index(&bytes, shared_index.cloned()).map(|(models, _)| models);
+            self.read(generation, position, &mut buffers.stored)?;
+            let into = spare.take().unwrap_or_default();
+            let decoded = decode_with_index(
+                &buffers.stored,
+                shared_index.cloned(),
+                into,
+                &mut buffers.sections,
+            )
+            .map(|(models, _)| models);
             match decoded.and_then(|models| matches_log(models, store)) {
                 Ok(models) => {
                     loaded.models = Some(models);
@@ -432,28 +480,115 @@ struct SecondSection<'a> {
     score_sheets: &'a BTreeMap<(PeriodIndex, PartyRef), ScoreSheet>,
 }
 
-/// [`FirstSection`] decoded (same fields, same order).
-#[derive(Deserialize)]
-struct FirstSectionOwned {
-    watermark: Option<Watermark>,
-    areas: Vec<Area>,
-    orgs: Vec<Org>,
-    work_units: Vec<WorkUnit>,
-    members: Vec<Member>,
-    emergency_plans: Vec<EmergencyPlan>,
-    services: u64,
+/// Decodes `T` into `place`, reusing what `place` owns: a `Vec`'s buffer and the elements
+/// serde decodes in place (`Deserialize::deserialize_in_place`). Into an empty `Vec` it is a
+/// plain decode.
+struct InPlace<'a, T>(&'a mut T);
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for InPlace<'_, T> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        T::deserialize_in_place(deserializer, self.0)
+    }
 }
 
-/// [`SecondSection`] decoded (same fields, same order).
-#[derive(Deserialize)]
-struct SecondSectionOwned {
-    pairings: Vec<Pairing>,
-    evaluations: Vec<Evaluation>,
-    complaints: Vec<Complaint>,
-    actors: Vec<String>,
-    periods: Vec<String>,
-    #[serde(deserialize_with = "sorted_pairs")]
-    score_sheets: BTreeMap<(PeriodIndex, PartyRef), ScoreSheet>,
+/// The score sheets, decoded by [`sorted_pairs`] into `place`.
+struct ScoreSheetsInto<'a>(&'a mut BTreeMap<(PeriodIndex, PartyRef), ScoreSheet>);
+
+impl<'de> DeserializeSeed<'de> for ScoreSheetsInto<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        *self.0 = sorted_pairs(deserializer)?;
+        Ok(())
+    }
+}
+
+/// The next field of a section, decoded into its place; `index` and `fields` name a missing one.
+fn next_field<'de, A: SeqAccess<'de>, S: DeserializeSeed<'de, Value = ()>>(
+    seq: &mut A,
+    seed: S,
+    index: usize,
+    fields: &'static str,
+) -> Result<(), A::Error> {
+    seq.next_element_seed(seed)?
+        .ok_or_else(|| serde::de::Error::invalid_length(index, &fields))
+}
+
+/// The places of [`FirstSection`]'s fields in the models decoded into. A struct is a tuple of
+/// its fields to postcard, so this reads what `FirstSection` wrote.
+struct FirstSectionInto<'a> {
+    watermark: &'a mut Option<Watermark>,
+    areas: &'a mut Vec<Area>,
+    orgs: &'a mut Vec<Org>,
+    work_units: &'a mut Vec<WorkUnit>,
+    members: &'a mut Vec<Member>,
+    emergency_plans: &'a mut Vec<EmergencyPlan>,
+    services: &'a mut u64,
+}
+
+impl<'de> DeserializeSeed<'de> for FirstSectionInto<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_tuple(7, self)
+    }
+}
+
+impl<'de> Visitor<'de> for FirstSectionInto<'_> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("the first section of a snapshot")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        const FIELDS: &str = "7 fields";
+        next_field(&mut seq, InPlace(self.watermark), 0, FIELDS)?;
+        next_field(&mut seq, InPlace(self.areas), 1, FIELDS)?;
+        next_field(&mut seq, InPlace(self.orgs), 2, FIELDS)?;
+        next_field(&mut seq, InPlace(self.work_units), 3, FIELDS)?;
+        next_field(&mut seq, InPlace(self.members), 4, FIELDS)?;
+        next_field(&mut seq, InPlace(self.emergency_plans), 5, FIELDS)?;
+        next_field(&mut seq, InPlace(self.services), 6, FIELDS)
+    }
+}
+
+/// The places of [`SecondSection`]'s fields in the models decoded into.
+struct SecondSectionInto<'a> {
+    pairings: &'a mut Vec<Pairing>,
+    evaluations: &'a mut Vec<Evaluation>,
+    complaints: &'a mut Vec<Complaint>,
+    actors: &'a mut Vec<String>,
+    periods: &'a mut Vec<String>,
+    score_sheets: &'a mut BTreeMap<(PeriodIndex, PartyRef), ScoreSheet>,
+}
+
+impl<'de> DeserializeSeed<'de> for SecondSectionInto<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_tuple(6, self)
+    }
+}
+
+impl<'de> Visitor<'de> for SecondSectionInto<'_> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("the second section of a snapshot")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        const FIELDS: &str = "6 fields";
+        next_field(&mut seq, InPlace(self.pairings), 0, FIELDS)?;
+        next_field(&mut seq, InPlace(self.evaluations), 1, FIELDS)?;
+        next_field(&mut seq, InPlace(self.complaints), 2, FIELDS)?;
+        next_field(&mut seq, InPlace(self.actors), 3, FIELDS)?;
+        next_field(&mut seq, InPlace(self.periods), 4, FIELDS)?;
+        next_field(&mut seq, ScoreSheetsInto(self.score_sheets), 5, FIELDS)
+    }
 }
 
 /// Reads a map postcard wrote: its length and its pairs in key order, the same bytes as a
@@ -519,18 +654,27 @@ pub fn decode(bytes: &[u8]) -> Result<Models, String> {
     decode_timed(bytes).map(|(models, _)| models)
 }
 
+/// [`decode`] into `into`, reusing its memory; equals a decode into empty models.
+pub fn decode_into(bytes: &[u8], into: Models) -> Result<Models, String> {
+    decode_with_index(bytes, None, into, &mut Default::default()).map(|(models, _)| models)
+}
+
 /// [`decode`], with the time taken by its checksum, decoding and indexing steps (for the
 /// benchmark).
 #[doc(hidden)]
 pub fn decode_timed(bytes: &[u8]) -> Result<(Models, [Duration; 3]), String> {
-    decode_with_index(bytes, None)
+    decode_with_index(bytes, None, Models::default(), &mut Default::default())
 }
 
-/// [`decode_timed`]; with `shared_index` (the index of the same log at this point or later)
-/// the entity index is shared instead of built.
+/// [`decode_timed`] into `into`, whatever it holds: models no longer needed lend their memory
+/// (see [`decode_sections`]); the answer equals a decode into empty models. With
+/// `shared_index` (the index of the same log at this point or later) the entity index is
+/// shared instead of built.
 pub(crate) fn decode_with_index(
     bytes: &[u8],
     shared_index: Option<Arc<EntityIndex>>,
+    into: Models,
+    sections: &mut [Vec<u8>; 2],
 ) -> Result<(Models, [Duration; 3]), String> {
     let started = Instant::now();
     if bytes.len() < HEADER_BYTES || &bytes[..4] != SNAPSHOT_MAGIC {
@@ -552,7 +696,7 @@ pub(crate) fn decode_with_index(
             let started = Instant::now();
             (blake3::hash(body).as_bytes() == expected, started.elapsed())
         });
-        let decoded = decode_sections(body);
+        let decoded = decode_sections(body, into, sections);
         (checksum.join().expect("hashing never panics"), decoded)
     });
     if !checksum_ok {
@@ -568,8 +712,13 @@ pub(crate) fn decode_with_index(
     Ok((models, [checksum, decoding, started.elapsed()]))
 }
 
-/// Decodes the two sections of a body on two threads.
-fn decode_sections(body: &[u8]) -> Result<Models, String> {
+/// Decodes the two sections of a body on two threads, into `models`.
+///
+/// Every field is overwritten (the lookups are rebuilt by the caller). Decoding into the
+/// models of an earlier `as_of` answer reuses their `Vec` buffers and the memory their entities
+/// free as they are replaced, instead of fresh pages: at 1M events those cost ~37k page faults
+/// per answer, a quarter of its CPU, the kernel faulting in and zeroing each page.
+fn decode_sections(body: &[u8], mut models: Models, sections: &mut [Vec<u8>; 2]) -> Result<Models, String> {
     let length = body
         .get(..8)
         .map(|bytes| u64::from_be_bytes(bytes.try_into().expect("8 bytes")))
@@ -578,28 +727,48 @@ fn decode_sections(body: &[u8]) -> Result<Models, String> {
         .ok()
         .and_then(|length| body[8..].split_at_checked(length))
         .ok_or("a snapshot body shorter than its first section")?;
+    let Models {
+        watermark,
+        areas,
+        orgs,
+        work_units,
+        members,
+        pairings,
+        evaluations,
+        complaints,
+        emergency_plans,
+        services,
+        actors,
+        periods,
+        score_sheets,
+        lookup: _,
+    } = &mut models;
+    let first_into = FirstSectionInto {
+        watermark,
+        areas,
+        orgs,
+        work_units,
+        members,
+        emergency_plans,
+        services,
+    };
+    let second_into = SecondSectionInto {
+        pairings,
+        evaluations,
+        complaints,
+        actors,
+        periods,
+        score_sheets,
+    };
+    let [first_buffer, second_buffer] = sections;
     let (first, second) = std::thread::scope(|scope| {
-        let second = scope.spawn(|| decode_section::<SecondSectionOwned>(second, "second"));
-        let first = decode_section::<FirstSectionOwned>(first, "first");
+        let second = scope.spawn(|| decode_section(second, "second", second_into, second_buffer));
+        let first = decode_section(first, "first", first_into, first_buffer);
         (first, second.join().expect("decoding never panics"))
     });
-    let (first, second) = (first?, second?);
-    Ok(Models {
-        watermark: first.watermark,
-        areas: first.areas,
-        orgs: first.orgs,
-        work_units: first.work_units,
-        members: first.members,
-        pairings: second.pairings,
-        evaluations: second.evaluations,
-        complaints: second.complaints,
-        emergency_plans: first.emergency_plans,
-        services: first.services,
-        actors: second.actors,
-        periods: second.periods,
-        score_sheets: second.score_sheets,
-        lookup: Default::default(),
-    })
+    first?;
+    second?;
+    Ok(models)
 }
 
 /// The most a section may grow when decompressed: LZ4's block format cannot shrink data by
@@ -607,8 +776,11 @@ fn decode_sections(body: &[u8]) -> Result<Models, String> {
 /// anything is reserved for it (the checksum runs beside the decode).
 const DECOMPRESSED_PER_STORED_MAX: usize = 255;
 
-/// Decompresses and decodes one section.
-fn decode_section<T: serde::de::DeserializeOwned>(stored: &[u8], name: &str) -> Result<T, String> {
+/// Decompresses one section into `buffer` and decodes it into its places.
+fn decode_section<S>(stored: &[u8], name: &str, into: S, buffer: &mut Vec<u8>) -> Result<(), String>
+where
+    S: for<'de> DeserializeSeed<'de, Value = ()>,
+{
     let length = stored
         .get(..4)
         .map(|bytes| u32::from_le_bytes(bytes.try_into().expect("4 bytes")) as usize)
@@ -619,9 +791,19 @@ fn decode_section<T: serde::de::DeserializeOwned>(stored: &[u8], name: &str) -> 
             stored.len()
         ));
     }
-    let bytes = lz4_flex::block::decompress(&stored[4..], length)
+    // Only what the buffer never held is zeroed: LZ4 writes the rest.
+    if buffer.len() < length {
+        buffer.resize(length, 0);
+    }
+    let written = lz4_flex::block::decompress_into(&stored[4..], &mut buffer[..length])
         .map_err(|error| format!("{name} section: {error}"))?;
-    postcard::from_bytes(&bytes).map_err(|error| format!("{name} section: {error}"))
+    if written != length {
+        return Err(format!(
+            "{name} section: {written} bytes where {length} were stored"
+        ));
+    }
+    into.deserialize(&mut postcard::Deserializer::from_bytes(&buffer[..length]))
+        .map_err(|error| format!("{name} section: {error}"))
 }
 
 /// The snapshot's watermark names a record of the log with the same hash.
