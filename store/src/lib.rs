@@ -11,6 +11,7 @@
 //! The store never interprets an event beyond what `govrec_core` tells it (the ids an event
 //! touches); it knows nothing of HTTP or read models.
 
+mod batch;
 mod checkpoint;
 mod entity_index;
 mod error;
@@ -25,6 +26,7 @@ mod tiles;
 mod transfer;
 mod verify;
 
+pub use batch::new_events_from_batch;
 pub use checkpoint::{
     Checkpoint, CheckpointError, CheckpointSigner, NoteVerifier, NOTE_BYTES_MAX, SIGNING_KEY_FILE,
 };

@@ -142,6 +142,11 @@ pub(crate) async fn append_checked(
 
 /// Parses `{"events": [...]}` (400 on malformed JSON, unknown types, wrong shapes).
 fn parse_batch(body: &[u8]) -> Result<Vec<NewEvent>, AppError> {
+    // Straight into the typed events when the body is certainly valid; otherwise the general
+    // path below, which explains what is wrong.
+    if let Some(events) = govrec_store::new_events_from_batch(body) {
+        return Ok(events);
+    }
     let value: Value = serde_json::from_slice(body)
         .map_err(|error| AppError::bad_request("malformed_json", format!("the body is not JSON: {error}")))?;
     let Value::Object(mut object) = value else {
