@@ -55,9 +55,36 @@ impl Api {
     }
 }
 
+/// The names of the snapshot keys (one per generation) in `keys`.
+fn key_names(keys: &std::path::Path) -> Vec<std::ffi::OsString> {
+    match std::fs::read_dir(keys) {
+        Ok(entries) => entries.map(|e| e.unwrap().file_name()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Waits until the rebuild a redaction started in the background has switched to a new
+/// generation: one key, none of `before`. Its key exists while it runs, beside the old one.
+async fn wait_for_new_generation(keys: &std::path::Path, before: &[std::ffi::OsString]) -> Vec<std::ffi::OsString> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let now = key_names(keys);
+        if now.len() == 1 && !before.contains(&now[0]) {
+            return now;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no rebuild after the redaction: {now:?}, before {before:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn an_admin_redacts_and_the_record_is_served_with_its_marker() {
     let api = api();
+    let keys = api.dir.path().join("models").join("snapshot-keys");
+    let keys_at_start = key_names(&keys);
     let body = json!({"target_seq": 5, "fields": ["summary", "resident_ref"], "reason": "居民申请删除"});
     let (status, _, text) = api.redact(&body.to_string(), Some(Role::Admin)).await;
     assert_eq!(status, StatusCode::CREATED, "{text}");
@@ -81,14 +108,11 @@ async fn an_admin_redacts_and_the_record_is_served_with_its_marker() {
     // The member's name, by the same route; the members ledger then shows it as null. A
     // snapshot of the read models holding the name exists first (encrypted with its
     // generation's key).
-    let keys = api.dir.path().join("models").join("snapshot-keys");
+    // (Once the first redaction's rebuild is done: it runs in the background.)
+    let keys_before = wait_for_new_generation(&keys, &keys_at_start).await;
     api.state.models.catch_up(&api.store).unwrap();
     api.state.models.save_snapshot().unwrap();
-    let keys_before: Vec<_> = std::fs::read_dir(&keys)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(keys_before.len(), 1, "one generation's key");
+    assert_eq!(key_names(&keys), keys_before, "one generation's key");
     let body = json!({"target_seq": 6, "fields": ["name"], "reason": "本人申请"});
     let (status, _, text) = api.redact(&body.to_string(), Some(Role::Admin)).await;
     assert_eq!(status, StatusCode::CREATED, "{text}");
@@ -103,21 +127,7 @@ async fn an_admin_redacts_and_the_record_is_served_with_its_marker() {
 
     // The redaction rebuilt the read models into a new generation and destroyed the old
     // generation's key: the snapshot holding the name can no longer be read.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let keys_now: Vec<_> = std::fs::read_dir(&keys)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        if keys_now.len() == 1 && keys_now != keys_before {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no rebuild after the redaction: {keys_now:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait_for_new_generation(&keys, &keys_before).await;
     let members = api.get("/v1/ledgers/members").await;
     assert!(!members.to_string().contains(NAME), "{members}");
 
