@@ -65,7 +65,10 @@ fn key_names(keys: &std::path::Path) -> Vec<std::ffi::OsString> {
 
 /// Waits until the rebuild a redaction started in the background has switched to a new
 /// generation: one key, none of `before`. Its key exists while it runs, beside the old one.
-async fn wait_for_new_generation(keys: &std::path::Path, before: &[std::ffi::OsString]) -> Vec<std::ffi::OsString> {
+async fn wait_for_new_generation(
+    keys: &std::path::Path,
+    before: &[std::ffi::OsString],
+) -> Vec<std::ffi::OsString> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let now = key_names(keys);

@@ -195,6 +195,99 @@ impl TileWriter {
     }
 }
 
+/// A stored tile that is not what the records make of it: `(tile level, index)`.
+pub(crate) type TileMismatch = (u8, u64);
+
+/// Checks the stored tiles against the tiles the leaf hashes `leaves` (of records `0..`, in
+/// order) make, level by level from the layout in the module doc rather than through the
+/// [`TileWriter`] that wrote them, and on all cores.
+///
+/// Only what those leaves determine is checked: with a writer adding records meanwhile, the
+/// stored tree may already be larger, and a stored unfinished tile of a higher level may then
+/// hold more entries, of which the ones checked must come first.
+pub(crate) fn check_stored(tree: &sled::Tree, leaves: &[Hash32]) -> Result<Option<TileMismatch>, StoreError> {
+    use rayon::prelude::*;
+    let stored = stored_size(tree)?;
+    let whole_tiles = leaves.len() - leaves.len() % TILE_WIDTH;
+    let covered = (stored.min(whole_tiles as u64)) as usize;
+    let exact = stored == covered as u64;
+    let mut entries: Vec<Hash32> = leaves[..covered].to_vec();
+    let mut tile_level = 0u8;
+    loop {
+        let full = entries.len() / TILE_WIDTH;
+        // Full tiles: equal to their entries; their roots are the next level's entries.
+        let checked: Result<Vec<Result<Hash32, TileMismatch>>, StoreError> = entries
+            .par_chunks_exact(TILE_WIDTH)
+            .enumerate()
+            .map(|(index, tile)| {
+                let found = tree.get(tile_key(tile_level, index as u64))?;
+                Ok(match found {
+                    Some(found) if found.as_ref() == encode_tile(tile).as_slice() => Ok(perfect_root(tile)),
+                    _ => Err((tile_level, index as u64)),
+                })
+            })
+            .collect();
+        let mut roots = Vec::with_capacity(full);
+        for checked in checked? {
+            match checked {
+                Ok(root) => roots.push(root),
+                Err(mismatch) => return Ok(Some(mismatch)),
+            }
+        }
+        // The unfinished tile of a level above the leaves (the leaves' own is not stored).
+        let rest = &entries[full * TILE_WIDTH..];
+        let mut expected_tiles = full as u64;
+        if !rest.is_empty() {
+            let key = tile_key(tile_level, full as u64);
+            let wanted = encode_tile(rest);
+            let matches = match tree.get(key)? {
+                Some(found) if exact => found.as_ref() == wanted.as_slice(),
+                Some(found) => found.get(..wanted.len()) == Some(wanted.as_slice()),
+                None => false,
+            };
+            if !matches {
+                return Ok(Some((tile_level, full as u64)));
+            }
+            expected_tiles += 1;
+        }
+        // Nothing stored past them at this level, when the stored tree is exactly this one.
+        if exact {
+            let past = tree
+                .range(tile_key(tile_level, expected_tiles)..tile_key(tile_level + 1, 0))
+                .keys()
+                .next()
+                .transpose()?;
+            if let Some(key) = past {
+                return Ok(Some((tile_level, tile_index(&key))));
+            }
+        }
+        if roots.is_empty() {
+            break;
+        }
+        entries = roots;
+        tile_level += 1;
+    }
+    if exact {
+        // No tile of a level above the last (tile keys start with their level, below `size`).
+        let above = tree
+            .range(tile_key(tile_level + 1, 0).to_vec()..SIZE_KEY.to_vec())
+            .keys()
+            .next()
+            .transpose()?;
+        if let Some(key) = above {
+            return Ok(Some((key[0], tile_index(&key))));
+        }
+    }
+    Ok(None)
+}
+
+/// The index of a tile key.
+fn tile_index(key: &[u8]) -> u64 {
+    key.get(1..9)
+        .and_then(|bytes| bytes.try_into().ok())
+        .map_or(0, u64::from_be_bytes)
+}
+
 fn encode_tile(hashes: &[Hash32]) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(hashes.len() * 32);
     for hash in hashes {

@@ -5,6 +5,9 @@
 //! its links and `hash` as usual, its `event_hash` not recomputed, and record K of its marker
 //! must exist, be a `Redacted` event, and name this seq and these fields.
 //!
+//! A check of the whole log also recomputes the Merkle tiles from the records' hashes and
+//! compares them with the stored ones (`docs/merkle.md`).
+//!
 //! Records verify independently of each other (the links are compared, not recomputed), so
 //! blocks are decoded and hashed on all cores; only the link check walks in order.
 
@@ -15,7 +18,9 @@ use crate::hash::Hash32;
 use std::collections::BTreeMap;
 
 use crate::log::Log;
+use crate::merkle::leaf_hash;
 use crate::record::{check_marker, redaction_matches, Record, Redaction};
+use crate::tiles::{check_stored, TILE_HEIGHT};
 
 /// Blocks read before the parallel check runs over them.
 const VERIFY_BLOCKS_PER_ROUND: usize = 256;
@@ -80,8 +85,8 @@ fn previous_hash(log: &Log, from: u64) -> Result<Result<Hash32, Verification>, S
     }
 }
 
-/// A record with the result of checking its own hashes.
-type CheckedRecord = (Record, Result<(), &'static str>);
+/// A record with the result of checking its own hashes, and its Merkle leaf hash.
+type CheckedRecord = (Record, Result<(), &'static str>, Hash32);
 
 /// One block after its records were checked on their own.
 struct BlockCheck {
@@ -100,7 +105,8 @@ fn check_block(log: &Log, first_seq: u64, bytes: &[u8], from: u64, to: Option<u6
                 .filter(|record| record.seq >= from && to.is_none_or(|to| record.seq <= to))
                 .map(|record| {
                     let check = record.self_check();
-                    (record, check)
+                    let leaf = leaf_hash(&record.hash);
+                    (record, check, leaf)
                 })
                 .collect()
         });
@@ -129,6 +135,9 @@ struct ChainWalker {
     last: Option<(u64, Hash32)>,
     /// Markers seen whose record K is still ahead: K → (redacted seq, marker).
     promised: BTreeMap<u64, (u64, Redaction)>,
+    /// The leaf hashes of the records, when the whole log is checked (and with it the stored
+    /// Merkle tiles).
+    leaves: Option<Vec<Hash32>>,
 }
 
 impl ChainWalker {
@@ -140,6 +149,7 @@ impl ChainWalker {
             checked: 0,
             last: None,
             promised: BTreeMap::new(),
+            leaves: (from == 0 && to.is_none()).then(Vec::new),
         }
     }
 
@@ -161,15 +171,20 @@ impl ChainWalker {
                 reason: format!("record missing: the next block starts at seq {}", block.first_seq),
             });
         }
-        for (record, self_check) in records {
-            if let Some(damage) = self.take_record(&record, self_check) {
+        for (record, self_check, leaf) in records {
+            if let Some(damage) = self.take_record(&record, self_check, leaf) {
                 return Some(damage);
             }
         }
         None
     }
 
-    fn take_record(&mut self, record: &Record, self_check: Result<(), &'static str>) -> Option<Verification> {
+    fn take_record(
+        &mut self,
+        record: &Record,
+        self_check: Result<(), &'static str>,
+        leaf: Hash32,
+    ) -> Option<Verification> {
         let damaged = |reason: &str| {
             Some(Verification::Damaged {
                 first_bad_seq: record.seq,
@@ -200,6 +215,9 @@ impl ChainWalker {
             self.promised
                 .insert(redaction.by_seq, (record.seq, redaction.clone()));
         }
+        if let Some(leaves) = &mut self.leaves {
+            leaves.push(leaf);
+        }
         self.prev_hash = Some(record.hash);
         self.next_seq += 1;
         self.checked += 1;
@@ -224,6 +242,21 @@ impl ChainWalker {
         }
         if let Some((target, marker)) = broken {
             return Ok(broken_promise(target, marker));
+        }
+        if let Some(leaves) = &self.leaves {
+            if let Some((tile_level, index)) = check_stored(log.merkle_tree(), leaves)? {
+                // Tile (t, i) starts at leaf i × 256^(t+1).
+                let shift = TILE_HEIGHT * (u32::from(tile_level) + 1);
+                let first_leaf = index.checked_shl(shift).unwrap_or(u64::MAX);
+                return Ok(Verification::Damaged {
+                    first_bad_seq: first_leaf.min(self.last.map_or(0, |(seq, _)| seq)),
+                    reason: format!(
+                        "the stored Merkle tile at tile level {tile_level}, index {index} does not \
+                         match the records' hashes: checkpoints and proofs served from it would \
+                         be wrong (the tiles are derived from the log)"
+                    ),
+                });
+            }
         }
         Ok(Verification::Intact {
             checked: self.checked,

@@ -482,3 +482,76 @@ fn checkpoints_are_signed_kept_and_served_again_after_a_reopen() {
     let proof = store.consistency_proof(20, 22).unwrap();
     verify_consistency(20, 22, &checkpoint.root, &newer.root, &proof).unwrap();
 }
+
+/// A full `verify_log` recomputes the Merkle tiles from the records' hashes: a changed, a
+/// missing or an extra stored tile is damage, named by the first leaf of its tile; the records
+/// themselves still check out.
+#[test]
+fn verify_finds_a_changed_missing_or_extra_merkle_tile() {
+    let (dir, store) = store_with(800, 5);
+    let intact = govrec_store::verify_log(store.log(), 0, None).unwrap();
+    assert!(intact.is_intact(), "{intact:?}");
+    drop(store);
+    // Tile (t, i) is keyed by t, then i as u64 big-endian.
+    fn key(tile_level: u8, index: u64) -> Vec<u8> {
+        [&[tile_level][..], &index.to_be_bytes()].concat()
+    }
+    type Change = Box<dyn Fn(&sled::Tree)>;
+    let cases: [(&str, Change, u64); 3] = [
+        (
+            "a changed leaf tile",
+            Box::new(|tree: &sled::Tree| {
+                let mut tile = tree.get(key(0, 2)).unwrap().unwrap().to_vec();
+                tile[100] ^= 1;
+                tree.insert(key(0, 2), tile).unwrap();
+            }),
+            2 * 256,
+        ),
+        (
+            // (A missing unfinished tile of a higher level already stops the open.)
+            "a missing leaf tile",
+            Box::new(|tree: &sled::Tree| {
+                tree.remove(key(0, 1)).unwrap();
+            }),
+            256,
+        ),
+        (
+            "an extra tile",
+            Box::new(|tree: &sled::Tree| {
+                tree.insert(key(0, 3), vec![7u8; 32]).unwrap();
+            }),
+            3 * 256,
+        ),
+    ];
+    for (what, change, first_leaf) in cases {
+        let copy = tempfile::tempdir().unwrap();
+        copy_dir(dir.path(), copy.path());
+        {
+            let db = sled::Config::new()
+                .path(copy.path())
+                .segment_size(govrec_store::SLED_SEGMENT_BYTES)
+                .open()
+                .unwrap();
+            change(&db.open_tree("merkle").unwrap());
+            db.flush().unwrap();
+        }
+        let store = open(copy.path());
+        match govrec_store::verify_log(store.log(), 0, None).unwrap() {
+            govrec_store::Verification::Damaged {
+                first_bad_seq,
+                reason,
+            } => {
+                assert!(reason.contains("Merkle tile"), "{what}: {reason}");
+                assert_eq!(first_bad_seq, first_leaf, "{what}: {reason}");
+            }
+            intact => panic!("{what}: {intact:?}"),
+        }
+        // A range check covers the records only.
+        assert!(
+            govrec_store::verify_log(store.log(), 1, None)
+                .unwrap()
+                .is_intact(),
+            "{what}"
+        );
+    }
+}
