@@ -505,91 +505,70 @@ impl<'de> DeserializeSeed<'de> for ScoreSheetsInto<'_> {
     }
 }
 
-/// The next field of a section, decoded into its place; `index` and `fields` name a missing one.
-fn next_field<'de, A: SeqAccess<'de>, S: DeserializeSeed<'de, Value = ()>>(
-    seq: &mut A,
-    seed: S,
-    index: usize,
-    fields: &'static str,
-) -> Result<(), A::Error> {
-    seq.next_element_seed(seed)?
-        .ok_or_else(|| serde::de::Error::invalid_length(index, &fields))
+/// A section's fields as places in the models decoded into: the struct, and the seed and
+/// visitor that decode the section into them. A struct is a tuple of its fields to postcard,
+/// so this reads what the section's `Serialize` struct wrote. Each field names the seed that
+/// decodes it into its place.
+macro_rules! section_into {
+    ($(#[$doc:meta])* $name:ident, $expecting:literal, $($field:ident: $type:ty => $seed:ident),+ $(,)?) => {
+        $(#[$doc])*
+        struct $name<'a> {
+            $($field: &'a mut $type,)+
+        }
+
+        impl<'de> DeserializeSeed<'de> for $name<'_> {
+            type Value = ();
+
+            fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+                deserializer.deserialize_tuple([$(stringify!($field)),+].len(), self)
+            }
+        }
+
+        impl<'de> Visitor<'de> for $name<'_> {
+            type Value = ();
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str($expecting)
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+                let mut decoded = 0;
+                $(
+                    seq.next_element_seed($seed(self.$field))?
+                        .ok_or_else(|| serde::de::Error::invalid_length(decoded, &$expecting))?;
+                    decoded += 1;
+                )+
+                debug_assert_eq!(decoded, [$(stringify!($field)),+].len());
+                Ok(())
+            }
+        }
+    };
 }
 
-/// The places of [`FirstSection`]'s fields in the models decoded into. A struct is a tuple of
-/// its fields to postcard, so this reads what `FirstSection` wrote.
-struct FirstSectionInto<'a> {
-    watermark: &'a mut Option<Watermark>,
-    areas: &'a mut Vec<Area>,
-    orgs: &'a mut Vec<Org>,
-    work_units: &'a mut Vec<WorkUnit>,
-    members: &'a mut Vec<Member>,
-    emergency_plans: &'a mut Vec<EmergencyPlan>,
-    services: &'a mut u64,
-}
+section_into!(
+    /// The places of [`FirstSection`]'s fields.
+    FirstSectionInto,
+    "the first section of a snapshot",
+    watermark: Option<Watermark> => InPlace,
+    areas: Vec<Area> => InPlace,
+    orgs: Vec<Org> => InPlace,
+    work_units: Vec<WorkUnit> => InPlace,
+    members: Vec<Member> => InPlace,
+    emergency_plans: Vec<EmergencyPlan> => InPlace,
+    services: u64 => InPlace,
+);
 
-impl<'de> DeserializeSeed<'de> for FirstSectionInto<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_tuple(7, self)
-    }
-}
-
-impl<'de> Visitor<'de> for FirstSectionInto<'_> {
-    type Value = ();
-
-    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
-        formatter.write_str("the first section of a snapshot")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        const FIELDS: &str = "7 fields";
-        next_field(&mut seq, InPlace(self.watermark), 0, FIELDS)?;
-        next_field(&mut seq, InPlace(self.areas), 1, FIELDS)?;
-        next_field(&mut seq, InPlace(self.orgs), 2, FIELDS)?;
-        next_field(&mut seq, InPlace(self.work_units), 3, FIELDS)?;
-        next_field(&mut seq, InPlace(self.members), 4, FIELDS)?;
-        next_field(&mut seq, InPlace(self.emergency_plans), 5, FIELDS)?;
-        next_field(&mut seq, InPlace(self.services), 6, FIELDS)
-    }
-}
-
-/// The places of [`SecondSection`]'s fields in the models decoded into.
-struct SecondSectionInto<'a> {
-    pairings: &'a mut Vec<Pairing>,
-    evaluations: &'a mut Vec<Evaluation>,
-    complaints: &'a mut Vec<Complaint>,
-    actors: &'a mut Vec<String>,
-    periods: &'a mut Vec<String>,
-    score_sheets: &'a mut BTreeMap<(PeriodIndex, PartyRef), ScoreSheet>,
-}
-
-impl<'de> DeserializeSeed<'de> for SecondSectionInto<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_tuple(6, self)
-    }
-}
-
-impl<'de> Visitor<'de> for SecondSectionInto<'_> {
-    type Value = ();
-
-    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
-        formatter.write_str("the second section of a snapshot")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        const FIELDS: &str = "6 fields";
-        next_field(&mut seq, InPlace(self.pairings), 0, FIELDS)?;
-        next_field(&mut seq, InPlace(self.evaluations), 1, FIELDS)?;
-        next_field(&mut seq, InPlace(self.complaints), 2, FIELDS)?;
-        next_field(&mut seq, InPlace(self.actors), 3, FIELDS)?;
-        next_field(&mut seq, InPlace(self.periods), 4, FIELDS)?;
-        next_field(&mut seq, ScoreSheetsInto(self.score_sheets), 5, FIELDS)
-    }
-}
+section_into!(
+    /// The places of [`SecondSection`]'s fields.
+    SecondSectionInto,
+    "the second section of a snapshot",
+    pairings: Vec<Pairing> => InPlace,
+    evaluations: Vec<Evaluation> => InPlace,
+    complaints: Vec<Complaint> => InPlace,
+    actors: Vec<String> => InPlace,
+    periods: Vec<String> => InPlace,
+    score_sheets: BTreeMap<(PeriodIndex, PartyRef), ScoreSheet> => ScoreSheetsInto,
+);
 
 /// Reads a map postcard wrote: its length and its pairs in key order, the same bytes as a
 /// `Vec` of pairs. Building the map from the sorted pairs at once is linear; inserting them
