@@ -167,8 +167,9 @@ struct ServerArgs {
     /// The server's base URL, e.g. http://127.0.0.1:8080.
     #[arg(long)]
     url: String,
-    /// An auditor (or admin) token.
-    #[arg(long)]
+    /// An auditor (or admin) token. Or set GOVREC_TOKEN instead, which keeps it out of the
+    /// process list and the shell history.
+    #[arg(long, env = "GOVREC_TOKEN", hide_env_values = true)]
     token: String,
 }
 
