@@ -457,29 +457,6 @@ fn position_of(key: &[u8]) -> u64 {
         .map_or(0, u64::from_be_bytes)
 }
 
-/// The first section of a snapshot body: the area tree, organisations, members.
-#[derive(Serialize)]
-struct FirstSection<'a> {
-    watermark: &'a Option<Watermark>,
-    areas: &'a Vec<Area>,
-    orgs: &'a Vec<Org>,
-    work_units: &'a Vec<WorkUnit>,
-    members: &'a Vec<Member>,
-    emergency_plans: &'a Vec<EmergencyPlan>,
-    services: u64,
-}
-
-/// The second section: pairings, evaluations, complaints, score sheets.
-#[derive(Serialize)]
-struct SecondSection<'a> {
-    pairings: &'a Vec<Pairing>,
-    evaluations: &'a Vec<Evaluation>,
-    complaints: &'a Vec<Complaint>,
-    actors: &'a Vec<String>,
-    periods: &'a Vec<String>,
-    score_sheets: &'a BTreeMap<(PeriodIndex, PartyRef), ScoreSheet>,
-}
-
 /// Decodes `T` into `place`, reusing what `place` owns: a `Vec`'s buffer and the elements
 /// serde decodes in place (`Deserialize::deserialize_in_place`). Into an empty `Vec` it is a
 /// plain decode.
@@ -505,70 +482,95 @@ impl<'de> DeserializeSeed<'de> for ScoreSheetsInto<'_> {
     }
 }
 
-/// A section's fields as places in the models decoded into: the struct, and the seed and
-/// visitor that decode the section into them. A struct is a tuple of its fields to postcard,
-/// so this reads what the section's `Serialize` struct wrote. Each field names the seed that
-/// decodes it into its place.
-macro_rules! section_into {
-    ($(#[$doc:meta])* $name:ident, $expecting:literal, $($field:ident: $type:ty => $seed:ident),+ $(,)?) => {
-        $(#[$doc])*
-        struct $name<'a> {
-            $($field: &'a mut $type,)+
+/// The two sections of a snapshot body, each field named once, in its order on disk:
+///
+/// - `$section`, the fields borrowed for encoding (`Serialize`; a struct is a tuple of its
+///   fields to postcard);
+/// - `$into`, the fields as places to decode into, with the seed and visitor that read what
+///   `$section` wrote (each field names the seed that decodes it in place);
+/// - `sections_of` and `sections_into`, which split a `Models` into the two, every field of
+///   `Models` but the rebuilt `lookup` in one of them (the destructuring is exhaustive).
+macro_rules! sections {
+    ($(
+        $(#[$doc:meta])*
+        $section:ident / $into:ident, $expecting:literal {
+            $($field:ident: $type:ty => $seed:ident),+ $(,)?
+        }
+    )+) => {
+        $(
+            $(#[$doc])*
+            #[derive(Serialize)]
+            struct $section<'a> {
+                $($field: &'a $type,)+
+            }
+
+            /// The places of the fields of the section of the same name.
+            struct $into<'a> {
+                $($field: &'a mut $type,)+
+            }
+
+            impl<'de> DeserializeSeed<'de> for $into<'_> {
+                type Value = ();
+
+                fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+                    deserializer.deserialize_tuple([$(stringify!($field)),+].len(), self)
+                }
+            }
+
+            impl<'de> Visitor<'de> for $into<'_> {
+                type Value = ();
+
+                fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    formatter.write_str($expecting)
+                }
+
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+                    let mut decoded = 0;
+                    $(
+                        seq.next_element_seed($seed(self.$field))?
+                            .ok_or_else(|| serde::de::Error::invalid_length(decoded, &$expecting))?;
+                        decoded += 1;
+                    )+
+                    debug_assert_eq!(decoded, [$(stringify!($field)),+].len());
+                    Ok(())
+                }
+            }
+        )+
+
+        /// The sections of `models`, to encode.
+        fn sections_of(models: &Models) -> ($($section<'_>,)+) {
+            ($($section { $($field: &models.$field,)+ },)+)
         }
 
-        impl<'de> DeserializeSeed<'de> for $name<'_> {
-            type Value = ();
-
-            fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-                deserializer.deserialize_tuple([$(stringify!($field)),+].len(), self)
-            }
-        }
-
-        impl<'de> Visitor<'de> for $name<'_> {
-            type Value = ();
-
-            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
-                formatter.write_str($expecting)
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-                let mut decoded = 0;
-                $(
-                    seq.next_element_seed($seed(self.$field))?
-                        .ok_or_else(|| serde::de::Error::invalid_length(decoded, &$expecting))?;
-                    decoded += 1;
-                )+
-                debug_assert_eq!(decoded, [$(stringify!($field)),+].len());
-                Ok(())
-            }
+        /// The places of `models`' fields, section by section, to decode into.
+        fn sections_into(models: &mut Models) -> ($($into<'_>,)+) {
+            let Models { $($($field,)+)+ lookup: _ } = models;
+            ($($into { $($field,)+ },)+)
         }
     };
 }
 
-section_into!(
-    /// The places of [`FirstSection`]'s fields.
-    FirstSectionInto,
-    "the first section of a snapshot",
-    watermark: Option<Watermark> => InPlace,
-    areas: Vec<Area> => InPlace,
-    orgs: Vec<Org> => InPlace,
-    work_units: Vec<WorkUnit> => InPlace,
-    members: Vec<Member> => InPlace,
-    emergency_plans: Vec<EmergencyPlan> => InPlace,
-    services: u64 => InPlace,
-);
-
-section_into!(
-    /// The places of [`SecondSection`]'s fields.
-    SecondSectionInto,
-    "the second section of a snapshot",
-    pairings: Vec<Pairing> => InPlace,
-    evaluations: Vec<Evaluation> => InPlace,
-    complaints: Vec<Complaint> => InPlace,
-    actors: Vec<String> => InPlace,
-    periods: Vec<String> => InPlace,
-    score_sheets: BTreeMap<(PeriodIndex, PartyRef), ScoreSheet> => ScoreSheetsInto,
-);
+sections! {
+    /// The first section of a snapshot body: the area tree, organisations, members.
+    FirstSection / FirstSectionInto, "the first section of a snapshot" {
+        watermark: Option<Watermark> => InPlace,
+        areas: Vec<Area> => InPlace,
+        orgs: Vec<Org> => InPlace,
+        work_units: Vec<WorkUnit> => InPlace,
+        members: Vec<Member> => InPlace,
+        emergency_plans: Vec<EmergencyPlan> => InPlace,
+        services: u64 => InPlace,
+    }
+    /// The second section: pairings, evaluations, complaints, score sheets.
+    SecondSection / SecondSectionInto, "the second section of a snapshot" {
+        pairings: Vec<Pairing> => InPlace,
+        evaluations: Vec<Evaluation> => InPlace,
+        complaints: Vec<Complaint> => InPlace,
+        actors: Vec<String> => InPlace,
+        periods: Vec<String> => InPlace,
+        score_sheets: BTreeMap<(PeriodIndex, PartyRef), ScoreSheet> => ScoreSheetsInto,
+    }
+}
 
 /// Reads a map postcard wrote: its length and its pairs in key order, the same bytes as a
 /// `Vec` of pairs. Building the map from the sorted pairs at once is linear; inserting them
@@ -593,23 +595,7 @@ where
 /// the disk the checkpoints took (they are full snapshots, so their sum grows with the
 /// square of the log).
 pub fn encode(models: &Models) -> Vec<u8> {
-    let first = FirstSection {
-        watermark: &models.watermark,
-        areas: &models.areas,
-        orgs: &models.orgs,
-        work_units: &models.work_units,
-        members: &models.members,
-        emergency_plans: &models.emergency_plans,
-        services: models.services,
-    };
-    let second = SecondSection {
-        pairings: &models.pairings,
-        evaluations: &models.evaluations,
-        complaints: &models.complaints,
-        actors: &models.actors,
-        periods: &models.periods,
-        score_sheets: &models.score_sheets,
-    };
+    let (first, second) = sections_of(models);
     let compress = |section: Vec<u8>| lz4_flex::block::compress_prepend_size(&section);
     let (first, second) = std::thread::scope(|scope| {
         let second = scope.spawn(|| compress(postcard::to_stdvec(&second).expect("models always serialise")));
@@ -706,39 +692,7 @@ fn decode_sections(body: &[u8], mut models: Models, sections: &mut [Vec<u8>; 2])
         .ok()
         .and_then(|length| body[8..].split_at_checked(length))
         .ok_or("a snapshot body shorter than its first section")?;
-    let Models {
-        watermark,
-        areas,
-        orgs,
-        work_units,
-        members,
-        pairings,
-        evaluations,
-        complaints,
-        emergency_plans,
-        services,
-        actors,
-        periods,
-        score_sheets,
-        lookup: _,
-    } = &mut models;
-    let first_into = FirstSectionInto {
-        watermark,
-        areas,
-        orgs,
-        work_units,
-        members,
-        emergency_plans,
-        services,
-    };
-    let second_into = SecondSectionInto {
-        pairings,
-        evaluations,
-        complaints,
-        actors,
-        periods,
-        score_sheets,
-    };
+    let (first_into, second_into) = sections_into(&mut models);
     let [first_buffer, second_buffer] = sections;
     let (first, second) = std::thread::scope(|scope| {
         let second = scope.spawn(|| decode_section(second, "second", second_into, second_buffer));
