@@ -211,7 +211,8 @@ pub(crate) fn check_stored(tree: &sled::Tree, leaves: &[Hash32]) -> Result<Optio
     let whole_tiles = leaves.len() - leaves.len() % TILE_WIDTH;
     let covered = (stored.min(whole_tiles as u64)) as usize;
     let exact = stored == covered as u64;
-    let mut entries: Vec<Hash32> = leaves[..covered].to_vec();
+    // The entries of the current level: the leaves themselves, then the roots below.
+    let mut entries: std::borrow::Cow<[Hash32]> = std::borrow::Cow::Borrowed(&leaves[..covered]);
     let mut tile_level = 0u8;
     loop {
         let full = entries.len() / TILE_WIDTH;
@@ -264,7 +265,7 @@ pub(crate) fn check_stored(tree: &sled::Tree, leaves: &[Hash32]) -> Result<Optio
         if roots.is_empty() {
             break;
         }
-        entries = roots;
+        entries = std::borrow::Cow::Owned(roots);
         tile_level += 1;
     }
     if exact {

@@ -54,6 +54,7 @@ pub fn verify_log(log: &Log, from: u64, to: Option<u64>) -> Result<Verification,
             Err(damage) => return Ok(damage),
         }
     }
+    let leaves = walker.leaves.is_some();
     let mut blocks = log.blocks_from(from).peekable();
     while blocks.peek().is_some() {
         let mut round = Vec::with_capacity(VERIFY_BLOCKS_PER_ROUND);
@@ -62,7 +63,7 @@ pub fn verify_log(log: &Log, from: u64, to: Option<u64>) -> Result<Verification,
         }
         let checked: Vec<BlockCheck> = round
             .par_iter()
-            .map(|(first, bytes)| check_block(log, *first, bytes, from, walker.to))
+            .map(|(first, bytes)| check_block(log, *first, bytes, from, walker.to, leaves))
             .collect();
         for block in checked {
             if let Some(damage) = walker.take(block) {
@@ -85,8 +86,9 @@ fn previous_hash(log: &Log, from: u64) -> Result<Result<Hash32, Verification>, S
     }
 }
 
-/// A record with the result of checking its own hashes, and its Merkle leaf hash.
-type CheckedRecord = (Record, Result<(), &'static str>, Hash32);
+/// A record with the result of checking its own hashes, and its Merkle leaf hash when the
+/// tiles are checked too.
+type CheckedRecord = (Record, Result<(), &'static str>, Option<Hash32>);
 
 /// One block after its records were checked on their own.
 struct BlockCheck {
@@ -95,7 +97,14 @@ struct BlockCheck {
     records: Result<Vec<CheckedRecord>, Verification>,
 }
 
-fn check_block(log: &Log, first_seq: u64, bytes: &[u8], from: u64, to: Option<u64>) -> BlockCheck {
+fn check_block(
+    log: &Log,
+    first_seq: u64,
+    bytes: &[u8],
+    from: u64,
+    to: Option<u64>,
+    leaves: bool,
+) -> BlockCheck {
     let records = log
         .decode_records(first_seq, bytes)
         .map_err(damage_of)
@@ -105,7 +114,7 @@ fn check_block(log: &Log, first_seq: u64, bytes: &[u8], from: u64, to: Option<u6
                 .filter(|record| record.seq >= from && to.is_none_or(|to| record.seq <= to))
                 .map(|record| {
                     let check = record.self_check();
-                    let leaf = leaf_hash(&record.hash);
+                    let leaf = leaves.then(|| leaf_hash(&record.hash));
                     (record, check, leaf)
                 })
                 .collect()
@@ -183,7 +192,7 @@ impl ChainWalker {
         &mut self,
         record: &Record,
         self_check: Result<(), &'static str>,
-        leaf: Hash32,
+        leaf: Option<Hash32>,
     ) -> Option<Verification> {
         let damaged = |reason: &str| {
             Some(Verification::Damaged {
@@ -215,7 +224,7 @@ impl ChainWalker {
             self.promised
                 .insert(redaction.by_seq, (record.seq, redaction.clone()));
         }
-        if let Some(leaves) = &mut self.leaves {
+        if let (Some(leaves), Some(leaf)) = (&mut self.leaves, leaf) {
             leaves.push(leaf);
         }
         self.prev_hash = Some(record.hash);
