@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use govrec_store::merkle::{leaf_hash, root_of_leaves, verify_consistency, verify_inclusion};
-use govrec_store::{Checkpoint, Hash32, NoteVerifier, Record, RecordJson};
+use govrec_store::{Checkpoint, Hash32, NoteVerifier, Record, RecordJson, Redaction};
 use serde::{Deserialize, Serialize};
 
 /// A check failed: the server or file is not what it claims (a bad signature, a fork, a
@@ -48,7 +48,7 @@ impl Server {
         }
     }
 
-    pub(crate) fn get_text(&self, path: &str) -> anyhow::Result<String> {
+    fn get_text(&self, path: &str) -> anyhow::Result<String> {
         let url = format!("{}{path}", self.base);
         let mut response = self
             .agent
@@ -243,6 +243,48 @@ pub fn prove(server: &Server, seq: u64, key: &str) -> anyhow::Result<String> {
     ))
 }
 
+/// The redaction markers met in records read in seq order (`record-format.md`, "Redacted
+/// records"): record K of each marker must be the `Redacted` event naming the marked record
+/// and exactly its fields. Shared by `verify-export` and `govrec backup`.
+#[derive(Default)]
+pub(crate) struct Promises(std::collections::BTreeMap<u64, (u64, Redaction)>);
+
+impl Promises {
+    /// Checks `record` against the marker that named it as record K, if any, then keeps its own
+    /// marker; the reason when either fails.
+    pub(crate) fn take(&mut self, record: &Record) -> Result<(), String> {
+        if let Some((target, marker)) = self.0.remove(&record.seq) {
+            if !govrec_store::redaction_matches(&record.event, target, &marker) {
+                return Err(format!(
+                    "record {target} is marked redacted by this record, which is not the \
+                     Redacted event naming it and its fields"
+                ));
+            }
+        }
+        if let Some(redaction) = &record.redaction {
+            if self
+                .0
+                .insert(redaction.by_seq, (record.seq, redaction.clone()))
+                .is_some()
+            {
+                return Err(format!(
+                    "two records are marked redacted by record {}",
+                    redaction.by_seq
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A marker whose record K never came: `(marked record, K)`.
+    pub(crate) fn unkept(self) -> Option<(u64, u64)> {
+        self.0
+            .into_iter()
+            .next()
+            .map(|(by_seq, (target, _))| (target, by_seq))
+    }
+}
+
 /// `govrec audit verify-export FILE --checkpoint NOTE --key KEY`, offline: the checkpoint's
 /// signature, the export's chain (as `record-format.md` says), and that the Merkle root of its
 /// first `size` records is the checkpoint's root.
@@ -257,9 +299,7 @@ pub fn verify_export(file: &Path, note: &str, key: &str) -> anyhow::Result<Strin
     );
     let mut leaves = Vec::new();
     let mut prev_hash = Hash32::ZERO;
-    // Redacted records (record-format.md): K of each marker must be the Redacted event naming
-    // that record and those fields. K → (redacted seq, marker).
-    let mut promised = std::collections::BTreeMap::new();
+    let mut promised = Promises::default();
     for (index, line) in reader.lines().enumerate() {
         let line = line.with_context(|| format!("reading {}", file.display()))?;
         let number = index + 1;
@@ -282,29 +322,13 @@ pub fn verify_export(file: &Path, note: &str, key: &str) -> anyhow::Result<Strin
         if let Err(reason) = record.self_check() {
             return fail(format!("line {number} (seq {index}): {reason}"));
         }
-        if let Some((target, marker)) = promised.remove(&record.seq) {
-            if !govrec_store::redaction_matches(&record.event, target, &marker) {
-                return fail(format!(
-                    "line {number} (seq {index}): record {target} is marked redacted by this \
-                     record, which is not the Redacted event naming it and its fields"
-                ));
-            }
-        }
-        if let Some(redaction) = &record.redaction {
-            if promised
-                .insert(redaction.by_seq, (record.seq, redaction.clone()))
-                .is_some()
-            {
-                return fail(format!(
-                    "line {number} (seq {index}): two records are marked redacted by record {}",
-                    redaction.by_seq
-                ));
-            }
+        if let Err(reason) = promised.take(&record) {
+            return fail(format!("line {number} (seq {index}): {reason}"));
         }
         prev_hash = record.hash;
         leaves.push(leaf_hash(&record.hash));
     }
-    if let Some((by_seq, (target, _))) = promised.into_iter().next() {
+    if let Some((target, by_seq)) = promised.unkept() {
         return fail(format!(
             "record {target} is marked redacted by record {by_seq}, which the export does not hold"
         ));

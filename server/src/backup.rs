@@ -25,7 +25,7 @@ use govrec_core::Event;
 use govrec_store::{Hash32, Record, RecordJson, Redaction};
 use serde::Deserialize;
 
-use crate::audit_client::{AuditFailure, Server};
+use crate::audit_client::{AuditFailure, Promises, Server};
 
 /// Records asked for per page (the API's maximum).
 const PAGE_RECORDS: u32 = 1000;
@@ -72,8 +72,8 @@ pub fn backup(server: &Server, path: &Path) -> anyhow::Result<BackupReport> {
     let first_new = last.as_ref().map_or(0, |record| record.seq + 1);
     let mut prev_hash = last.as_ref().map_or(Hash32::ZERO, |record| record.hash);
     let mut expected = first_new;
-    // Markers met in this run, by the seq of the `Redacted` record they name.
-    let mut promised: BTreeMap<u64, (u64, Redaction)> = BTreeMap::new();
+    // Markers met in this run, until the `Redacted` record they name arrives.
+    let mut promised = Promises::default();
     // Lines to take again from the server, redacted: `Redacted` records of this run name
     // them. Those this run wrote after their redaction are in that form already and stay.
     let mut to_redact: BTreeMap<u64, (u64, Redaction)> = BTreeMap::new();
@@ -90,17 +90,8 @@ pub fn backup(server: &Server, path: &Path) -> anyhow::Result<BackupReport> {
             let record = Record::from_json(json)
                 .map_err(|error| AuditFailure(format!("the server's record: {error}")))?;
             check_next(&record, expected, prev_hash)?;
-            if let Some((target, marker)) = promised.remove(&record.seq) {
-                if !govrec_store::redaction_matches(&record.event, target, &marker) {
-                    return fail(format!(
-                        "record {target} is marked redacted by record {}, which is not the \
-                         Redacted event naming it and its fields",
-                        record.seq
-                    ));
-                }
-            }
-            if let Some(marker) = &record.redaction {
-                promised.insert(marker.by_seq, (record.seq, marker.clone()));
+            if let Err(reason) = promised.take(&record) {
+                return fail(format!("record {}: {reason}", record.seq));
             }
             if let Event::Redacted(redacted) = &record.event {
                 let marker = Redaction {
@@ -122,7 +113,7 @@ pub fn backup(server: &Server, path: &Path) -> anyhow::Result<BackupReport> {
             break;
         }
     }
-    if let Some((by_seq, (target, _))) = promised.into_iter().next() {
+    if let Some((target, by_seq)) = promised.unkept() {
         return fail(format!(
             "record {target} is marked redacted by record {by_seq}, which the server did not send"
         ));
@@ -265,58 +256,56 @@ fn redact_lines(
     }
     let mut pending: BTreeSet<u64> = replacements.keys().copied().collect();
     let temporary = path.with_extension("redacting");
-    {
-        file.seek(SeekFrom::Start(0))?;
-        let reader = std::io::BufReader::new(&*file);
-        let mut out = BufWriter::new(
-            File::create(&temporary).with_context(|| format!("creating {}", temporary.display()))?,
-        );
-        let mut rewritten = 0u64;
-        for (seq, line) in reader.lines().enumerate() {
-            let line = line.with_context(|| format!("reading {}", path.display()))?;
-            match replacements.get(&(seq as u64)) {
-                Some(record) => {
-                    let redacted = record.to_json_line();
-                    if redacted != line {
-                        let json: RecordJson = serde_json::from_str(&line).map_err(|error| {
-                            AuditFailure(format!(
-                                "{} line {}: not a record: {error}",
-                                path.display(),
-                                seq + 1
-                            ))
-                        })?;
-                        if Hash32::from_hex(&json.hash) != Some(record.hash) {
-                            return fail(format!(
-                                "{} line {}: its hash is not the server's record {seq}'s",
-                                path.display(),
-                                seq + 1
-                            ));
-                        }
-                        rewritten += 1;
+    file.seek(SeekFrom::Start(0))?;
+    let reader = std::io::BufReader::new(&*file);
+    let mut out = BufWriter::new(
+        File::create(&temporary).with_context(|| format!("creating {}", temporary.display()))?,
+    );
+    let mut rewritten = 0u64;
+    for (seq, line) in reader.lines().enumerate() {
+        let line = line.with_context(|| format!("reading {}", path.display()))?;
+        match replacements.get(&(seq as u64)) {
+            Some(record) => {
+                let redacted = record.to_json_line();
+                if redacted != line {
+                    let json: RecordJson = serde_json::from_str(&line).map_err(|error| {
+                        AuditFailure(format!(
+                            "{} line {}: not a record: {error}",
+                            path.display(),
+                            seq + 1
+                        ))
+                    })?;
+                    if Hash32::from_hex(&json.hash) != Some(record.hash) {
+                        return fail(format!(
+                            "{} line {}: its hash is not the server's record {seq}'s",
+                            path.display(),
+                            seq + 1
+                        ));
                     }
-                    pending.remove(&(seq as u64));
-                    out.write_all(redacted.as_bytes())?;
+                    rewritten += 1;
                 }
-                None => out.write_all(line.as_bytes())?,
+                pending.remove(&(seq as u64));
+                out.write_all(redacted.as_bytes())?;
             }
-            out.write_all(b"\n")?;
+            None => out.write_all(line.as_bytes())?,
         }
-        if let Some(missing) = pending.first() {
-            return fail(format!("{} has no line for record {missing}", path.display()));
-        }
-        if rewritten == 0 {
-            drop(out);
-            std::fs::remove_file(&temporary)?;
-            return Ok(0);
-        }
-        let out = out.into_inner().map_err(|error| error.into_error())?;
-        out.sync_all()?;
-        std::fs::rename(&temporary, path).with_context(|| format!("replacing {}", path.display()))?;
-        let dir = path
-            .parent()
-            .filter(|dir| !dir.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        File::open(dir)?.sync_all()?;
-        Ok(rewritten)
+        out.write_all(b"\n")?;
     }
+    if let Some(missing) = pending.first() {
+        return fail(format!("{} has no line for record {missing}", path.display()));
+    }
+    if rewritten == 0 {
+        drop(out);
+        std::fs::remove_file(&temporary)?;
+        return Ok(0);
+    }
+    let out = out.into_inner().map_err(|error| error.into_error())?;
+    out.sync_all()?;
+    std::fs::rename(&temporary, path).with_context(|| format!("replacing {}", path.display()))?;
+    let dir = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    File::open(dir)?.sync_all()?;
+    Ok(rewritten)
 }
