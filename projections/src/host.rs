@@ -91,8 +91,17 @@ pub struct ModelHost {
     maintenance: Mutex<()>,
     /// Held for a whole rebuild: one at a time.
     rebuilding: Mutex<()>,
-    as_of_cache: Mutex<VecDeque<Arc<Models>>>,
+    as_of_cache: Mutex<AsOfCache>,
     config: HostConfig,
+}
+
+/// Past models kept for `as_of`, newest first, and how many times the cache was emptied
+/// because the log's content changed (a rebuild after a redaction): an answer built from
+/// before the last emptying is handed out, but never cached.
+#[derive(Default)]
+struct AsOfCache {
+    answers: VecDeque<Arc<Models>>,
+    epoch: u64,
 }
 
 impl ModelHost {
@@ -139,7 +148,7 @@ impl ModelHost {
             snapshots,
             maintenance: Mutex::new(()),
             rebuilding: Mutex::new(()),
-            as_of_cache: Mutex::new(VecDeque::new()),
+            as_of_cache: Mutex::new(AsOfCache::default()),
             config,
         };
         host.catch_up(store)?;
@@ -230,7 +239,9 @@ impl ModelHost {
             snapshots.switch_to(generation)?;
         }
         *self.current.write().expect("models lock") = Arc::new(fresh);
-        self.as_of_cache.lock().expect("cache lock").clear();
+        let mut cache = self.as_of_cache.lock().expect("cache lock");
+        cache.answers.clear();
+        cache.epoch += 1;
         Ok(report)
     }
 
@@ -262,6 +273,7 @@ impl ModelHost {
             return Ok(current);
         }
         let position = seq + 1;
+        let epoch = self.cache_epoch();
         let cached = self.cached_at_or_before(position);
         if let Some(models) = cached.as_ref().filter(|models| models.next_seq() == position) {
             return Ok(models.clone());
@@ -272,16 +284,69 @@ impl ModelHost {
         self.cache_evict(self.config.as_of_cache_entries.saturating_sub(1));
         replay_until(&mut models, store, position, None, &mut |_| {})?;
         let models = Arc::new(models);
-        let mut cache = self.as_of_cache.lock().expect("cache lock");
-        cache.push_front(models.clone());
-        cache.truncate(self.config.as_of_cache_entries);
+        self.cache_insert(models.clone(), epoch);
         Ok(models)
+    }
+
+    /// Decodes the newest checkpoint before the current models into the `as_of` cache, as the
+    /// answer for that point. Call it in the background after a start or a rebuild: the first
+    /// `as_of` then finds a start point (an answer in the last interval replays from it) or
+    /// memory to decode into (any other answer reuses it), instead of faulting in the models'
+    /// worth of fresh pages. It costs one snapshot decode, and while idle the memory of one
+    /// past model, which a served `as_of` occupies anyway. Returns whether it cached an answer:
+    /// not without snapshots, a cache, an earlier checkpoint, or when the cache is not empty.
+    pub fn warm_as_of(&self, store: &Store) -> Result<bool, ProjectionError> {
+        let Some(snapshots) = &self.snapshots else {
+            return Ok(false);
+        };
+        let current = self.models();
+        let epoch = self.cache_epoch();
+        if self.config.as_of_cache_entries == 0
+            || !self.as_of_cache.lock().expect("cache lock").answers.is_empty()
+        {
+            return Ok(false);
+        }
+        let Some(position) = current
+            .next_seq()
+            .checked_sub(1)
+            .map(|before| snapshots.newest_at_or_before(before))
+            .transpose()?
+            .flatten()
+            .filter(|&position| position > 0)
+        else {
+            return Ok(false);
+        };
+        let loaded = snapshots.load_sharing(store, position, Some(&current.lookup.entities), None)?;
+        let Some(models) = loaded.models else {
+            return Ok(false);
+        };
+        let mut cache = self.as_of_cache.lock().expect("cache lock");
+        if cache.epoch != epoch || !cache.answers.is_empty() {
+            return Ok(false);
+        }
+        cache.answers.push_front(Arc::new(models));
+        Ok(true)
+    }
+
+    fn cache_epoch(&self) -> u64 {
+        self.as_of_cache.lock().expect("cache lock").epoch
+    }
+
+    /// Caches a new answer, unless the cache was emptied since it was begun (at `epoch`): the
+    /// log's content changed meanwhile, so the answer may hold values erased since.
+    fn cache_insert(&self, models: Arc<Models>, epoch: u64) {
+        let mut cache = self.as_of_cache.lock().expect("cache lock");
+        if cache.epoch != epoch {
+            return;
+        }
+        cache.answers.push_front(models);
+        cache.answers.truncate(self.config.as_of_cache_entries);
     }
 
     /// Drops cached past models until at most `keep` remain, oldest first.
     fn cache_evict(&self, keep: usize) {
         let mut cache = self.as_of_cache.lock().expect("cache lock");
-        cache.truncate(keep);
+        cache.answers.truncate(keep);
     }
 
     /// The closest models at or before `position` to replay from: a cached answer or a
@@ -296,14 +361,33 @@ impl ModelHost {
         let current = self.models();
         let shared_index = (current.next_seq() >= position).then_some(&current.lookup.entities);
         let Some(snapshots) = &self.snapshots else {
-            return Ok(cached.map_or_else(Models::default, |cached| (*cached).clone()));
+            return Ok(cached.map_or_else(Models::default, |cached| self.take_or_copy(cached)));
         };
         let checkpoint_position = snapshots.newest_at_or_before(position)?.unwrap_or(0);
         if let Some(cached) = cached.filter(|cached| cached.next_seq() > checkpoint_position) {
-            return Ok((*cached).clone());
+            return Ok(self.take_or_copy(cached));
         }
         let loaded = snapshots.load_sharing(store, position, shared_index, self.take_spare())?;
         Ok(loaded.models.unwrap_or_default())
+    }
+
+    /// A cached answer to replay further from: taken out of the cache when this answer would
+    /// evict it anyway and no request holds it (no copy), else copied.
+    fn take_or_copy(&self, cached: Arc<Models>) -> Models {
+        let evicted = {
+            let mut cache = self.as_of_cache.lock().expect("cache lock");
+            let keep = self.config.as_of_cache_entries.saturating_sub(1);
+            match cache
+                .answers
+                .iter()
+                .position(|answer| Arc::ptr_eq(answer, &cached))
+            {
+                Some(index) if index >= keep => cache.answers.remove(index),
+                _ => None,
+            }
+        };
+        drop(evicted);
+        Arc::try_unwrap(cached).unwrap_or_else(|shared| (*shared).clone())
     }
 
     /// The past model this answer evicts from the cache, when no request still holds it: the
@@ -312,7 +396,9 @@ impl ModelHost {
         let evicted = {
             let mut cache = self.as_of_cache.lock().expect("cache lock");
             let keep = self.config.as_of_cache_entries.saturating_sub(1);
-            (cache.len() > keep).then(|| cache.pop_back()).flatten()
+            (cache.answers.len() > keep)
+                .then(|| cache.answers.pop_back())
+                .flatten()
         };
         evicted.and_then(|models| Arc::try_unwrap(models).ok())
     }
@@ -320,6 +406,7 @@ impl ModelHost {
     fn cached_at_or_before(&self, position: u64) -> Option<Arc<Models>> {
         let cache = self.as_of_cache.lock().expect("cache lock");
         cache
+            .answers
             .iter()
             .filter(|models| models.next_seq() <= position)
             .max_by_key(|models| models.next_seq())
@@ -399,4 +486,24 @@ fn last_recorded_at_or_before(
 #[allow(clippy::manual_is_multiple_of)]
 pub(crate) fn is_boundary(position: u64, interval: u64) -> bool {
     position % interval.max(1) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An `as_of` answer begun before a rebuild emptied the cache (after a redaction) may hold
+    /// erased values: it is handed to its request but never cached.
+    #[test]
+    fn an_answer_begun_before_the_cache_was_emptied_is_not_cached() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path(), govrec_store::StoreConfig::default()).expect("store");
+        let (host, _) = ModelHost::open(&store, None, HostConfig::default()).expect("host");
+        let begun = host.cache_epoch();
+        host.rebuild(&store, |_| {}).expect("rebuild");
+        host.cache_insert(Arc::new(Models::new()), begun);
+        assert!(host.as_of_cache.lock().expect("cache lock").answers.is_empty());
+        host.cache_insert(Arc::new(Models::new()), host.cache_epoch());
+        assert_eq!(host.as_of_cache.lock().expect("cache lock").answers.len(), 1);
+    }
 }

@@ -206,9 +206,27 @@ pub fn state_for(
 /// by the model host; the current models keep answering meanwhile.
 pub fn forget_redacted_in_snapshots(state: SharedState) {
     tokio::task::spawn_blocking(move || match state.models.rebuild(&state.store, |_| {}) {
-        Ok(report) => tracing::info!(records = report.records, "read models rebuilt after a redaction"),
+        Ok(report) => {
+            tracing::info!(records = report.records, "read models rebuilt after a redaction");
+            warm_as_of(&state);
+        }
         Err(error) => tracing::error!(%error, "rebuilding the read models after a redaction failed"),
     });
+}
+
+/// Prepares the first `as_of` answer's start point and memory in the background, after a
+/// start or a rebuild (`ModelHost::warm_as_of`).
+pub fn spawn_as_of_warmup(state: SharedState) {
+    tokio::task::spawn_blocking(move || warm_as_of(&state));
+}
+
+fn warm_as_of(state: &AppState) {
+    match state.models.warm_as_of(&state.store) {
+        Ok(warmed) => tracing::debug!(warmed, "as_of answers warmed"),
+        Err(error) => {
+            tracing::warn!(%error, "warming the as_of answers failed; the first one will be slower")
+        }
+    }
 }
 
 /// Keeps the read models caught up with the log in the background (reads also catch up on

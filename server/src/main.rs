@@ -506,6 +506,7 @@ fn serve(data: PathBuf, addr: std::net::SocketAddr, log_json: bool, demo: bool) 
         let state = govrec_server::state_for(store.clone(), &data, govrec_server::Limits::default())?;
         let shutting_down = state.shutting_down.clone();
         let follower = govrec_server::spawn_model_follower(state.clone());
+        govrec_server::spawn_as_of_warmup(state.clone());
         // The page's audit state: verify the chain once in the background now, so the first
         // page load only checks what was appended since.
         let watcher = state.clone();

@@ -23,11 +23,20 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(32))]
 
     #[test]
-    fn as_of_k_equals_a_replay_of_the_first_k_plus_one_records(steps in steps(), picks in prop::collection::vec(any::<prop::sample::Index>(), 3)) {
+    fn as_of_k_equals_a_replay_of_the_first_k_plus_one_records(
+        steps in steps(),
+        picks in prop::collection::vec(any::<prop::sample::Index>(), 3),
+        cache_entries in 0usize..3,
+        warm in any::<bool>(),
+    ) {
         let log = random_log(&steps);
         let records = log.records();
         let (dir, store) = store_with(records);
-        let (host, _) = ModelHost::open(&store, Some(&dir.path().join("models")), config()).expect("open");
+        let config = HostConfig { as_of_cache_entries: cache_entries, ..config() };
+        let (host, _) = ModelHost::open(&store, Some(&dir.path().join("models")), config).expect("open");
+        if warm {
+            host.warm_as_of(&store).expect("warm");
+        }
         for pick in picks {
             let k = pick.index(records.len());
             let expected = snapshot::encode(&models_of(&records[..=k]));

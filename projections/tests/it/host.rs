@@ -132,3 +132,61 @@ fn as_of_models_never_see_later_entities() {
         snapshot::encode(&models_of(&log.records()[..41]))
     );
 }
+
+/// The warm-up a server runs after a start caches the newest checkpoint as an answer; later
+/// answers start from it (taken, or copied while a request holds it) or decode into its
+/// memory, and each equals a fresh replay.
+#[test]
+fn warmed_as_of_answers_equal_fresh_replays() {
+    let log = scenario::build();
+    let records = log.records();
+    let (dir, store) = store_with(records);
+    let config = HostConfig {
+        checkpoint_interval_records: 20,
+        ..HostConfig::default()
+    };
+    let (host, _) = ModelHost::open(&store, Some(&dir.path().join("models")), config).expect("open");
+    let length = records.len() as u64;
+    assert!(length > 45, "the scenario spans more than two intervals");
+    let checkpoint = (length - 1) / 20 * 20;
+    let replayed = |seq: u64| snapshot::encode(&models_of(&records[..=seq as usize]));
+    assert!(
+        host.warm_as_of(&store).expect("warm"),
+        "a checkpoint before the head is cached"
+    );
+    assert!(
+        !host.warm_as_of(&store).expect("warm again"),
+        "the cache is not empty"
+    );
+
+    let warmed = host
+        .models_as_of(&store, AsOfPoint::Seq(checkpoint - 1))
+        .expect("as_of");
+    assert_eq!(snapshot::encode(&warmed), replayed(checkpoint - 1));
+    // Later in the last interval: starts from the warmed answer, which a request still holds,
+    // so it is copied, never changed under that request.
+    let later = host
+        .models_as_of(&store, AsOfPoint::Seq(length - 2))
+        .expect("as_of");
+    assert_eq!(snapshot::encode(&later), replayed(length - 2));
+    assert_eq!(snapshot::encode(&warmed), replayed(checkpoint - 1));
+    drop((warmed, later));
+    // An earlier interval: the checkpoint is decoded into the evicted answer's memory.
+    let earlier = host
+        .models_as_of(&store, AsOfPoint::Seq(checkpoint - 3))
+        .expect("as_of");
+    assert_eq!(snapshot::encode(&earlier), replayed(checkpoint - 3));
+    drop(earlier);
+    // Held by no request: the cached answer is taken and replayed further.
+    let further = host
+        .models_as_of(&store, AsOfPoint::Seq(checkpoint - 2))
+        .expect("as_of");
+    assert_eq!(snapshot::encode(&further), replayed(checkpoint - 2));
+
+    let (_, store_without) = store_with(records);
+    let (bare, _) = ModelHost::open(&store_without, None, HostConfig::default()).expect("open");
+    assert!(
+        !bare.warm_as_of(&store_without).expect("warm"),
+        "no snapshots, nothing to warm"
+    );
+}

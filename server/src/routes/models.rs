@@ -468,6 +468,7 @@ pub async fn admin_rebuild(State(state): State<SharedState>, caller: Caller) -> 
     caller.require(&[Role::Admin], "rebuilding read models")?;
     on_models(move || {
         let report = state.models.rebuild(&state.store, |_| {})?;
+        crate::spawn_as_of_warmup(state);
         Ok(Json(report).into_response())
     })
     .await

@@ -9,7 +9,8 @@
 //! the server on it. When DATA_DIR exists already (a kept run), nothing is generated: the
 //! decode-only scan against a full replay, and the serving phase (restart from its snapshot,
 //! queries, `as_of`, peak RSS), are measured again on it; `replay-bench EVENTS DATA_DIR as-of
-//! [REPEATS]` only repeats the worst `as_of` of the last two intervals (to profile it).
+//! [REPEATS] [cold]` only repeats the worst `as_of` of the last two intervals (to profile it;
+//! `cold` leaves out the warm-up a server does after a start).
 
 use std::time::{Duration, Instant};
 
@@ -48,7 +49,8 @@ fn main() {
         let repeats = std::env::args()
             .nth(4)
             .map_or(20, |n| n.parse().expect("REPEATS is a number"));
-        as_of_repeated(&store, &data.join("models"), repeats);
+        let cold = std::env::args().nth(5).as_deref() == Some("cold");
+        as_of_repeated(&store, &data.join("models"), repeats, cold);
         return;
     }
     if kept {
@@ -142,6 +144,7 @@ fn serve(store: &Store, snapshots: &std::path::Path, generated: u64, counties: O
         opened.records_replayed,
         started.elapsed().as_secs_f64()
     );
+    warm(&host, store);
 
     let counties: Vec<Uuid> = match counties {
         Some(counties) => counties.to_vec(),
@@ -295,12 +298,31 @@ fn as_of_queries(host: &ModelHost, store: &Store, generated: u64, interval: u64,
     );
 }
 
+/// What the server does after a start: [`ModelHost::warm_as_of`], timed.
+fn warm(host: &ModelHost, store: &Store) {
+    let started = Instant::now();
+    let warmed = host.warm_as_of(store).expect("warm as_of");
+    println!(
+        "as_of warm-up after the start (in the background in the server): {:.0} ms, {}",
+        started.elapsed().as_secs_f64() * 1e3,
+        if warmed {
+            "a checkpoint cached"
+        } else {
+            "nothing to cache"
+        }
+    );
+}
+
 /// The worst `as_of` of the last two intervals, `repeats` times in turn (each misses the cache
-/// of one answer): for profiling, `replay-bench EVENTS DIR as-of [REPEATS]` on a kept store.
-fn as_of_repeated(store: &Store, snapshots: &std::path::Path, repeats: usize) {
+/// of one answer): for profiling, `replay-bench EVENTS DIR as-of [REPEATS] [cold]` on a kept
+/// store (`cold`: without the warm-up the server does after a start).
+fn as_of_repeated(store: &Store, snapshots: &std::path::Path, repeats: usize, cold: bool) {
     let config = HostConfig::default();
     let interval = config.checkpoint_interval_records;
     let (host, _) = ModelHost::open(store, Some(snapshots), config).expect("restart");
+    if !cold {
+        warm(&host, store);
+    }
     let generated = store.head().next_seq;
     let last = (generated.saturating_sub(2) / interval).max(2);
     let seqs = [last * interval - 2, (last - 1) * interval - 2];
