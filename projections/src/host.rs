@@ -17,6 +17,7 @@
 
 use std::collections::VecDeque;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
@@ -91,6 +92,8 @@ pub struct ModelHost {
     maintenance: Mutex<()>,
     /// Held for a whole rebuild: one at a time.
     rebuilding: Mutex<()>,
+    /// A [`ModelHost::rebuild_coalesced`] waits for `rebuilding` and has not begun yet.
+    rebuild_waiting: AtomicBool,
     as_of_cache: Mutex<AsOfCache>,
     config: HostConfig,
 }
@@ -148,6 +151,7 @@ impl ModelHost {
             snapshots,
             maintenance: Mutex::new(()),
             rebuilding: Mutex::new(()),
+            rebuild_waiting: AtomicBool::new(false),
             as_of_cache: Mutex::new(AsOfCache::default()),
             config,
         };
@@ -210,9 +214,32 @@ impl ModelHost {
     pub fn rebuild(
         &self,
         store: &Store,
-        mut progress: impl FnMut(ReplayProgress),
+        progress: impl FnMut(ReplayProgress),
     ) -> Result<ReplayReport, ProjectionError> {
         let _rebuilding = self.rebuilding.lock().expect("rebuild lock");
+        self.rebuild_locked(store, progress)
+    }
+
+    /// [`ModelHost::rebuild`] for a change of the log's content (a redaction), coalesced: when
+    /// another caller's rebuild is already waiting and has not begun reading the log, that one
+    /// will see this change too, so this returns `Ok(None)` at once. A burst of redactions
+    /// therefore costs the rebuild that is running plus one more, not one rebuild each.
+    pub fn rebuild_coalesced(&self, store: &Store) -> Result<Option<ReplayReport>, ProjectionError> {
+        if self.rebuild_waiting.swap(true, Ordering::SeqCst) {
+            return Ok(None);
+        }
+        let _rebuilding = self.rebuilding.lock().expect("rebuild lock");
+        // From here on, a new request waits for a rebuild of its own: this one may already
+        // have read past its change.
+        self.rebuild_waiting.store(false, Ordering::SeqCst);
+        self.rebuild_locked(store, |_| {}).map(Some)
+    }
+
+    fn rebuild_locked(
+        &self,
+        store: &Store,
+        mut progress: impl FnMut(ReplayProgress),
+    ) -> Result<ReplayReport, ProjectionError> {
         let started = Instant::now();
         let generation = match &self.snapshots {
             Some(snapshots) => snapshots.generation()? + 1,
@@ -505,5 +532,31 @@ mod tests {
         assert!(host.as_of_cache.lock().expect("cache lock").answers.is_empty());
         host.cache_insert(Arc::new(Models::new()), host.cache_epoch());
         assert_eq!(host.as_of_cache.lock().expect("cache lock").answers.len(), 1);
+    }
+
+    /// While one coalesced rebuild waits for the running one, further requests join it.
+    #[test]
+    fn a_waiting_rebuild_covers_later_requests() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path(), govrec_store::StoreConfig::default()).expect("store");
+        let (host, _) = ModelHost::open(&store, None, HostConfig::default()).expect("host");
+        let running = host.rebuilding.lock().expect("rebuild lock");
+        std::thread::scope(|scope| {
+            let waiting = scope.spawn(|| host.rebuild_coalesced(&store));
+            while !host.rebuild_waiting.load(Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
+            assert!(
+                host.rebuild_coalesced(&store).expect("joined").is_none(),
+                "covered by the waiting rebuild"
+            );
+            drop(running);
+            let report = waiting.join().expect("no panic").expect("rebuilt");
+            assert!(report.is_some(), "the waiting rebuild ran");
+        });
+        assert!(
+            host.rebuild_coalesced(&store).expect("rebuilt").is_some(),
+            "nothing waits any more: a new request rebuilds"
+        );
     }
 }

@@ -203,13 +203,15 @@ pub fn state_for(
 /// After a redaction: rebuilds the read models in the background into a new snapshot
 /// generation, which destroys the key of the old generation's snapshots (they held the
 /// erased values, encrypted; `govrec-projections`' snapshot module). Rebuilds are serialised
-/// by the model host; the current models keep answering meanwhile.
+/// and coalesced by the model host (`ModelHost::rebuild_coalesced`: a burst of redactions
+/// costs the running rebuild plus one); the current models keep answering meanwhile.
 pub fn forget_redacted_in_snapshots(state: SharedState) {
-    tokio::task::spawn_blocking(move || match state.models.rebuild(&state.store, |_| {}) {
-        Ok(report) => {
+    tokio::task::spawn_blocking(move || match state.models.rebuild_coalesced(&state.store) {
+        Ok(Some(report)) => {
             tracing::info!(records = report.records, "read models rebuilt after a redaction");
             warm_as_of(&state);
         }
+        Ok(None) => tracing::debug!("a rebuild that will cover this redaction is already waiting"),
         Err(error) => tracing::error!(%error, "rebuilding the read models after a redaction failed"),
     });
 }
