@@ -1,26 +1,35 @@
-//! Memory of the programs that hold read models: they run on mimalloc.
-//!
-//! `govrec`, `http-bench` and `replay-bench` declare [`mimalloc::MiMalloc`] as their global
-//! allocator (`#[global_allocator]` in each `main`; the test binaries keep the system one).
-//! Replays, snapshot decodes and `as_of` answers allocate and free hundreds of MiB on several
-//! threads, and the append path allocates per field of every event. Measured against glibc's
-//! malloc (tuned with one arena per core and a fixed 4 MiB mmap threshold, which it had been
-//! until then), alternated on the same 2-core machine (`docs/performance.md`, fourth session):
-//!
-//! - restart from the snapshot at 1M events: 0.26–0.32 s against 0.52–0.56 s;
-//! - the worst `as_of` at 950k records: 147–156 ms against 203–219 ms in `replay-bench`'s
-//!   sequence;
-//! - batches of 100 over HTTP: 87–96k against 71–82k events/s;
-//! - peak RSS while serving 1M events: 834–839 MiB against 653–656 MiB. mimalloc keeps freed
-//!   memory for a short delay (10 ms) before it returns it to the system; that is the price,
-//!   under the 1 GiB target.
-//!
-//! jemalloc was measured too and not adopted: its `as_of` and restart were no better than
-//! glibc's, at 742–747 MiB.
+//! Process-wide memory settings for the programs that hold read models.
 
-/// Returns the memory mimalloc holds free to the system now, as `malloc_trim` does for
-/// glibc (the benchmark calls it before it measures the serving phase's peak).
-pub fn release_free_memory() {
-    // SAFETY: mi_collect only frees what no allocation uses; it has no preconditions.
-    unsafe { libmimalloc_sys::mi_collect(true) }
+/// Allocations of at least this size get their own mapping, returned to the system on free.
+const MMAP_THRESHOLD_BYTES: i32 = 4 << 20;
+
+/// Tunes glibc's malloc for a process that builds and drops whole read models.
+///
+/// - **One arena per core.** glibc gives threads that allocate at the same time their own
+///   arenas, up to eight per core, and each keeps what is freed in it. Replays, snapshot
+///   decodes and `as_of` answers allocate and free hundreds of MiB on several threads (the
+///   replay's reader, the snapshot's two decoders, the runtime's workers).
+/// - **A fixed mmap threshold of 4 MiB.** glibc raises its threshold up to 32 MiB whenever a
+///   mapped block is freed, after which the big buffers of a snapshot decode (the 36 MiB
+///   snapshot, the entity `Vec`s, the id index) come from the heap and stay resident after
+///   they are freed, beside the next model built.
+///
+/// At 1M events the peak RSS while serving (`replay-bench`) was 1,056–1,245 MiB with glibc's
+/// defaults, 1,009–1,023 MiB with the arenas limited, and 862–867 MiB with both settings, with
+/// no measurable change in `as_of` times (`docs/performance.md`). mimalloc was measured as a
+/// replacement twice and not adopted: faster in the benchmarks, but the server's peak RSS on
+/// a first start at 1M events went from 782 MiB to 1,153 MiB (`docs/performance.md`, fourth
+/// session). Call it
+/// first thing in `main`, before any thread starts. Does nothing on other platforms.
+pub fn tune_malloc() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
+        let arenas = libc::c_int::try_from(cores.max(2)).unwrap_or(libc::c_int::MAX);
+        // SAFETY: mallopt only changes malloc tunables; both take any positive value.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, arenas);
+            libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
+        }
+    }
 }

@@ -200,11 +200,8 @@ enum Outcome {
     CheckFailed,
 }
 
-/// mimalloc (`govrec_projections::memory` says why).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
+    govrec_projections::tune_malloc();
     let cli = Cli::parse();
     match try_main(cli) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

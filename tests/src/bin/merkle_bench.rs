@@ -16,10 +16,6 @@ use uuid::Uuid;
 const BATCH: u64 = 1000;
 const QUERIES: usize = 10_000;
 
-/// The allocator the server runs on (`govrec_projections::memory`).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     let records: u64 = std::env::args()
         .nth(1)

@@ -21,10 +21,6 @@ const RAW_RECORDS: u64 = 100_000;
 const RAW_BATCH: u64 = 1000;
 const SINGLE_INSERTS: u64 = 2000;
 
-/// The allocator the server runs on (`govrec_projections::memory`).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     let records: u64 = std::env::args()
         .nth(1)
