@@ -17,7 +17,7 @@
 
 use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
@@ -94,6 +94,12 @@ pub struct ModelHost {
     rebuilding: Mutex<()>,
     /// A [`ModelHost::rebuild_coalesced`] waits for `rebuilding` and has not begun yet.
     rebuild_waiting: AtomicBool,
+    /// Redactions reported by [`ModelHost::forget_past_answers`] since the start, and how
+    /// many of them the snapshots' generation reflects (the count when the rebuild that made
+    /// it began). While they differ, checkpoints may hold erased values and are not used for
+    /// `as_of`.
+    redactions_reported: AtomicU64,
+    redactions_in_snapshots: AtomicU64,
     as_of_cache: Mutex<AsOfCache>,
     config: HostConfig,
 }
@@ -152,6 +158,8 @@ impl ModelHost {
             maintenance: Mutex::new(()),
             rebuilding: Mutex::new(()),
             rebuild_waiting: AtomicBool::new(false),
+            redactions_reported: AtomicU64::new(0),
+            redactions_in_snapshots: AtomicU64::new(0),
             as_of_cache: Mutex::new(AsOfCache::default()),
             config,
         };
@@ -241,6 +249,8 @@ impl ModelHost {
         mut progress: impl FnMut(ReplayProgress),
     ) -> Result<ReplayReport, ProjectionError> {
         let started = Instant::now();
+        // Every redaction reported before this point is in the log this rebuild reads.
+        let redactions = self.redactions_reported.load(Ordering::SeqCst);
         let generation = match &self.snapshots {
             Some(snapshots) => snapshots.generation()? + 1,
             None => 0,
@@ -266,10 +276,30 @@ impl ModelHost {
             snapshots.switch_to(generation)?;
         }
         *self.current.write().expect("models lock") = Arc::new(fresh);
+        self.redactions_in_snapshots
+            .fetch_max(redactions, Ordering::SeqCst);
+        self.empty_as_of_cache();
+        Ok(report)
+    }
+
+    /// Call when a redaction has been recorded (before its rebuild): past answers may hold the
+    /// erased values, so the `as_of` cache is emptied (answers being built are kept out of it),
+    /// and until a rebuild that began after this call has swapped in, `as_of` replays from the
+    /// start of the log instead of from checkpoints written before the redaction.
+    pub fn forget_past_answers(&self) {
+        self.redactions_reported.fetch_add(1, Ordering::SeqCst);
+        self.empty_as_of_cache();
+    }
+
+    /// Whether the checkpoints reflect every redaction reported.
+    fn checkpoints_current(&self) -> bool {
+        self.redactions_in_snapshots.load(Ordering::SeqCst) >= self.redactions_reported.load(Ordering::SeqCst)
+    }
+
+    fn empty_as_of_cache(&self) {
         let mut cache = self.as_of_cache.lock().expect("cache lock");
         cache.answers.clear();
         cache.epoch += 1;
-        Ok(report)
     }
 
     /// Saves the current models as the snapshot a restart starts from (call it on shutdown;
@@ -321,7 +351,8 @@ impl ModelHost {
     /// memory to decode into (any other answer reuses it), instead of faulting in the models'
     /// worth of fresh pages. It costs one snapshot decode, and while idle the memory of one
     /// past model, which a served `as_of` occupies anyway. Returns whether it cached an answer:
-    /// not without snapshots, a cache, an earlier checkpoint, or when the cache is not empty.
+    /// not without snapshots, a cache, an earlier checkpoint, when the cache is not empty, or
+    /// while a redaction's rebuild is pending.
     pub fn warm_as_of(&self, store: &Store) -> Result<bool, ProjectionError> {
         let Some(snapshots) = &self.snapshots else {
             return Ok(false);
@@ -329,6 +360,7 @@ impl ModelHost {
         let current = self.models();
         let epoch = self.cache_epoch();
         if self.config.as_of_cache_entries == 0
+            || !self.checkpoints_current()
             || !self.as_of_cache.lock().expect("cache lock").answers.is_empty()
         {
             return Ok(false);
@@ -387,7 +419,7 @@ impl ModelHost {
         // The current models' index serves any earlier point of the same log.
         let current = self.models();
         let shared_index = (current.next_seq() >= position).then_some(&current.lookup.entities);
-        let Some(snapshots) = &self.snapshots else {
+        let Some(snapshots) = self.snapshots.as_ref().filter(|_| self.checkpoints_current()) else {
             return Ok(cached.map_or_else(Models::default, |cached| self.take_or_copy(cached)));
         };
         let checkpoint_position = snapshots.newest_at_or_before(position)?.unwrap_or(0);
@@ -528,6 +560,10 @@ mod tests {
         let (host, _) = ModelHost::open(&store, None, HostConfig::default()).expect("host");
         let begun = host.cache_epoch();
         host.rebuild(&store, |_| {}).expect("rebuild");
+        host.cache_insert(Arc::new(Models::new()), begun);
+        assert!(host.as_of_cache.lock().expect("cache lock").answers.is_empty());
+        let begun = host.cache_epoch();
+        host.forget_past_answers();
         host.cache_insert(Arc::new(Models::new()), begun);
         assert!(host.as_of_cache.lock().expect("cache lock").answers.is_empty());
         host.cache_insert(Arc::new(Models::new()), host.cache_epoch());

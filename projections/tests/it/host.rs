@@ -190,3 +190,61 @@ fn warmed_as_of_answers_equal_fresh_replays() {
         "no snapshots, nothing to warm"
     );
 }
+
+/// After a redaction, until the rebuild that follows it has swapped in, an `as_of` must not
+/// come from a checkpoint written before the redaction: those still hold the erased value.
+#[test]
+fn as_of_after_a_redaction_never_shows_the_erased_value() {
+    use crate::support::LogBuilder;
+    use serde_json::json;
+    const NAME: &str = "王秀英";
+    let mut log = LogBuilder::new();
+    log.push(json!({"type": "AreaRegistered", "area_id": id("C"), "kind": "county", "name": "C"}));
+    log.push(json!({"type": "AreaRegistered", "area_id": id("T"), "kind": "town", "name": "T", "parent_id": id("C")}));
+    log.push(json!({"type": "AreaRegistered", "area_id": id("M"), "kind": "community", "name": "M", "parent_id": id("T")}));
+    log.push(json!({"type": "AreaRegistered", "area_id": id("P1"), "kind": "compound", "name": "P1", "parent_id": id("M")}));
+    log.push(
+        json!({"type": "MemberEnrolled", "member_id": id("W"), "name": NAME,
+        "category": "retired", "home_area_id": id("P1")}),
+    );
+    for n in 0..30 {
+        log.push(
+            json!({"type": "AreaRegistered", "area_id": id(&format!("Q{n}")), "kind": "compound",
+            "name": format!("Q{n}"), "parent_id": id("M")}),
+        );
+    }
+    let (dir, store) = store_with(log.records());
+    let config = HostConfig {
+        checkpoint_interval_records: 10,
+        ..HostConfig::default()
+    };
+    let (host, _) = ModelHost::open(&store, Some(&dir.path().join("models")), config).expect("open");
+    let shows_name = |seq: u64| {
+        let models = host.models_as_of(&store, AsOfPoint::Seq(seq)).expect("as_of");
+        let page = models
+            .members_ledger(None, &Scope::AllCounties, &Default::default())
+            .expect("ledger");
+        serde_json::to_string(&page).expect("json").contains(NAME)
+    };
+    assert!(shows_name(25), "before the redaction the name is there");
+    let redaction = govrec_core::event::Redacted {
+        target_seq: 4,
+        fields: vec!["name".to_owned()],
+        reason: "本人申请".to_owned(),
+    };
+    store
+        .append("admin-1", vec![NewEvent::new(redaction)])
+        .expect("redact");
+    host.forget_past_answers();
+    assert!(
+        !host.warm_as_of(&store).expect("warm"),
+        "no warm-up from old checkpoints"
+    );
+    assert!(
+        !shows_name(25),
+        "not from the cache nor from a checkpoint of before the redaction"
+    );
+    assert!(!shows_name(15));
+    host.rebuild(&store, |_| {}).expect("rebuild");
+    assert!(!shows_name(25), "nor from the rebuilt checkpoints");
+}
