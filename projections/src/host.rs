@@ -82,6 +82,9 @@ pub struct HostOpened {
     pub snapshots_discarded: u64,
     /// Records replayed after the snapshot.
     pub records_replayed: u64,
+    /// A redaction's rebuild had not finished when the service last stopped: the snapshots
+    /// were set aside and the log replayed into a new generation.
+    pub redaction_pending: bool,
 }
 
 /// The live models and the machinery that keeps them current.
@@ -122,13 +125,15 @@ impl ModelHost {
         config: HostConfig,
     ) -> Result<(ModelHost, HostOpened), ProjectionError> {
         let snapshots = snapshot_dir.map(SnapshotStore::open).transpose()?;
+        let redaction_pending = snapshots.as_ref().is_some_and(SnapshotStore::redaction_pending);
         let mut opened = HostOpened {
             snapshot_records: 0,
             snapshots_discarded: 0,
             records_replayed: 0,
+            redaction_pending,
         };
         let mut models = Models::new();
-        if let Some(snapshots) = &snapshots {
+        if let Some(snapshots) = snapshots.as_ref().filter(|_| !redaction_pending) {
             let loaded = snapshots.load_at_or_before(store, store.head().next_seq)?;
             opened.snapshots_discarded = loaded.discarded;
             if let Some(loaded) = loaded.models {
@@ -137,9 +142,12 @@ impl ModelHost {
         }
         opened.snapshot_records = models.next_seq();
         if let Some(snapshots) = &snapshots {
+            // After a redaction whose rebuild did not finish (a crash), the snapshots may hold
+            // erased values: replay into a new generation, which destroys the old one's key.
+            let generation = snapshots.generation()? + u64::from(redaction_pending);
             let checkpoints = Checkpoints {
                 snapshots,
-                generation: snapshots.generation()?,
+                generation,
                 interval: config.checkpoint_interval_records.max(1),
             };
             replay_until(
@@ -149,6 +157,11 @@ impl ModelHost {
                 Some(checkpoints),
                 &mut |_| {},
             )?;
+            if redaction_pending {
+                snapshots.save(generation, &models)?;
+                snapshots.switch_to(generation)?;
+                snapshots.clear_redaction_pending()?;
+            }
         } else {
             replay_until(&mut models, store, store.head().next_seq, None, &mut |_| {})?;
         }
@@ -278,17 +291,29 @@ impl ModelHost {
         *self.current.write().expect("models lock") = Arc::new(fresh);
         self.redactions_in_snapshots
             .fetch_max(redactions, Ordering::SeqCst);
+        if let Some(snapshots) = &self.snapshots {
+            if self.checkpoints_current() {
+                snapshots.clear_redaction_pending()?;
+            }
+        }
         self.empty_as_of_cache();
         Ok(report)
     }
 
-    /// Call when a redaction has been recorded (before its rebuild): past answers may hold the
-    /// erased values, so the `as_of` cache is emptied (answers being built are kept out of it),
-    /// and until a rebuild that began after this call has swapped in, `as_of` replays from the
-    /// start of the log instead of from checkpoints written before the redaction.
-    pub fn forget_past_answers(&self) {
+    /// Call just before a redaction is appended and again once it is recorded (then rebuild):
+    /// past answers may hold the erased values. The `as_of` cache is emptied (answers being
+    /// built are kept out of it); until a rebuild that began after the last call has swapped
+    /// in, `as_of` replays from the start of the log instead of from checkpoints that may hold
+    /// the value; and the snapshot directory is marked ([`crate::snapshot::REDACTION_PENDING`],
+    /// durably) so that a start before that rebuild finishes does not trust them either.
+    /// Calling it before the append as well covers a rebuild that starts between the two.
+    pub fn forget_past_answers(&self) -> Result<(), ProjectionError> {
         self.redactions_reported.fetch_add(1, Ordering::SeqCst);
         self.empty_as_of_cache();
+        match &self.snapshots {
+            Some(snapshots) => snapshots.mark_redaction_pending(),
+            None => Ok(()),
+        }
     }
 
     /// Whether the checkpoints reflect every redaction reported.
@@ -563,7 +588,7 @@ mod tests {
         host.cache_insert(Arc::new(Models::new()), begun);
         assert!(host.as_of_cache.lock().expect("cache lock").answers.is_empty());
         let begun = host.cache_epoch();
-        host.forget_past_answers();
+        host.forget_past_answers().expect("forget");
         host.cache_insert(Arc::new(Models::new()), begun);
         assert!(host.as_of_cache.lock().expect("cache lock").answers.is_empty());
         host.cache_insert(Arc::new(Models::new()), host.cache_epoch());

@@ -55,12 +55,19 @@ const LOCK_WAIT_MS: u64 = 3000;
 /// The folder, inside the snapshot directory, of the generations' keys.
 pub const SNAPSHOT_KEYS_DIR: &str = "snapshot-keys";
 
+/// A file in the snapshot directory, present from just before a redaction is appended until a
+/// rebuild that began after it has switched generations: while it exists the snapshots may
+/// hold erased values, so a start ignores them and replays the log into a new generation.
+pub const REDACTION_PENDING: &str = "redaction-pending";
+
 /// The snapshot database.
 pub struct SnapshotStore {
     db: sled::Db,
     snapshots: sled::Tree,
     meta: sled::Tree,
     keys_dir: std::path::PathBuf,
+    /// The [`REDACTION_PENDING`] marker.
+    pending_path: std::path::PathBuf,
     /// Kept between loads (one load at a time uses them; another makes its own).
     buffers: std::sync::Mutex<Buffers>,
 }
@@ -117,6 +124,7 @@ impl SnapshotStore {
             meta: db.open_tree("meta")?,
             db,
             keys_dir,
+            pending_path: dir.join(REDACTION_PENDING),
             buffers: Default::default(),
         })
     }
@@ -166,6 +174,31 @@ impl SnapshotStore {
         std::fs::File::open(&self.keys_dir)
             .and_then(|dir| dir.sync_all())
             .map_err(io)
+    }
+
+    /// Records, durably, that a redaction is about to be appended ([`REDACTION_PENDING`]).
+    pub fn mark_redaction_pending(&self) -> Result<(), ProjectionError> {
+        let io = |error: std::io::Error| ProjectionError::Snapshots(error.into());
+        std::fs::File::create(&self.pending_path)
+            .and_then(|file| file.sync_all())
+            .map_err(io)?;
+        sync_parent(&self.pending_path).map_err(io)
+    }
+
+    /// Whether a redaction may be missing from the snapshots ([`REDACTION_PENDING`]).
+    pub fn redaction_pending(&self) -> bool {
+        self.pending_path.exists()
+    }
+
+    /// Removes [`REDACTION_PENDING`], durably: the current generation reflects every
+    /// redaction.
+    pub fn clear_redaction_pending(&self) -> Result<(), ProjectionError> {
+        let io = |error: std::io::Error| ProjectionError::Snapshots(error.into());
+        match std::fs::remove_file(&self.pending_path) {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            removed => removed.map_err(io)?,
+        }
+        sync_parent(&self.pending_path).map_err(io)
     }
 
     /// The generation whose snapshots readers use.
@@ -414,6 +447,13 @@ impl SnapshotStore {
     #[doc(hidden)]
     pub fn snapshots_tree(&self) -> &sled::Tree {
         &self.snapshots
+    }
+}
+
+fn sync_parent(path: &Path) -> std::io::Result<()> {
+    match path.parent() {
+        Some(parent) => std::fs::File::open(parent)?.sync_all(),
+        None => Ok(()),
     }
 }
 

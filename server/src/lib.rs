@@ -206,7 +206,9 @@ pub fn state_for(
 /// and coalesced by the model host (`ModelHost::rebuild_coalesced`: a burst of redactions
 /// costs the running rebuild plus one); the current models keep answering meanwhile.
 pub fn forget_redacted_in_snapshots(state: SharedState) {
-    state.models.forget_past_answers();
+    if let Err(error) = state.models.forget_past_answers() {
+        tracing::error!(%error, "marking the snapshots as holding an erased value failed");
+    }
     tokio::task::spawn_blocking(move || match state.models.rebuild_coalesced(&state.store) {
         Ok(Some(report)) => {
             tracing::info!(records = report.records, "read models rebuilt after a redaction");

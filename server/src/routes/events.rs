@@ -106,13 +106,26 @@ pub(crate) async fn append_checked(
     let redacts = events
         .iter()
         .any(|new| matches!(new.event, govrec_core::Event::Redacted(_)));
-    let pending = state.store.append_nonblocking(&principal.name, events)?;
-    let appended = pending
-        .await
-        .map_err(|_| AppError::from(StoreError::ShuttingDown))??;
-    if redacts && !appended.replayed {
+    if redacts {
+        // Before the append too: a rebuild starting while it commits must not count as having
+        // seen it, and a crash right after it must not leave the snapshots trusted.
+        state
+            .models
+            .forget_past_answers()
+            .map_err(|error| AppError::internal(&error))?;
+    }
+    let appended = match state.store.append_nonblocking(&principal.name, events) {
+        Ok(pending) => pending
+            .await
+            .map_err(|_| AppError::from(StoreError::ShuttingDown))
+            .and_then(|appended| appended.map_err(AppError::from)),
+        Err(error) => Err(error.into()),
+    };
+    if redacts {
+        // Also when the append failed or was a replay: the rebuild clears the marker again.
         crate::forget_redacted_in_snapshots(state.clone());
     }
+    let appended = appended?;
     metrics::counter!("govrec_appended_events_total").increment(appended.receipts.len() as u64);
     metrics::histogram!("govrec_append_batch_events").record(appended.receipts.len() as f64);
     let status = if appended.replayed {
