@@ -5,6 +5,7 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use govrec_projections::snapshot::REDACTION_PENDING;
 use govrec_server::auth::Role;
 use govrec_store::NewEvent;
 use govrec_tests::{complaint, hierarchy, resident_member, uuid_of};
@@ -131,6 +132,12 @@ async fn an_admin_redacts_and_the_record_is_served_with_its_marker() {
     // The redaction rebuilt the read models into a new generation and destroyed the old
     // generation's key: the snapshot holding the name can no longer be read.
     wait_for_new_generation(&keys, &keys_before).await;
+    let pending = api.dir.path().join("models").join(REDACTION_PENDING);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while pending.exists() {
+        assert!(std::time::Instant::now() < deadline, "the rebuild left the mark");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let members = api.get("/v1/ledgers/members").await;
     assert!(!members.to_string().contains(NAME), "{members}");
 
@@ -211,6 +218,14 @@ async fn only_admins_redact_and_bad_bodies_are_problems() {
         .await;
     assert!(status.is_client_error(), "{status}: {text}");
     assert_eq!(api.store.head().next_seq, 7, "nothing was stored");
+    // The refused redactions marked the snapshots as possibly stale before trying; the
+    // rebuilds they started remove the mark again.
+    let pending = api.dir.path().join("models").join(REDACTION_PENDING);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while pending.exists() {
+        assert!(std::time::Instant::now() < deadline, "the mark stayed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 
     // The route is described in the OpenAPI document.
     let request = Request::get("/openapi.json").body(Body::empty()).unwrap();
