@@ -205,9 +205,14 @@ pub fn state_for(
 /// erased values, encrypted; `govrec-projections`' snapshot module). Rebuilds are serialised
 /// and coalesced by the model host (`ModelHost::rebuild_coalesced`: a burst of redactions
 /// costs the running rebuild plus one); the current models keep answering meanwhile.
-pub fn forget_redacted_in_snapshots(state: SharedState) {
-    if let Err(error) = state.models.forget_past_answers() {
-        tracing::error!(%error, "marking the snapshots as holding an erased value failed");
+/// Past answers are forgotten before this returns (the call fsyncs a marker file, so it runs
+/// off the async workers); the rebuild goes on in the background.
+pub async fn forget_redacted_in_snapshots(state: SharedState) {
+    let marking = state.clone();
+    match tokio::task::spawn_blocking(move || marking.models.forget_past_answers()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::error!(%error, "marking the snapshots as holding an erased value failed"),
+        Err(error) => tracing::error!(%error, "marking the snapshots as holding an erased value panicked"),
     }
     tokio::task::spawn_blocking(move || match state.models.rebuild_coalesced(&state.store) {
         Ok(Some(report)) => {

@@ -108,11 +108,10 @@ pub(crate) async fn append_checked(
         .any(|new| matches!(new.event, govrec_core::Event::Redacted(_)));
     if redacts {
         // Before the append too: a rebuild starting while it commits must not count as having
-        // seen it, and a crash right after it must not leave the snapshots trusted.
-        state
-            .models
-            .forget_past_answers()
-            .map_err(|error| AppError::internal(&error))?;
+        // seen it, and a crash right after it must not leave the snapshots trusted. (It
+        // fsyncs a marker file, so off the async workers.)
+        let marking = state.clone();
+        crate::routes::models::on_models(move || Ok(marking.models.forget_past_answers()?)).await?;
     }
     let appended = match state.store.append_nonblocking(&principal.name, events) {
         Ok(pending) => pending
@@ -123,7 +122,7 @@ pub(crate) async fn append_checked(
     };
     if redacts {
         // Also when the append failed or was a replay: the rebuild clears the marker again.
-        crate::forget_redacted_in_snapshots(state.clone());
+        crate::forget_redacted_in_snapshots(state.clone()).await;
     }
     let appended = appended?;
     metrics::counter!("govrec_appended_events_total").increment(appended.receipts.len() as u64);

@@ -152,7 +152,7 @@ pub(crate) fn models_for(state: &SharedState, as_of: Option<&str>) -> Result<Arc
 }
 
 /// Runs model work off the async workers.
-async fn on_models<T: Send + 'static>(
+pub(crate) async fn on_models<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, AppError> + Send + 'static,
 ) -> Result<T, AppError> {
     tokio::task::spawn_blocking(work)
