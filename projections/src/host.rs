@@ -158,7 +158,7 @@ impl ModelHost {
                 &mut |_| {},
             )?;
             if redaction_pending {
-                snapshots.save(generation, &models)?;
+                // The final snapshot follows below, as after any replay at a start.
                 snapshots.switch_to(generation)?;
                 snapshots.clear_redaction_pending()?;
             }

@@ -65,9 +65,9 @@ pub struct SnapshotStore {
     db: sled::Db,
     snapshots: sled::Tree,
     meta: sled::Tree,
+    /// The snapshot directory (the database, the keys' folder, [`REDACTION_PENDING`]).
+    dir: std::path::PathBuf,
     keys_dir: std::path::PathBuf,
-    /// The [`REDACTION_PENDING`] marker.
-    pending_path: std::path::PathBuf,
     /// Kept between loads (one load at a time uses them; another makes its own).
     buffers: std::sync::Mutex<Buffers>,
 }
@@ -124,7 +124,7 @@ impl SnapshotStore {
             meta: db.open_tree("meta")?,
             db,
             keys_dir,
-            pending_path: dir.join(REDACTION_PENDING),
+            dir: dir.to_path_buf(),
             buffers: Default::default(),
         })
     }
@@ -151,9 +151,7 @@ impl SnapshotStore {
                     .map_err(io)?;
                 file.write_all(&key).map_err(io)?;
                 file.sync_all().map_err(io)?;
-                std::fs::File::open(&self.keys_dir)
-                    .and_then(|dir| dir.sync_all())
-                    .map_err(io)?;
+                sync_directory(&self.keys_dir).map_err(io)?;
                 Ok(Some(key))
             }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -171,34 +169,32 @@ impl SnapshotStore {
                 std::fs::remove_file(entry.path()).map_err(io)?;
             }
         }
-        std::fs::File::open(&self.keys_dir)
-            .and_then(|dir| dir.sync_all())
-            .map_err(io)
+        sync_directory(&self.keys_dir).map_err(io)
     }
 
     /// Records, durably, that a redaction is about to be appended ([`REDACTION_PENDING`]).
     pub fn mark_redaction_pending(&self) -> Result<(), ProjectionError> {
         let io = |error: std::io::Error| ProjectionError::Snapshots(error.into());
-        std::fs::File::create(&self.pending_path)
+        std::fs::File::create(self.dir.join(REDACTION_PENDING))
             .and_then(|file| file.sync_all())
             .map_err(io)?;
-        sync_parent(&self.pending_path).map_err(io)
+        sync_directory(&self.dir).map_err(io)
     }
 
     /// Whether a redaction may be missing from the snapshots ([`REDACTION_PENDING`]).
     pub fn redaction_pending(&self) -> bool {
-        self.pending_path.exists()
+        self.dir.join(REDACTION_PENDING).exists()
     }
 
     /// Removes [`REDACTION_PENDING`], durably: the current generation reflects every
     /// redaction.
     pub fn clear_redaction_pending(&self) -> Result<(), ProjectionError> {
         let io = |error: std::io::Error| ProjectionError::Snapshots(error.into());
-        match std::fs::remove_file(&self.pending_path) {
+        match std::fs::remove_file(self.dir.join(REDACTION_PENDING)) {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             removed => removed.map_err(io)?,
         }
-        sync_parent(&self.pending_path).map_err(io)
+        sync_directory(&self.dir).map_err(io)
     }
 
     /// The generation whose snapshots readers use.
@@ -450,11 +446,9 @@ impl SnapshotStore {
     }
 }
 
-fn sync_parent(path: &Path) -> std::io::Result<()> {
-    match path.parent() {
-        Some(parent) => std::fs::File::open(parent)?.sync_all(),
-        None => Ok(()),
-    }
+/// Makes the creation and removal of files in `dir` durable.
+fn sync_directory(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// Encrypts or decrypts (the same operation) a snapshot's bytes with its generation's key;
