@@ -25,6 +25,7 @@ mod store;
 mod tiles;
 mod transfer;
 mod verify;
+mod wire;
 
 pub use batch::new_events_from_batch;
 pub use checkpoint::{

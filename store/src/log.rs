@@ -564,8 +564,9 @@ pub(crate) fn decode_block(first_seq: u64, bytes: &[u8]) -> Result<Vec<StoredRec
         .ok_or_else(|| corrupt("empty block".to_owned()))?;
     let records: Vec<StoredRecord> = match version {
         1 => govrec_core::stored::decode_exact::<Vec<StoredRecordV1>>(body)
-            .map(|records| records.into_iter().map(StoredRecord::from).collect()),
-        2 => govrec_core::stored::decode_exact(body),
+            .map(|records| records.into_iter().map(StoredRecord::from).collect())
+            .map_err(|error| error.to_string()),
+        2 => crate::wire::decode_records(body),
         _ => return Err(corrupt(format!("unknown block format {version}"))),
     }
     .map_err(|error| corrupt(format!("block does not decode: {error}")))?;
