@@ -61,7 +61,13 @@ async fn run(duration: Duration, only: Option<String>) {
 
     // Reads first, on the demo data as loaded.
     let head = store.head().next_seq;
-    let reads: [(&str, String); 6] = [
+    let reads: [(&str, String); 7] = [
+        // The ceiling: what HTTP alone costs on this machine (hyper, the kernel's loopback, the
+        // load generator), against which every other figure is to be read.
+        (
+            "ceiling: /healthz (no work behind it), 64 clients",
+            "/healthz".to_owned(),
+        ),
         (
             "county coverage reads, 64 clients",
             format!("/v1/coverage?area={county}"),
