@@ -103,6 +103,12 @@ pub struct ModelHost {
     /// `as_of`.
     redactions_reported: AtomicU64,
     redactions_in_snapshots: AtomicU64,
+    /// While checkpoints may hold erased values: the lowest seq a reported redaction erases
+    /// from. A checkpoint at a position at or below it reflects only records before it, so it
+    /// never held the erased values and `as_of` may still start from it. `u64::MAX` once the
+    /// snapshots reflect every redaction reported. Changed together with
+    /// `redactions_reported`, under this lock.
+    redaction_floor: Mutex<u64>,
     as_of_cache: Mutex<AsOfCache>,
     config: HostConfig,
 }
@@ -173,6 +179,7 @@ impl ModelHost {
             rebuild_waiting: AtomicBool::new(false),
             redactions_reported: AtomicU64::new(0),
             redactions_in_snapshots: AtomicU64::new(0),
+            redaction_floor: Mutex::new(u64::MAX),
             as_of_cache: Mutex::new(AsOfCache::default()),
             config,
         };
@@ -291,9 +298,15 @@ impl ModelHost {
         *self.current.write().expect("models lock") = Arc::new(fresh);
         self.redactions_in_snapshots
             .fetch_max(redactions, Ordering::SeqCst);
-        if let Some(snapshots) = &self.snapshots {
+        {
+            // Under the floor's lock, so that no redaction is reported between the check and
+            // the reset.
+            let mut floor = self.redaction_floor.lock().expect("floor lock");
             if self.checkpoints_current() {
-                snapshots.clear_redaction_pending()?;
+                *floor = u64::MAX;
+                if let Some(snapshots) = &self.snapshots {
+                    snapshots.clear_redaction_pending()?;
+                }
             }
         }
         self.empty_as_of_cache();
@@ -301,18 +314,50 @@ impl ModelHost {
     }
 
     /// Call just before a redaction is appended and again once it is recorded (then rebuild):
-    /// past answers may hold the erased values. The `as_of` cache is emptied (answers being
-    /// built are kept out of it); until a rebuild that began after the last call has swapped
-    /// in, `as_of` replays from the start of the log instead of from checkpoints that may hold
-    /// the value; and the snapshot directory is marked ([`crate::snapshot::REDACTION_PENDING`],
-    /// durably) so that a start before that rebuild finishes does not trust them either.
-    /// Calling it before the append as well covers a rebuild that starts between the two.
-    pub fn forget_past_answers(&self) -> Result<(), ProjectionError> {
-        self.redactions_reported.fetch_add(1, Ordering::SeqCst);
+    /// past answers may hold the erased values. `erased_from` is the lowest seq whose values
+    /// it erases (its `target_seq`; 0 when unknown). The `as_of` cache is emptied (answers
+    /// being built are kept out of it); until a rebuild that began after the last call has
+    /// swapped in, `as_of` starts only from checkpoints at or below `erased_from` (they were
+    /// written before that record was applied) or from the start of the log, never from
+    /// checkpoints that may hold the value; and the snapshot directory is marked
+    /// ([`crate::snapshot::REDACTION_PENDING`], durably) so that a start before that rebuild
+    /// finishes does not trust them either. Calling it before the append as well covers a
+    /// rebuild that starts between the two.
+    pub fn forget_past_answers(&self, erased_from: u64) -> Result<(), ProjectionError> {
+        {
+            let mut floor = self.redaction_floor.lock().expect("floor lock");
+            *floor = (*floor).min(erased_from);
+            self.redactions_reported.fetch_add(1, Ordering::SeqCst);
+        }
         self.empty_as_of_cache();
         match &self.snapshots {
             Some(snapshots) => snapshots.mark_redaction_pending(),
             None => Ok(()),
+        }
+    }
+
+    /// The latest position from which checkpoints may serve an answer at `position`: all of
+    /// them but those after a pending redaction's floor (see `redaction_floor`).
+    fn checkpoints_usable_to(&self, position: u64) -> u64 {
+        // Both read under the lock, as a report changes both under it.
+        let floor = self.redaction_floor.lock().expect("floor lock");
+        if self.checkpoints_current() {
+            position
+        } else {
+            position.min(*floor)
+        }
+    }
+
+    /// The position an `as_of` answer at `position` would start from with the snapshots as
+    /// they are (the newest usable checkpoint at or before it, 0 for the start of the log),
+    /// leaving the cache out (for tests of which checkpoints are trusted).
+    #[doc(hidden)]
+    pub fn as_of_checkpoint_for(&self, position: u64) -> Result<u64, ProjectionError> {
+        match &self.snapshots {
+            Some(snapshots) => Ok(snapshots
+                .newest_at_or_before(self.checkpoints_usable_to(position))?
+                .unwrap_or(0)),
+            None => Ok(0),
         }
     }
 
@@ -444,14 +489,18 @@ impl ModelHost {
         // The current models' index serves any earlier point of the same log.
         let current = self.models();
         let shared_index = (current.next_seq() >= position).then_some(&current.lookup.entities);
-        let Some(snapshots) = self.snapshots.as_ref().filter(|_| self.checkpoints_current()) else {
+        let Some(snapshots) = self.snapshots.as_ref() else {
             return Ok(cached.map_or_else(Models::default, |cached| self.take_or_copy(cached)));
         };
-        let checkpoint_position = snapshots.newest_at_or_before(position)?.unwrap_or(0);
+        let usable = self.checkpoints_usable_to(position);
+        let checkpoint_position = snapshots.newest_at_or_before(usable)?.unwrap_or(0);
         if let Some(cached) = cached.filter(|cached| cached.next_seq() > checkpoint_position) {
             return Ok(self.take_or_copy(cached));
         }
-        let loaded = snapshots.load_sharing(store, position, shared_index, self.take_spare())?;
+        if checkpoint_position == 0 {
+            return Ok(Models::default());
+        }
+        let loaded = snapshots.load_sharing(store, usable, shared_index, self.take_spare())?;
         Ok(loaded.models.unwrap_or_default())
     }
 
@@ -588,7 +637,7 @@ mod tests {
         host.cache_insert(Arc::new(Models::new()), begun);
         assert!(host.as_of_cache.lock().expect("cache lock").answers.is_empty());
         let begun = host.cache_epoch();
-        host.forget_past_answers().expect("forget");
+        host.forget_past_answers(0).expect("forget");
         host.cache_insert(Arc::new(Models::new()), begun);
         assert!(host.as_of_cache.lock().expect("cache lock").answers.is_empty());
         host.cache_insert(Arc::new(Models::new()), host.cache_epoch());

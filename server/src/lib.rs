@@ -206,10 +206,11 @@ pub fn state_for(
 /// and coalesced by the model host (`ModelHost::rebuild_coalesced`: a burst of redactions
 /// costs the running rebuild plus one); the current models keep answering meanwhile.
 /// Past answers are forgotten before this returns (the call fsyncs a marker file, so it runs
-/// off the async workers); the rebuild goes on in the background.
-pub async fn forget_redacted_in_snapshots(state: SharedState) {
+/// off the async workers); the rebuild goes on in the background. `erased_from`: the lowest
+/// seq whose values the redactions erase (`ModelHost::forget_past_answers`).
+pub async fn forget_redacted_in_snapshots(state: SharedState, erased_from: u64) {
     let marking = state.clone();
-    match tokio::task::spawn_blocking(move || marking.models.forget_past_answers()).await {
+    match tokio::task::spawn_blocking(move || marking.models.forget_past_answers(erased_from)).await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => tracing::error!(%error, "marking the snapshots as holding an erased value failed"),
         Err(error) => tracing::error!(%error, "marking the snapshots as holding an erased value panicked"),

@@ -235,7 +235,7 @@ fn as_of_after_a_redaction_never_shows_the_erased_value() {
     store
         .append("admin-1", vec![NewEvent::new(redaction)])
         .expect("redact");
-    host.forget_past_answers().expect("forget");
+    host.forget_past_answers(4).expect("forget");
     assert!(
         !host.warm_as_of(&store).expect("warm"),
         "no warm-up from old checkpoints"
@@ -250,6 +250,99 @@ fn as_of_after_a_redaction_never_shows_the_erased_value() {
     host.rebuild(&store, |_| {}).expect("rebuild");
     assert!(!pending.exists(), "the rebuild covered the redaction");
     assert!(!shows_name(25), "nor from the rebuilt checkpoints");
+}
+
+/// Until the rebuild after a redaction is done, `as_of` still starts from the checkpoints
+/// written before the redacted record (they never held its values), not from the start of the
+/// log; later checkpoints are not trusted, and a second redaction of an earlier record lowers
+/// that bound. After the rebuild every checkpoint serves again.
+#[test]
+fn as_of_after_a_redaction_starts_from_checkpoints_before_the_redacted_record() {
+    use crate::support::LogBuilder;
+    use serde_json::json;
+    const NAME: &str = "李桂兰";
+    let mut log = LogBuilder::new();
+    log.push(json!({"type": "AreaRegistered", "area_id": id("C"), "kind": "county", "name": "C"}));
+    log.push(json!({"type": "AreaRegistered", "area_id": id("T"), "kind": "town", "name": "T", "parent_id": id("C")}));
+    log.push(json!({"type": "AreaRegistered", "area_id": id("M"), "kind": "community", "name": "M", "parent_id": id("T")}));
+    log.push(json!({"type": "AreaRegistered", "area_id": id("Q0"), "kind": "compound", "name": "Q0", "parent_id": id("M")}));
+    // Seq 4: a record a second redaction erases.
+    log.push(
+        json!({"type": "MemberEnrolled", "member_id": id("V"), "name": "张建国",
+        "category": "retired", "home_area_id": id("Q0")}),
+    );
+    for n in 1..23 {
+        log.push(
+            json!({"type": "AreaRegistered", "area_id": id(&format!("Q{n}")), "kind": "compound",
+            "name": format!("Q{n}"), "parent_id": id("M")}),
+        );
+    }
+    // Seq 27: the record to redact.
+    log.push(
+        json!({"type": "MemberEnrolled", "member_id": id("W"), "name": NAME,
+        "category": "retired", "home_area_id": id("Q0")}),
+    );
+    for n in 23..39 {
+        log.push(
+            json!({"type": "AreaRegistered", "area_id": id(&format!("Q{n}")), "kind": "compound",
+            "name": format!("Q{n}"), "parent_id": id("M")}),
+        );
+    }
+    let (dir, store) = store_with(log.records());
+    assert!(matches!(
+        store.get(27).expect("get").expect("seq 27").event,
+        govrec_core::Event::MemberEnrolled(_)
+    ));
+    let config = HostConfig {
+        checkpoint_interval_records: 10,
+        ..HostConfig::default()
+    };
+    let (host, _) = ModelHost::open(&store, Some(&dir.path().join("models")), config).expect("open");
+    let shows_name = |seq: u64| {
+        let models = host.models_as_of(&store, AsOfPoint::Seq(seq)).expect("as_of");
+        let page = models
+            .members_ledger(None, &Scope::AllCounties, &Default::default())
+            .expect("ledger");
+        serde_json::to_string(&page).expect("json").contains(NAME)
+    };
+    assert_eq!(host.as_of_checkpoint_for(41).expect("start"), 40);
+    assert!(shows_name(40));
+    let redaction = govrec_core::event::Redacted {
+        target_seq: 27,
+        fields: vec!["name".to_owned()],
+        reason: "本人申请".to_owned(),
+    };
+    host.forget_past_answers(27).expect("forget");
+    store
+        .append("admin-1", vec![NewEvent::new(redaction)])
+        .expect("redact");
+    host.forget_past_answers(27).expect("forget");
+    assert_eq!(
+        host.as_of_checkpoint_for(41).expect("start"),
+        20,
+        "the newest checkpoint written before record 27"
+    );
+    assert_eq!(host.as_of_checkpoint_for(15).expect("start"), 10);
+    assert!(!shows_name(40));
+    assert!(!shows_name(35));
+    let earlier = govrec_core::event::Redacted {
+        target_seq: 4,
+        fields: vec!["name".to_owned()],
+        reason: "本人申请".to_owned(),
+    };
+    host.forget_past_answers(4).expect("forget");
+    store
+        .append("admin-1", vec![NewEvent::new(earlier)])
+        .expect("redact");
+    host.forget_past_answers(4).expect("forget");
+    assert_eq!(
+        host.as_of_checkpoint_for(41).expect("start"),
+        0,
+        "the floor only goes down"
+    );
+    host.rebuild(&store, |_| {}).expect("rebuild");
+    assert_eq!(host.as_of_checkpoint_for(41).expect("start"), 40);
+    assert!(!shows_name(40), "nor from the rebuilt checkpoints");
 }
 
 /// A stop between a redaction and the end of its rebuild (a crash): the next start does not
@@ -267,7 +360,7 @@ fn a_start_after_an_unfinished_redaction_rebuild_sets_the_snapshots_aside() {
     {
         let (host, opened) = ModelHost::open(&store, Some(&models_dir), config.clone()).expect("open");
         assert!(!opened.redaction_pending);
-        host.forget_past_answers().expect("forget");
+        host.forget_past_answers(0).expect("forget");
     }
     let (host, opened) = ModelHost::open(&store, Some(&models_dir), config.clone()).expect("reopen");
     assert!(opened.redaction_pending);
