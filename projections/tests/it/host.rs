@@ -191,51 +191,67 @@ fn warmed_as_of_answers_equal_fresh_replays() {
     );
 }
 
-/// After a redaction, until the rebuild that follows it has swapped in, an `as_of` must not
-/// come from a checkpoint written before the redaction: those still hold the erased value.
-#[test]
-fn as_of_after_a_redaction_never_shows_the_erased_value() {
-    use crate::support::LogBuilder;
+/// A log of a county, a town and a community `M`, then `events` in order: each `Ok(n)` a
+/// compound `Qn` of `M`, each `Err((member, name))` a member of that name living in `Q0`.
+fn log_of_compounds_and_members(events: &[Result<u32, (&str, &str)>]) -> crate::support::LogBuilder {
     use serde_json::json;
-    const NAME: &str = "王秀英";
-    let mut log = LogBuilder::new();
+    let mut log = crate::support::LogBuilder::new();
     log.push(json!({"type": "AreaRegistered", "area_id": id("C"), "kind": "county", "name": "C"}));
     log.push(json!({"type": "AreaRegistered", "area_id": id("T"), "kind": "town", "name": "T", "parent_id": id("C")}));
     log.push(json!({"type": "AreaRegistered", "area_id": id("M"), "kind": "community", "name": "M", "parent_id": id("T")}));
-    log.push(json!({"type": "AreaRegistered", "area_id": id("P1"), "kind": "compound", "name": "P1", "parent_id": id("M")}));
-    log.push(
-        json!({"type": "MemberEnrolled", "member_id": id("W"), "name": NAME,
-        "category": "retired", "home_area_id": id("P1")}),
-    );
-    for n in 0..30 {
-        log.push(
-            json!({"type": "AreaRegistered", "area_id": id(&format!("Q{n}")), "kind": "compound",
-            "name": format!("Q{n}"), "parent_id": id("M")}),
-        );
+    for event in events {
+        log.push(match event {
+            Ok(n) => json!({"type": "AreaRegistered", "area_id": id(&format!("Q{n}")), "kind": "compound",
+                "name": format!("Q{n}"), "parent_id": id("M")}),
+            Err((member, name)) => json!({"type": "MemberEnrolled", "member_id": id(member), "name": name,
+                "category": "retired", "home_area_id": id("Q0")}),
+        });
     }
-    let (dir, store) = store_with(log.records());
-    let config = HostConfig {
-        checkpoint_interval_records: 10,
-        ..HostConfig::default()
-    };
-    let (host, _) = ModelHost::open(&store, Some(&dir.path().join("models")), config).expect("open");
-    let shows_name = |seq: u64| {
-        let models = host.models_as_of(&store, AsOfPoint::Seq(seq)).expect("as_of");
-        let page = models
-            .members_ledger(None, &Scope::AllCounties, &Default::default())
-            .expect("ledger");
-        serde_json::to_string(&page).expect("json").contains(NAME)
-    };
-    assert!(shows_name(25), "before the redaction the name is there");
+    log
+}
+
+/// Whether the member ledger at `seq` shows `name`.
+fn ledger_shows(host: &ModelHost, store: &govrec_store::Store, seq: u64, name: &str) -> bool {
+    let models = host.models_as_of(store, AsOfPoint::Seq(seq)).expect("as_of");
+    let page = models
+        .members_ledger(None, &Scope::AllCounties, &Default::default())
+        .expect("ledger");
+    serde_json::to_string(&page).expect("json").contains(name)
+}
+
+/// Redacts the `name` of record `target_seq` as the server does: past answers forgotten just
+/// before the append and again after it.
+fn redact_name(host: &ModelHost, store: &govrec_store::Store, target_seq: u64) {
+    host.forget_past_answers(target_seq).expect("forget");
     let redaction = govrec_core::event::Redacted {
-        target_seq: 4,
+        target_seq,
         fields: vec!["name".to_owned()],
         reason: "本人申请".to_owned(),
     };
     store
         .append("admin-1", vec![NewEvent::new(redaction)])
         .expect("redact");
-    host.forget_past_answers(4).expect("forget");
+    host.forget_past_answers(target_seq).expect("forget");
+}
+
+/// After a redaction, until the rebuild that follows it has swapped in, an `as_of` must not
+/// come from a checkpoint written before the redaction: those still hold the erased value.
+#[test]
+fn as_of_after_a_redaction_never_shows_the_erased_value() {
+    const NAME: &str = "王秀英";
+    // Seq 4: the member whose name is redacted.
+    let mut events = vec![Ok(0), Err(("W", NAME))];
+    events.extend((1..31).map(Ok));
+    let log = log_of_compounds_and_members(&events);
+    let (dir, store) = store_with(log.records());
+    let config = HostConfig {
+        checkpoint_interval_records: 10,
+        ..HostConfig::default()
+    };
+    let (host, _) = ModelHost::open(&store, Some(&dir.path().join("models")), config).expect("open");
+    let shows_name = |seq: u64| ledger_shows(&host, &store, seq, NAME);
+    assert!(shows_name(25), "before the redaction the name is there");
+    redact_name(&host, &store, 4);
     assert!(
         !host.warm_as_of(&store).expect("warm"),
         "no warm-up from old checkpoints"
@@ -258,36 +274,13 @@ fn as_of_after_a_redaction_never_shows_the_erased_value() {
 /// that bound. After the rebuild every checkpoint serves again.
 #[test]
 fn as_of_after_a_redaction_starts_from_checkpoints_before_the_redacted_record() {
-    use crate::support::LogBuilder;
-    use serde_json::json;
     const NAME: &str = "李桂兰";
-    let mut log = LogBuilder::new();
-    log.push(json!({"type": "AreaRegistered", "area_id": id("C"), "kind": "county", "name": "C"}));
-    log.push(json!({"type": "AreaRegistered", "area_id": id("T"), "kind": "town", "name": "T", "parent_id": id("C")}));
-    log.push(json!({"type": "AreaRegistered", "area_id": id("M"), "kind": "community", "name": "M", "parent_id": id("T")}));
-    log.push(json!({"type": "AreaRegistered", "area_id": id("Q0"), "kind": "compound", "name": "Q0", "parent_id": id("M")}));
-    // Seq 4: a record a second redaction erases.
-    log.push(
-        json!({"type": "MemberEnrolled", "member_id": id("V"), "name": "张建国",
-        "category": "retired", "home_area_id": id("Q0")}),
-    );
-    for n in 1..23 {
-        log.push(
-            json!({"type": "AreaRegistered", "area_id": id(&format!("Q{n}")), "kind": "compound",
-            "name": format!("Q{n}"), "parent_id": id("M")}),
-        );
-    }
-    // Seq 27: the record to redact.
-    log.push(
-        json!({"type": "MemberEnrolled", "member_id": id("W"), "name": NAME,
-        "category": "retired", "home_area_id": id("Q0")}),
-    );
-    for n in 23..39 {
-        log.push(
-            json!({"type": "AreaRegistered", "area_id": id(&format!("Q{n}")), "kind": "compound",
-            "name": format!("Q{n}"), "parent_id": id("M")}),
-        );
-    }
+    // Seq 4: a member a second redaction erases; seq 27: the one redacted first.
+    let mut events = vec![Ok(0), Err(("V", "张建国"))];
+    events.extend((1..23).map(Ok));
+    events.push(Err(("W", NAME)));
+    events.extend((23..39).map(Ok));
+    let log = log_of_compounds_and_members(&events);
     let (dir, store) = store_with(log.records());
     assert!(matches!(
         store.get(27).expect("get").expect("seq 27").event,
@@ -298,25 +291,10 @@ fn as_of_after_a_redaction_starts_from_checkpoints_before_the_redacted_record() 
         ..HostConfig::default()
     };
     let (host, _) = ModelHost::open(&store, Some(&dir.path().join("models")), config).expect("open");
-    let shows_name = |seq: u64| {
-        let models = host.models_as_of(&store, AsOfPoint::Seq(seq)).expect("as_of");
-        let page = models
-            .members_ledger(None, &Scope::AllCounties, &Default::default())
-            .expect("ledger");
-        serde_json::to_string(&page).expect("json").contains(NAME)
-    };
+    let shows_name = |seq: u64| ledger_shows(&host, &store, seq, NAME);
     assert_eq!(host.as_of_checkpoint_for(41).expect("start"), 40);
     assert!(shows_name(40));
-    let redaction = govrec_core::event::Redacted {
-        target_seq: 27,
-        fields: vec!["name".to_owned()],
-        reason: "本人申请".to_owned(),
-    };
-    host.forget_past_answers(27).expect("forget");
-    store
-        .append("admin-1", vec![NewEvent::new(redaction)])
-        .expect("redact");
-    host.forget_past_answers(27).expect("forget");
+    redact_name(&host, &store, 27);
     assert_eq!(
         host.as_of_checkpoint_for(41).expect("start"),
         20,
@@ -325,16 +303,7 @@ fn as_of_after_a_redaction_starts_from_checkpoints_before_the_redacted_record() 
     assert_eq!(host.as_of_checkpoint_for(15).expect("start"), 10);
     assert!(!shows_name(40));
     assert!(!shows_name(35));
-    let earlier = govrec_core::event::Redacted {
-        target_seq: 4,
-        fields: vec!["name".to_owned()],
-        reason: "本人申请".to_owned(),
-    };
-    host.forget_past_answers(4).expect("forget");
-    store
-        .append("admin-1", vec![NewEvent::new(earlier)])
-        .expect("redact");
-    host.forget_past_answers(4).expect("forget");
+    redact_name(&host, &store, 4);
     assert_eq!(
         host.as_of_checkpoint_for(41).expect("start"),
         0,
