@@ -17,7 +17,7 @@
 
 use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
@@ -97,20 +97,41 @@ pub struct ModelHost {
     rebuilding: Mutex<()>,
     /// A [`ModelHost::rebuild_coalesced`] waits for `rebuilding` and has not begun yet.
     rebuild_waiting: AtomicBool,
-    /// Redactions reported by [`ModelHost::forget_past_answers`] since the start, and how
-    /// many of them the snapshots' generation reflects (the count when the rebuild that made
-    /// it began). While they differ, checkpoints may hold erased values and are not used for
-    /// `as_of`.
-    redactions_reported: AtomicU64,
-    redactions_in_snapshots: AtomicU64,
+    redactions: Mutex<Redactions>,
+    as_of_cache: Mutex<AsOfCache>,
+    config: HostConfig,
+}
+
+/// The redactions reported by [`ModelHost::forget_past_answers`] and what the snapshots
+/// reflect of them, under one lock so that a report is never seen half made.
+#[derive(Debug)]
+struct Redactions {
+    /// Reported since the start.
+    reported: u64,
+    /// How many of them the snapshots' generation reflects (the count when the rebuild that
+    /// made it began). While it is behind, checkpoints may hold erased values.
+    in_snapshots: u64,
     /// While checkpoints may hold erased values: the lowest seq a reported redaction erases
     /// from. A checkpoint at a position at or below it reflects only records before it, so it
     /// never held the erased values and `as_of` may still start from it. `u64::MAX` once the
-    /// snapshots reflect every redaction reported. Changed together with
-    /// `redactions_reported`, under this lock.
-    redaction_floor: Mutex<u64>,
-    as_of_cache: Mutex<AsOfCache>,
-    config: HostConfig,
+    /// snapshots reflect every redaction reported.
+    floor: u64,
+}
+
+impl Redactions {
+    /// Whether the checkpoints reflect every redaction reported.
+    fn current(&self) -> bool {
+        self.in_snapshots >= self.reported
+    }
+
+    /// The latest position from which checkpoints may serve an answer at `position`.
+    fn checkpoints_usable_to(&self, position: u64) -> u64 {
+        if self.current() {
+            position
+        } else {
+            position.min(self.floor)
+        }
+    }
 }
 
 /// Past models kept for `as_of`, newest first, and how many times the cache was emptied
@@ -177,9 +198,11 @@ impl ModelHost {
             maintenance: Mutex::new(()),
             rebuilding: Mutex::new(()),
             rebuild_waiting: AtomicBool::new(false),
-            redactions_reported: AtomicU64::new(0),
-            redactions_in_snapshots: AtomicU64::new(0),
-            redaction_floor: Mutex::new(u64::MAX),
+            redactions: Mutex::new(Redactions {
+                reported: 0,
+                in_snapshots: 0,
+                floor: u64::MAX,
+            }),
             as_of_cache: Mutex::new(AsOfCache::default()),
             config,
         };
@@ -270,7 +293,7 @@ impl ModelHost {
     ) -> Result<ReplayReport, ProjectionError> {
         let started = Instant::now();
         // Every redaction reported before this point is in the log this rebuild reads.
-        let redactions = self.redactions_reported.load(Ordering::SeqCst);
+        let redactions = self.redactions.lock().expect("redactions lock").reported;
         let generation = match &self.snapshots {
             Some(snapshots) => snapshots.generation()? + 1,
             None => 0,
@@ -296,14 +319,11 @@ impl ModelHost {
             snapshots.switch_to(generation)?;
         }
         *self.current.write().expect("models lock") = Arc::new(fresh);
-        self.redactions_in_snapshots
-            .fetch_max(redactions, Ordering::SeqCst);
         {
-            // Under the floor's lock, so that no redaction is reported between the check and
-            // the reset.
-            let mut floor = self.redaction_floor.lock().expect("floor lock");
-            if self.checkpoints_current() {
-                *floor = u64::MAX;
+            let mut reported = self.redactions.lock().expect("redactions lock");
+            reported.in_snapshots = reported.in_snapshots.max(redactions);
+            if reported.current() {
+                reported.floor = u64::MAX;
                 if let Some(snapshots) = &self.snapshots {
                     snapshots.clear_redaction_pending()?;
                 }
@@ -325,9 +345,9 @@ impl ModelHost {
     /// rebuild that starts between the two.
     pub fn forget_past_answers(&self, erased_from: u64) -> Result<(), ProjectionError> {
         {
-            let mut floor = self.redaction_floor.lock().expect("floor lock");
-            *floor = (*floor).min(erased_from);
-            self.redactions_reported.fetch_add(1, Ordering::SeqCst);
+            let mut reported = self.redactions.lock().expect("redactions lock");
+            reported.floor = reported.floor.min(erased_from);
+            reported.reported += 1;
         }
         self.empty_as_of_cache();
         match &self.snapshots {
@@ -337,15 +357,12 @@ impl ModelHost {
     }
 
     /// The latest position from which checkpoints may serve an answer at `position`: all of
-    /// them but those after a pending redaction's floor (see `redaction_floor`).
+    /// them but those after a pending redaction's floor.
     fn checkpoints_usable_to(&self, position: u64) -> u64 {
-        // Both read under the lock, as a report changes both under it.
-        let floor = self.redaction_floor.lock().expect("floor lock");
-        if self.checkpoints_current() {
-            position
-        } else {
-            position.min(*floor)
-        }
+        self.redactions
+            .lock()
+            .expect("redactions lock")
+            .checkpoints_usable_to(position)
     }
 
     /// The position an `as_of` answer at `position` would start from with the snapshots as
@@ -359,11 +376,6 @@ impl ModelHost {
                 .unwrap_or(0)),
             None => Ok(0),
         }
-    }
-
-    /// Whether the checkpoints reflect every redaction reported.
-    fn checkpoints_current(&self) -> bool {
-        self.redactions_in_snapshots.load(Ordering::SeqCst) >= self.redactions_reported.load(Ordering::SeqCst)
     }
 
     fn empty_as_of_cache(&self) {
@@ -430,7 +442,7 @@ impl ModelHost {
         let current = self.models();
         let epoch = self.cache_epoch();
         if self.config.as_of_cache_entries == 0
-            || !self.checkpoints_current()
+            || !self.redactions.lock().expect("redactions lock").current()
             || !self.as_of_cache.lock().expect("cache lock").answers.is_empty()
         {
             return Ok(false);
