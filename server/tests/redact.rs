@@ -66,6 +66,17 @@ fn key_names(keys: &std::path::Path) -> Vec<std::ffi::OsString> {
 
 /// Waits until the rebuild a redaction started in the background has switched to a new
 /// generation: one key, none of `before`. Its key exists while it runs, beside the old one.
+/// Waits (30 s at most) until the rebuilds a redaction started have removed the snapshot
+/// directory's redaction-pending mark.
+async fn wait_for_the_mark_to_go(data: &std::path::Path, why: &str) {
+    let pending = data.join("models").join(REDACTION_PENDING);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while pending.exists() {
+        assert!(std::time::Instant::now() < deadline, "{why}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 async fn wait_for_new_generation(
     keys: &std::path::Path,
     before: &[std::ffi::OsString],
@@ -132,12 +143,7 @@ async fn an_admin_redacts_and_the_record_is_served_with_its_marker() {
     // The redaction rebuilt the read models into a new generation and destroyed the old
     // generation's key: the snapshot holding the name can no longer be read.
     wait_for_new_generation(&keys, &keys_before).await;
-    let pending = api.dir.path().join("models").join(REDACTION_PENDING);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while pending.exists() {
-        assert!(std::time::Instant::now() < deadline, "the rebuild left the mark");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait_for_the_mark_to_go(api.dir.path(), "the rebuild left the mark").await;
     let members = api.get("/v1/ledgers/members").await;
     assert!(!members.to_string().contains(NAME), "{members}");
 
@@ -220,12 +226,7 @@ async fn only_admins_redact_and_bad_bodies_are_problems() {
     assert_eq!(api.store.head().next_seq, 7, "nothing was stored");
     // The refused redactions marked the snapshots as possibly stale before trying; the
     // rebuilds they started remove the mark again.
-    let pending = api.dir.path().join("models").join(REDACTION_PENDING);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while pending.exists() {
-        assert!(std::time::Instant::now() < deadline, "the mark stayed");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait_for_the_mark_to_go(api.dir.path(), "the mark stayed").await;
 
     // The route is described in the OpenAPI document.
     let request = Request::get("/openapi.json").body(Body::empty()).unwrap();
