@@ -170,7 +170,7 @@ impl Log {
     }
 
     /// Writes the personal values of a commit at `offset` (the end of what records reference),
-    /// **without** making them durable: the syncer calls [`Log::sync_personal`] before it
+    /// **without** making them durable: the store's applier calls [`Log::sync_personal`] before it
     /// applies any block that references them. Once applied, sled may write a block to disk at
     /// any moment (its background flusher), and a block must never reference bytes a crash
     /// could lose; blocks are applied only after that `fdatasync`.

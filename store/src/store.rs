@@ -149,10 +149,10 @@ struct Shared {
     signer: CheckpointSigner,
     /// Time the writer spent maintaining the Merkle tree, in nanoseconds (for benchmarks).
     merkle_nanos: std::sync::atomic::AtomicU64,
-    /// The Merkle tree's unfinished leaf tile, which is not stored (`tiles.rs`); the syncer
+    /// The Merkle tree's unfinished leaf tile, which is not stored (`tiles.rs`); the applier
     /// moves it on once it has applied the tiles a commit completed.
     merkle_partial: RwLock<PartialLeaves>,
-    /// The end (next seq) of the records whose blocks the syncer has applied to sled. The
+    /// The end (next seq) of the records whose blocks the applier has applied to sled. The
     /// writer waits on it before it reads back a record it wrote itself (`wait_applied`).
     applied_end: Mutex<u64>,
     applied_changed: Condvar,
@@ -166,19 +166,17 @@ struct Shared {
 
 impl Shared {
     /// Makes committed records visible: indexes first, then the head readers go by.
-    fn publish(&self, records: &[&Record], head: Head) {
+    fn publish(&self, groups: &[Applied], head: Head) {
         {
             let mut event_ids = self.event_ids.write().expect("index lock");
-            for record in records {
-                event_ids.insert(record.id, record.seq);
+            for &(id, seq) in groups.iter().flat_map(|group| &group.ids) {
+                event_ids.insert(id, seq);
             }
         }
         {
             let mut entities = self.entities.write().expect("index lock");
-            for record in records {
-                for entity in record.event.entity_ids() {
-                    entities.push(entity, record.seq);
-                }
+            for &(entity, seq) in groups.iter().flat_map(|group| &group.entities) {
+                entities.push(entity, seq);
             }
         }
         *self.head.write().expect("head lock") = head;
@@ -312,12 +310,17 @@ impl Store {
             promises: Mutex::new(std::mem::take(&mut rebuilt.promises)),
         });
         let (sender, receiver) = crossbeam_channel::bounded(config.queue_requests_max);
-        let (syncer, tickets) = crossbeam_channel::unbounded();
+        let (to_applier, applier_tickets) = crossbeam_channel::unbounded();
+        let (to_syncer, tickets) = crossbeam_channel::unbounded();
         let sync_wait_max = Duration::from_micros(config.sync_wait_max_us);
         let syncer_shared = shared.clone();
         let syncer_thread = std::thread::Builder::new()
             .name("govrec-syncer".to_owned())
             .spawn(move || run_syncer(syncer_shared, tickets, sync_wait_max))?;
+        let applier_shared = shared.clone();
+        let applier_thread = std::thread::Builder::new()
+            .name("govrec-applier".to_owned())
+            .spawn(move || run_applier(applier_shared, applier_tickets, to_syncer))?;
         let writer = Writer {
             shared: shared.clone(),
             state: rebuilt.state,
@@ -328,8 +331,9 @@ impl Store {
             config: config.clone(),
             inflight_ids: HashMap::new(),
             inflight_order: VecDeque::new(),
-            syncer,
-            syncer_thread: Some(syncer_thread),
+            syncer: to_applier,
+            // Joined in this order: each stops once the one before it has.
+            syncer_threads: vec![applier_thread, syncer_thread],
         };
         let handle = std::thread::Builder::new()
             .name("govrec-writer".to_owned())
@@ -653,7 +657,7 @@ impl Store {
         self.shutdown()
     }
 
-    /// Refuses new appends (`ShuttingDown`), lets the writer and syncer finish every request
+    /// Refuses new appends (`ShuttingDown`), lets the writer, applier and syncer finish every request
     /// already queued (each is acknowledged once durable), and syncs. Reads keep working.
     /// For a store shared behind an `Arc` (a server's graceful shutdown).
     pub fn shutdown(&self) -> Result<(), StoreError> {
@@ -927,8 +931,10 @@ struct Writer {
     /// durable (so not yet in the shared index): by id, and in seq order for pruning.
     inflight_ids: HashMap<Uuid, Landed>,
     inflight_order: VecDeque<(u64, Uuid)>,
+    /// The first stage of the way to durability (`run_applier`).
     syncer: Sender<Ticket>,
-    syncer_thread: Option<JoinHandle<()>>,
+    /// The applier, then the syncer.
+    syncer_threads: Vec<JoinHandle<()>>,
 }
 
 /// A written group on its way to durability: its records and the requests to acknowledge.
@@ -940,78 +946,153 @@ struct Ticket {
     erase: Vec<(u64, u64)>,
 }
 
-/// Makes written groups durable (sled flush + fsync), publishes them to readers and
-/// acknowledges them. Every ticket waiting when a sync starts is covered by it.
-fn run_syncer(shared: Arc<Shared>, tickets: Receiver<Ticket>, sync_wait_max: Duration) {
-    // Requests acknowledged by the previous sync: with that many clients waiting in a closed
-    // loop, it pays to let them resubmit before syncing, so one fsync serves all of them.
-    let mut expected_requests = 0;
-    let mut last_sync = Duration::ZERO;
+/// The first stage after the writer. For every ticket waiting for it, it makes their personal
+/// values durable with one `fdatasync` of `personal.dat`, applies their blocks to sled in one
+/// batch and their Merkle tiles in a second (not durable yet: the syncer's sync makes them so),
+/// and reduces their records to what publishing needs; then it hands them on, in order, to the
+/// syncer.
+///
+/// A block never reaches sled before the personal values it references are durable. Splitting
+/// this from the syncer lets consecutive commits overlap: this stage syncs and applies one
+/// commit while the syncer flushes and fsyncs the one before. (One thread doing all of it in
+/// turn was the busiest stage for batches, 80% of the time: `docs/performance.md`.)
+fn run_applier(shared: Arc<Shared>, tickets: Receiver<Ticket>, syncer: Sender<Applied>) {
     while let Ok(first) = tickets.recv() {
         let mut batch = vec![first];
         batch.extend(tickets.try_iter());
-        let wait_until = Instant::now() + sync_wait_max.min(last_sync / 2);
-        while batch.iter().map(|ticket| ticket.pending.len()).sum::<usize>() < expected_requests {
-            match tickets.recv_deadline(wait_until) {
-                Ok(ticket) => batch.push(ticket),
-                Err(_) => break,
-            }
-        }
-        expected_requests = batch.iter().map(|ticket| ticket.pending.len()).sum();
         if shared.poisoned.load(Ordering::Acquire) {
             fail_tickets(batch, || StoreError::Poisoned);
             continue;
         }
-        let sync_started = Instant::now();
+        let started = Instant::now();
         if let Err(error) = apply_tickets(&shared, &mut batch) {
             shared.poison(&error);
             fail_tickets(batch, || StoreError::Poisoned);
             continue;
         }
+        for ticket in batch {
+            let applied = Applied::new(ticket, started);
+            if let Err(crossbeam_channel::SendError(applied)) = syncer.send(applied) {
+                fail_pending(applied.pending, || StoreError::ShuttingDown);
+            }
+        }
+    }
+}
+
+/// A group whose blocks are applied to sled, on its way to the syncer: what publishing it
+/// needs (its records themselves are dropped by the applier, off the syncer's thread).
+struct Applied {
+    /// (event id, seq) of each record.
+    ids: Vec<(Uuid, u64)>,
+    /// (entity, seq) for each entity each record names, in log order.
+    entities: Vec<(Uuid, u64)>,
+    /// The head after the group, if it has records.
+    head: Option<Head>,
+    pending: Vec<Pending>,
+    /// Ranges of `personal.dat` redactions of this group erase once it is durable.
+    erase: Vec<(u64, u64)>,
+    /// When the applier began on it (the commit-latency metric runs from there).
+    started: Instant,
+}
+
+impl Applied {
+    fn new(ticket: Ticket, started: Instant) -> Applied {
+        let records = &ticket.records;
+        let mut entities = Vec::with_capacity(records.len() * 2);
+        for record in records {
+            entities.extend(
+                record
+                    .event
+                    .entity_ids()
+                    .into_iter()
+                    .map(|entity| (entity, record.seq)),
+            );
+        }
+        Applied {
+            ids: records.iter().map(|record| (record.id, record.seq)).collect(),
+            entities,
+            head: records.last().map(|last| Head {
+                next_seq: last.seq + 1,
+                hash: last.hash,
+                recorded_at: Some(last.recorded_at),
+            }),
+            pending: ticket.pending,
+            erase: ticket.erase,
+            started,
+        }
+    }
+}
+
+/// Makes applied groups durable (sled flush + fsync), publishes them to readers and
+/// acknowledges them. Every group waiting when a sync starts is covered by it.
+fn run_syncer(shared: Arc<Shared>, groups: Receiver<Applied>, sync_wait_max: Duration) {
+    // Requests acknowledged by the previous sync: with that many clients waiting in a closed
+    // loop, it pays to let them resubmit before syncing, so one fsync serves all of them.
+    let mut expected_requests = 0;
+    let mut last_sync = Duration::ZERO;
+    while let Ok(first) = groups.recv() {
+        let mut batch = vec![first];
+        batch.extend(groups.try_iter());
+        let wait_until = Instant::now() + sync_wait_max.min(last_sync / 2);
+        while batch.iter().map(|group| group.pending.len()).sum::<usize>() < expected_requests {
+            match groups.recv_deadline(wait_until) {
+                Ok(group) => batch.push(group),
+                Err(_) => break,
+            }
+        }
+        expected_requests = batch.iter().map(|group| group.pending.len()).sum();
+        let fail = |batch: Vec<Applied>| {
+            for group in batch {
+                fail_pending(group.pending, || StoreError::Poisoned);
+            }
+        };
+        if shared.poisoned.load(Ordering::Acquire) {
+            fail(batch);
+            continue;
+        }
+        let sync_started = Instant::now();
         if let Err(error) = shared.log.sync() {
             shared.poison(&error);
-            fail_tickets(batch, || StoreError::Poisoned);
+            fail(batch);
             continue;
         }
         // The markers are durable: now overwrite what they erase (re-done on open if a crash
         // comes between).
         let erase: Vec<(u64, u64)> = batch
             .iter()
-            .flat_map(|ticket| ticket.erase.iter().copied())
+            .flat_map(|group| group.erase.iter().copied())
             .collect();
         if let Err(error) = shared.log.erase_personal(&erase) {
             shared.poison(&error);
-            fail_tickets(batch, || StoreError::Poisoned);
+            fail(batch);
             continue;
         }
         last_sync = sync_started.elapsed();
-        metrics::histogram!("govrec_commit_seconds").record(last_sync.as_secs_f64());
+        let applying_started = batch
+            .iter()
+            .map(|group| group.started)
+            .min()
+            .unwrap_or(sync_started);
+        metrics::histogram!("govrec_commit_seconds").record(applying_started.elapsed().as_secs_f64());
         metrics::histogram!("govrec_commit_records")
-            .record(batch.iter().map(|ticket| ticket.records.len()).sum::<usize>() as f64);
-        let mut head = *shared.head.read().expect("head lock");
-        for ticket in &batch {
-            if let Some(last) = ticket.records.last() {
-                head = Head {
-                    next_seq: last.seq + 1,
-                    hash: last.hash,
-                    recorded_at: Some(last.recorded_at),
-                };
-            }
-        }
-        let records: Vec<&Record> = batch.iter().flat_map(|ticket| &ticket.records).collect();
-        shared.publish(&records, head);
-        for ticket in batch {
-            for waiting in ticket.pending {
+            .record(batch.iter().map(|group| group.ids.len()).sum::<usize>() as f64);
+        let head = batch
+            .iter()
+            .rev()
+            .find_map(|group| group.head)
+            .unwrap_or_else(|| *shared.head.read().expect("head lock"));
+        shared.publish(&batch, head);
+        for group in batch {
+            for waiting in group.pending {
                 waiting.succeed(head);
             }
         }
     }
 }
 
-/// Makes the personal values of the tickets durable (one `fdatasync` for all of them), then
-/// applies the blocks of all of them to sled in one batch and their Merkle tiles in a second,
-/// and lets readers of the tree and the writer see them. The blocks are not durable yet: the
-/// sync that follows makes them so.
+/// Makes the personal values of the tickets durable (one `fdatasync` for all of them, if any
+/// wrote some), then applies the blocks of all of them to sled in one batch and their Merkle
+/// tiles in a second, and lets readers of the tree and the writer see them.
 fn apply_tickets(shared: &Shared, batch: &mut [Ticket]) -> Result<(), StoreError> {
     if batch.iter().any(|ticket| ticket.written.personal) {
         shared.log.sync_personal()?;
@@ -1055,13 +1136,17 @@ fn apply_tickets(shared: &Shared, batch: &mut [Ticket]) -> Result<(), StoreError
 
 fn fail_tickets(tickets: Vec<Ticket>, error: impl Fn() -> StoreError) {
     for ticket in tickets {
-        for waiting in ticket.pending {
-            waiting.fail(error());
-        }
+        fail_pending(ticket.pending, &error);
     }
 }
 
-/// What the writer prepared of a group for the syncer to apply.
+fn fail_pending(pending: Vec<Pending>, error: impl Fn() -> StoreError) {
+    for waiting in pending {
+        waiting.fail(error());
+    }
+}
+
+/// What the writer prepared of a group for the applier to apply.
 #[derive(Default)]
 struct Written {
     /// The group wrote personal values, to be made durable before its blocks are applied.
@@ -1158,10 +1243,10 @@ impl Writer {
             }
             self.commit_group(group);
         }
-        // Let the syncer finish what is in flight, then stop it.
+        // Let the syncers finish what is in flight, then stop them.
         let (closed, _) = crossbeam_channel::bounded(1);
         drop(std::mem::replace(&mut self.syncer, closed));
-        if let Some(thread) = self.syncer_thread.take() {
+        for thread in self.syncer_threads.drain(..) {
             let _ = thread.join();
         }
         self.save_open_state();
@@ -1192,7 +1277,8 @@ impl Writer {
     }
 
     /// Stages a group, writes its personal values and encodes its blocks, then hands it to
-    /// the syncer, which applies it to sled and acknowledges it once an fsync covers it. The
+    /// the applier, which applies it to sled, and on to the syncer, which acknowledges it once
+    /// an fsync covers it. The
     /// writer does no I/O wait and goes on with the next group meanwhile, so CPU work on one
     /// group overlaps the fsyncs of the one before.
     fn commit_group(&mut self, group: Vec<Command>) {
@@ -1654,8 +1740,8 @@ impl Writer {
     }
 
     /// Writes the group's personal values to `personal.dat`, packs its records into blocks
-    /// and computes the Merkle tiles they complete. The syncer makes the personal values
-    /// durable, then applies the blocks and tiles and makes them durable.
+    /// and computes the Merkle tiles they complete. The applier makes the personal values
+    /// durable, then applies the blocks and tiles; the syncer makes those durable.
     fn write(&mut self, staged: &Staged) -> Result<Written, StoreError> {
         let mut personal_bytes = Vec::new();
         let mut references = Vec::with_capacity(staged.records.len());
@@ -1711,7 +1797,7 @@ impl Writer {
         Ok(written)
     }
 
-    /// Waits until the syncer has applied the blocks of every record before `end`, so the
+    /// Waits until the applier has applied the blocks of every record before `end`, so the
     /// writer can read back what it wrote (redaction targets, markers, a state rebuild).
     fn wait_applied(&self, end: u64) -> Result<(), StoreError> {
         let mut applied = self.shared.applied_end.lock().expect("applied lock");
