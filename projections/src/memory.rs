@@ -1,44 +1,74 @@
-//! Process-wide memory settings for the programs that hold read models.
+//! The memory allocator of the programs that hold read models: jemalloc, with settings that
+//! bound what it keeps.
+//!
+//! Every `govrec` binary that holds models or appends (`govrec`, `http-bench`,
+//! `replay-bench`) starts with [`use_jemalloc!`](crate::use_jemalloc), which makes jemalloc the
+//! global allocator and gives it [`JEMALLOC_CONF`].
+//!
+//! Why jemalloc (measured 2026-11-28, `docs/performance.md`): glibc's malloc and free were a
+//! fifth of all CPU on the append path, with threads waiting on arena locks (records are
+//! allocated on the runtime's workers and freed on the store's threads). With jemalloc,
+//! alternated with glibc over HTTP, single appends went from 6.8–9.9k to 8.1–11.8k requests/s
+//! and batches of 100 from 64 clients from 86–106k to 113–129k events/s. It keeps more memory
+//! than glibc: the `govrec` server's peak RSS on the 987,824-event store went from 770–791 to
+//! 840 MiB on a first start and from 687–701 to 744 MiB on a restart with these settings
+//! (866–875 and 758–769 MiB with jemalloc's defaults), under the 1 GiB of issue 3. `as_of`
+//! answers were as fast or faster. Purging at once (`dirty_decay_ms:0`) kept the least memory
+//! but made `as_of` answers 30–70% slower, so freed pages are returned after a second instead.
+//!
+//! Before, glibc was tuned (one arena per core, a fixed 4 MiB mmap threshold) to bound the RSS;
+//! mimalloc was measured twice and not adopted (a first start at 1,153 MiB).
 
-/// glibc's default is eight per core (on 64-bit); see [`tune_malloc`].
-const ARENAS_PER_CORE: usize = 4;
-
-/// Allocations of at least this size get their own mapping, returned to the system on free.
-const MMAP_THRESHOLD_BYTES: i32 = 4 << 20;
-
-/// Tunes glibc's malloc for a process that builds and drops whole read models.
+/// jemalloc's settings, read when it starts:
+/// - `background_thread:true`: a jemalloc thread returns freed pages to the system, so a
+///   program that frees a whole model and then sleeps does not keep it resident;
+/// - `dirty_decay_ms:1000`: freed pages go back after about a second (jemalloc's default is
+///   ten), which bounds what the `as_of` answers and rebuilds leave behind them;
+/// - `muzzy_decay_ms:0`: pages released lazily are released for good at once.
 ///
-/// - **Four arenas per core** ([`ARENAS_PER_CORE`]). glibc gives threads that allocate at the
-///   same time their own arenas, up to eight per core, and each keeps what is freed in it.
-///   Replays, snapshot decodes and `as_of` answers allocate and free hundreds of MiB on
-///   several threads (the replay's reader, the snapshot's two decoders, the runtime's
-///   workers). One arena per core kept the RSS lowest, but the append path's threads (two
-///   runtime workers, the store's writer, applier and syncer, sled's I/O threads) then waited
-///   on the arena locks: batches of 100 from 64 clients went from 96–107k to 104–121k
-///   events/s with four per core, for 10–28 MiB more peak RSS on the 1M-event server
-///   (`docs/performance.md`, 2026-11-28).
-/// - **A fixed mmap threshold of 4 MiB.** glibc raises its threshold up to 32 MiB whenever a
-///   mapped block is freed, after which the big buffers of a snapshot decode (the 36 MiB
-///   snapshot, the entity `Vec`s, the id index) come from the heap and stay resident after
-///   they are freed, beside the next model built.
-///
-/// When these settings were chosen, at 1M events the peak RSS while serving (`replay-bench`)
-/// was 1,056–1,245 MiB with glibc's defaults, 1,009–1,023 MiB with one arena per core, and
-/// 862–867 MiB with that and the threshold, with no measurable change in `as_of` times
-/// (`docs/performance.md`). mimalloc was measured as a
-/// replacement twice and not adopted: faster in the benchmarks, but the server's peak RSS on
-/// a first start at 1M events went from 782 MiB to 1,153 MiB (`docs/performance.md`, fourth
-/// session). Call it
-/// first thing in `main`, before any thread starts. Does nothing on other platforms.
-pub fn tune_malloc() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
-        let arenas = libc::c_int::try_from(cores.max(2) * ARENAS_PER_CORE).unwrap_or(libc::c_int::MAX);
-        // SAFETY: mallopt only changes malloc tunables; both take any positive value.
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, arenas);
-            libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
-        }
-    }
+/// The environment variable `_RJEM_MALLOC_CONF` can override them for an experiment.
+pub const JEMALLOC_CONF: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+
+/// jemalloc reads its settings from a C string named `malloc_conf` (with the prefix of the
+/// jemalloc build that `tikv-jemallocator` links: `_rjem_`).
+#[doc(hidden)]
+#[repr(transparent)]
+pub struct ConfPointer(pub *const u8);
+
+// SAFETY: the pointer is to a `'static`, immutable byte string that nothing writes.
+unsafe impl Sync for ConfPointer {}
+
+#[doc(hidden)]
+pub use tikv_jemallocator::Jemalloc;
+
+/// Makes jemalloc the program's global allocator with [`JEMALLOC_CONF`]. Invoke it once, at
+/// the top level of a binary's main file (the settings' symbol must be in the binary itself:
+/// jemalloc only looks it up, so a library's copy would not be linked in).
+#[macro_export]
+macro_rules! use_jemalloc {
+    () => {
+        #[global_allocator]
+        static GLOBAL_ALLOCATOR: $crate::memory::Jemalloc = $crate::memory::Jemalloc;
+
+        #[unsafe(export_name = "_rjem_malloc_conf")]
+        static JEMALLOC_CONF_POINTER: $crate::memory::ConfPointer =
+            $crate::memory::ConfPointer($crate::memory::JEMALLOC_CONF.as_ptr());
+    };
+}
+
+/// Returns the pages jemalloc holds freed to the system now, rather than after its decay time
+/// (for a benchmark that measures a phase's memory apart from the one before it).
+pub fn release_freed_memory() {
+    const ALL_ARENAS_PURGE: &[u8] = b"arena.4096.purge\0";
+    // SAFETY: a documented mallctl name that takes and returns nothing (MALLCTL_ARENAS_ALL =
+    // 4096 in jemalloc 5); null pointers and zero lengths are what it expects.
+    let _ = unsafe {
+        tikv_jemalloc_sys::mallctl(
+            ALL_ARENAS_PURGE.as_ptr().cast(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
 }

@@ -200,8 +200,9 @@ enum Outcome {
     CheckFailed,
 }
 
+govrec_projections::use_jemalloc!();
+
 fn main() -> ExitCode {
-    govrec_projections::tune_malloc();
     let cli = Cli::parse();
     match try_main(cli) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

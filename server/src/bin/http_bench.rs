@@ -17,8 +17,9 @@ use govrec_store::{NewEvent, Store, StoreConfig};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+govrec_projections::use_jemalloc!();
+
 fn main() {
-    govrec_projections::tune_malloc();
     let seconds: u64 = std::env::args()
         .nth(1)
         .map_or(5, |s| s.parse().expect("SECONDS is a number"));

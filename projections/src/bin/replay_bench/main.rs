@@ -23,8 +23,9 @@ mod generator;
 const COVERAGE_QUERIES: usize = 200;
 const AS_OF_QUERIES: usize = 5;
 
+govrec_projections::use_jemalloc!();
+
 fn main() {
-    govrec_projections::tune_malloc();
     let events: u64 = std::env::args()
         .nth(1)
         .map_or(1_000_000, |n| n.parse().expect("EVENTS is a number"));
@@ -174,12 +175,9 @@ fn serve(store: &Store, snapshots: &std::path::Path, generated: u64, counties: O
 
 /// Returns freed memory to the system and resets the peak RSS, so the serving phase (what a
 /// server process does) is measured apart from the benchmark's own setup, whose freed
-/// replays glibc would otherwise keep counting.
+/// replays the allocator would otherwise keep counting.
 fn start_serving_phase() {
-    // SAFETY: malloc_trim only releases free memory of the allocator; it has no preconditions.
-    unsafe {
-        libc::malloc_trim(0);
-    }
+    govrec_projections::release_freed_memory();
     // "5" resets VmHWM to the current RSS (proc(5), /proc/pid/clear_refs).
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
