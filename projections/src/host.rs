@@ -320,10 +320,10 @@ impl ModelHost {
         }
         *self.current.write().expect("models lock") = Arc::new(fresh);
         {
-            let mut reported = self.redactions.lock().expect("redactions lock");
-            reported.in_snapshots = reported.in_snapshots.max(redactions);
-            if reported.current() {
-                reported.floor = u64::MAX;
+            let mut state = self.redactions.lock().expect("redactions lock");
+            state.in_snapshots = state.in_snapshots.max(redactions);
+            if state.current() {
+                state.floor = u64::MAX;
                 if let Some(snapshots) = &self.snapshots {
                     snapshots.clear_redaction_pending()?;
                 }
@@ -345,9 +345,9 @@ impl ModelHost {
     /// rebuild that starts between the two.
     pub fn forget_past_answers(&self, erased_from: u64) -> Result<(), ProjectionError> {
         {
-            let mut reported = self.redactions.lock().expect("redactions lock");
-            reported.floor = reported.floor.min(erased_from);
-            reported.reported += 1;
+            let mut state = self.redactions.lock().expect("redactions lock");
+            state.floor = state.floor.min(erased_from);
+            state.reported += 1;
         }
         self.empty_as_of_cache();
         match &self.snapshots {

@@ -64,8 +64,6 @@ fn key_names(keys: &std::path::Path) -> Vec<std::ffi::OsString> {
     }
 }
 
-/// Waits until the rebuild a redaction started in the background has switched to a new
-/// generation: one key, none of `before`. Its key exists while it runs, beside the old one.
 /// Waits (30 s at most) until the rebuilds a redaction started have removed the snapshot
 /// directory's redaction-pending mark.
 async fn wait_for_the_mark_to_go(data: &std::path::Path, why: &str) {
@@ -77,6 +75,8 @@ async fn wait_for_the_mark_to_go(data: &std::path::Path, why: &str) {
     }
 }
 
+/// Waits until the rebuild a redaction started in the background has switched to a new
+/// generation: one key, none of `before`. Its key exists while it runs, beside the old one.
 async fn wait_for_new_generation(
     keys: &std::path::Path,
     before: &[std::ffi::OsString],

@@ -191,20 +191,31 @@ fn warmed_as_of_answers_equal_fresh_replays() {
     );
 }
 
-/// A log of a county, a town and a community `M`, then `events` in order: each `Ok(n)` a
-/// compound `Qn` of `M`, each `Err((member, name))` a member of that name living in `Q0`.
-fn log_of_compounds_and_members(events: &[Result<u32, (&str, &str)>]) -> crate::support::LogBuilder {
+/// What [`log_of_compounds_and_members`] appends after the community.
+enum Entry<'a> {
+    /// A compound `Qn` of the community `M`.
+    Compound(u32),
+    /// A member (id key, name) living in `Q0`.
+    Member(&'a str, &'a str),
+}
+
+/// A log of a county, a town and a community `M`, then `entries` in order.
+fn log_of_compounds_and_members(entries: &[Entry]) -> crate::support::LogBuilder {
     use serde_json::json;
     let mut log = crate::support::LogBuilder::new();
     log.push(json!({"type": "AreaRegistered", "area_id": id("C"), "kind": "county", "name": "C"}));
     log.push(json!({"type": "AreaRegistered", "area_id": id("T"), "kind": "town", "name": "T", "parent_id": id("C")}));
     log.push(json!({"type": "AreaRegistered", "area_id": id("M"), "kind": "community", "name": "M", "parent_id": id("T")}));
-    for event in events {
-        log.push(match event {
-            Ok(n) => json!({"type": "AreaRegistered", "area_id": id(&format!("Q{n}")), "kind": "compound",
-                "name": format!("Q{n}"), "parent_id": id("M")}),
-            Err((member, name)) => json!({"type": "MemberEnrolled", "member_id": id(member), "name": name,
-                "category": "retired", "home_area_id": id("Q0")}),
+    for entry in entries {
+        log.push(match entry {
+            Entry::Compound(n) => {
+                json!({"type": "AreaRegistered", "area_id": id(&format!("Q{n}")), "kind": "compound",
+                "name": format!("Q{n}"), "parent_id": id("M")})
+            }
+            Entry::Member(member, name) => {
+                json!({"type": "MemberEnrolled", "member_id": id(member), "name": name,
+                "category": "retired", "home_area_id": id("Q0")})
+            }
         });
     }
     log
@@ -240,9 +251,9 @@ fn redact_name(host: &ModelHost, store: &govrec_store::Store, target_seq: u64) {
 fn as_of_after_a_redaction_never_shows_the_erased_value() {
     const NAME: &str = "王秀英";
     // Seq 4: the member whose name is redacted.
-    let mut events = vec![Ok(0), Err(("W", NAME))];
-    events.extend((1..31).map(Ok));
-    let log = log_of_compounds_and_members(&events);
+    let mut entries = vec![Entry::Compound(0), Entry::Member("W", NAME)];
+    entries.extend((1..31).map(Entry::Compound));
+    let log = log_of_compounds_and_members(&entries);
     let (dir, store) = store_with(log.records());
     let config = HostConfig {
         checkpoint_interval_records: 10,
@@ -276,11 +287,11 @@ fn as_of_after_a_redaction_never_shows_the_erased_value() {
 fn as_of_after_a_redaction_starts_from_checkpoints_before_the_redacted_record() {
     const NAME: &str = "李桂兰";
     // Seq 4: a member a second redaction erases; seq 27: the one redacted first.
-    let mut events = vec![Ok(0), Err(("V", "张建国"))];
-    events.extend((1..23).map(Ok));
-    events.push(Err(("W", NAME)));
-    events.extend((23..39).map(Ok));
-    let log = log_of_compounds_and_members(&events);
+    let mut entries = vec![Entry::Compound(0), Entry::Member("V", "张建国")];
+    entries.extend((1..23).map(Entry::Compound));
+    entries.push(Entry::Member("W", NAME));
+    entries.extend((23..39).map(Entry::Compound));
+    let log = log_of_compounds_and_members(&entries);
     let (dir, store) = store_with(log.records());
     assert!(matches!(
         store.get(27).expect("get").expect("seq 27").event,
