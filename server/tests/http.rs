@@ -289,6 +289,45 @@ async fn every_role_against_every_route() {
     }
 }
 
+/// After an I/O error the service refuses writes with 503 `unavailable` (the error's details
+/// stay in the log), `/readyz` says so, the head stays where it was, and reads go on.
+#[tokio::test]
+async fn after_an_io_error_writes_are_refused_with_503_and_reads_go_on() {
+    let api = Api::new().await;
+    let head = api.store.head().next_seq;
+    api.store.log().inject_fault(govrec_store::FaultPoint::Sync);
+    let complaint = json!({"events": [{"type": "ComplaintFiled", "complaint_id": id(900), "area_id": id(12),
+        "category": "repair", "summary": "漏水", "channel": "visit", "resident_ref": "居民-9"}]});
+    for _ in 0..2 {
+        let (status, problem) = api
+            .call(
+                Method::POST,
+                "/v1/events",
+                Some(&api.recorder),
+                Some(complaint.clone()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{problem}");
+        assert_eq!(problem["code"], "unavailable");
+        assert!(!problem.to_string().contains("injected"), "{problem}");
+    }
+    assert_eq!(api.store.head().next_seq, head);
+    let response = api
+        .router
+        .clone()
+        .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let health = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
+    assert!(String::from_utf8_lossy(&health).contains("I/O error"));
+    let (status, page) = api
+        .call(Method::GET, "/v1/events", Some(&api.auditor), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["records"].as_array().unwrap().len() as u64, head, "{page}");
+}
+
 fn rand_n() -> u32 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);

@@ -34,7 +34,8 @@ pub use checkpoint::{
 pub use error::StoreError;
 pub use hash::{event_hash, Hash32, Header, EVENT_HASH_CONTEXT, RECORD_HASH_CONTEXT};
 pub use log::{
-    Log, LogConfig, BLOCK_BYTES_LIMIT, BLOCK_FORMAT_VERSION, SLED_SEGMENT_BYTES, STORE_FORMAT_VERSION,
+    FaultPoint, Log, LogConfig, BLOCK_BYTES_LIMIT, BLOCK_FORMAT_VERSION, SLED_SEGMENT_BYTES,
+    STORE_FORMAT_VERSION,
 };
 pub use open_state::{forget_open_state, OPEN_STATE_FILE};
 pub use record::{

@@ -66,6 +66,23 @@ impl Default for LogConfig {
     }
 }
 
+/// A place where a commit's I/O can fail. With the `fault-injection` feature (tests only), a
+/// test arms one with [`Log::inject_fault`] and the next I/O there fails, so the store's
+/// behaviour after an I/O error (it refuses writes until reopened) can be checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultPoint {
+    /// The writer's write of a commit's personal values to `personal.dat`.
+    WritePersonal,
+    /// The applier's `fdatasync` of `personal.dat`, before it applies the blocks.
+    SyncPersonal,
+    /// The applier's apply of a commit's blocks to sled.
+    Apply,
+    /// The syncer's sled flush and fsync.
+    Sync,
+    /// The syncer's zeroing of the personal values a durable redaction erases.
+    ErasePersonal,
+}
+
 /// The raw, durable log of blocks.
 pub struct Log {
     db: sled::Db,
@@ -89,6 +106,9 @@ pub struct Log {
     /// read the zeros as values (it refetches the block instead, see `hydrate`).
     erasing: std::sync::RwLock<()>,
     path: PathBuf,
+    /// Faults armed by a test, each firing once (feature `fault-injection`).
+    #[cfg(feature = "fault-injection")]
+    armed_faults: std::sync::Mutex<Vec<FaultPoint>>,
 }
 
 impl Log {
@@ -143,6 +163,8 @@ impl Log {
             personal,
             erasing: std::sync::RwLock::new(()),
             path: dir.to_owned(),
+            #[cfg(feature = "fault-injection")]
+            armed_faults: std::sync::Mutex::new(Vec::new()),
         };
         log.sync()?;
         if personal_created {
@@ -162,8 +184,35 @@ impl Log {
         &self.path
     }
 
+    /// Makes the next I/O at `point` fail with an I/O error (once).
+    #[cfg(feature = "fault-injection")]
+    pub fn inject_fault(&self, point: FaultPoint) {
+        self.armed_faults.lock().expect("faults lock").push(point);
+    }
+
+    /// Fails if a test armed a fault at `point` (which it disarms); without the
+    /// `fault-injection` feature, nothing.
+    #[cfg(feature = "fault-injection")]
+    fn fault(&self, point: FaultPoint) -> Result<(), StoreError> {
+        let mut armed = self.armed_faults.lock().expect("faults lock");
+        match armed.iter().position(|&armed| armed == point) {
+            Some(found) => {
+                armed.remove(found);
+                Err(std::io::Error::other(format!("injected fault at {point:?}")).into())
+            }
+            None => Ok(()),
+        }
+    }
+
+    #[cfg(not(feature = "fault-injection"))]
+    #[inline(always)]
+    fn fault(&self, _point: FaultPoint) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Makes everything written so far durable: sled's flush, then a real fsync of its file.
     pub fn sync(&self) -> Result<(), StoreError> {
+        self.fault(FaultPoint::Sync)?;
         self.db.flush()?;
         self.data_file.sync_data()?;
         Ok(())
@@ -176,6 +225,7 @@ impl Log {
     /// could lose; blocks are applied only after that `fdatasync`.
     pub(crate) fn write_personal(&self, offset: u64, bytes: &[u8]) -> Result<(), StoreError> {
         use std::sync::atomic::Ordering;
+        self.fault(FaultPoint::WritePersonal)?;
         let needed = offset + bytes.len() as u64;
         let allocated = self.personal_allocated.load(Ordering::Acquire);
         if needed > allocated {
@@ -193,6 +243,7 @@ impl Log {
 
     /// Makes every personal value written so far durable (`fdatasync` of `personal.dat`).
     pub(crate) fn sync_personal(&self) -> Result<(), StoreError> {
+        self.fault(FaultPoint::SyncPersonal)?;
         self.personal.sync_data()?;
         Ok(())
     }
@@ -203,6 +254,7 @@ impl Log {
         if ranges.is_empty() {
             return Ok(());
         }
+        self.fault(FaultPoint::ErasePersonal)?;
         let _erasing = self.erasing.write().expect("erasing lock");
         for &(offset, len) in ranges {
             self.personal.write_all_at(&vec![0; len as usize], offset)?;
@@ -341,6 +393,7 @@ impl Log {
     /// Writes blocks atomically (all or none survive a crash), **not yet durably**: they are
     /// durable once a later [`Log::sync`] returns.
     pub fn apply(&self, blocks: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
+        self.fault(FaultPoint::Apply)?;
         let mut batch = sled::Batch::default();
         for (first_seq, bytes) in blocks {
             batch.insert(&first_seq.to_be_bytes(), bytes.as_slice());

@@ -7,6 +7,7 @@ mod batch_parsing;
 mod chain_verification;
 mod crash_recovery;
 mod export_import;
+mod faults;
 mod merkle;
 mod open_state;
 mod record_format;
