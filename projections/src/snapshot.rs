@@ -520,9 +520,12 @@ impl<'de> DeserializeSeed<'de> for ScoreSheetsInto<'_> {
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         if self.0.is_empty() {
-            *self.0 = Vec::<(SheetKey, ScoreSheet)>::deserialize(deserializer)?
-                .into_iter()
-                .collect();
+            let pairs = Vec::<(SheetKey, ScoreSheet)>::deserialize(deserializer)?;
+            // The same rule as the merge below, so both paths accept the same bytes.
+            if pairs.windows(2).any(|pair| pair[0].0 >= pair[1].0) {
+                return Err(serde::de::Error::custom("score sheets out of key order"));
+            }
+            *self.0 = pairs.into_iter().collect();
             return Ok(());
         }
         deserializer.deserialize_seq(self)
@@ -919,14 +922,23 @@ mod tests {
         }
     }
 
-    /// Keys out of order are damage: a merge along the map would misplace sheets.
+    /// Keys out of order are damage: a merge along the map would misplace sheets. They are
+    /// refused whether the map was empty or not.
     #[test]
     fn score_sheets_out_of_key_order_are_refused() {
         let stored = sheets([1, 2, 4], 0);
         let mut pairs: Vec<(SheetKey, ScoreSheet)> = stored.into_iter().collect();
         pairs.swap(0, 2);
         let bytes = postcard::to_stdvec(&pairs).unwrap();
-        let mut place = sheets([1, 2, 4], 9);
-        assert!(decode_into_map(&bytes, &mut place).is_err());
+        for mut place in [sheets([1, 2, 4], 9), Sheets::new()] {
+            assert!(decode_into_map(&bytes, &mut place).is_err());
+        }
+        // A key twice is out of order too (a map would keep only one of the sheets).
+        let mut pairs: Vec<(SheetKey, ScoreSheet)> = sheets([1, 2], 0).into_iter().collect();
+        pairs[1].0 = pairs[0].0;
+        let bytes = postcard::to_stdvec(&pairs).unwrap();
+        for mut place in [sheets([1, 2], 9), Sheets::new()] {
+            assert!(decode_into_map(&bytes, &mut place).is_err());
+        }
     }
 }
