@@ -81,36 +81,32 @@ fn reopen_and_retry(dir: &Path, head: u64, failed_commit_may_survive: bool) {
         .unwrap();
 }
 
+/// A store that fails an append at `point`, reopened.
+fn fail_and_reopen(point: FaultPoint, failed_commit_may_survive: bool) {
+    let (dir, store) = temp_store();
+    let head = fail_an_append(&store, point);
+    drop(store);
+    reopen_and_retry(dir.path(), head, failed_commit_may_survive);
+}
+
 #[test]
 fn a_failed_write_of_personal_values_fails_the_commit_and_stores_nothing() {
-    let (dir, store) = temp_store();
-    let head = fail_an_append(&store, FaultPoint::WritePersonal);
-    drop(store);
-    reopen_and_retry(dir.path(), head, false);
+    fail_and_reopen(FaultPoint::WritePersonal, false);
 }
 
 #[test]
 fn a_failed_sync_of_personal_values_keeps_the_blocks_out_of_sled() {
-    let (dir, store) = temp_store();
-    let head = fail_an_append(&store, FaultPoint::SyncPersonal);
-    drop(store);
-    reopen_and_retry(dir.path(), head, false);
+    fail_and_reopen(FaultPoint::SyncPersonal, false);
 }
 
 #[test]
 fn a_failed_apply_to_sled_fails_the_commit_and_stores_nothing() {
-    let (dir, store) = temp_store();
-    let head = fail_an_append(&store, FaultPoint::Apply);
-    drop(store);
-    reopen_and_retry(dir.path(), head, false);
+    fail_and_reopen(FaultPoint::Apply, false);
 }
 
 #[test]
 fn a_failed_sled_sync_is_never_acknowledged_and_a_retry_records_each_event_once() {
-    let (dir, store) = temp_store();
-    let head = fail_an_append(&store, FaultPoint::Sync);
-    drop(store);
-    reopen_and_retry(dir.path(), head, true);
+    fail_and_reopen(FaultPoint::Sync, true);
 }
 
 /// The redaction's marker is durable when the erasure fails: the client is told the write
