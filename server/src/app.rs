@@ -59,6 +59,9 @@ pub struct AppState {
     pub answers: crate::cache::AnswerCache,
     /// How far the web page has verified the chain.
     pub web: crate::web::ChainWatch,
+    /// True while the model follower's last attempt to catch up with the log failed (an I/O
+    /// error, a record it cannot read): `/readyz` then answers 503.
+    pub models_failing: std::sync::atomic::AtomicBool,
 }
 
 pub type SharedState = Arc<AppState>;

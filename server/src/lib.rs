@@ -197,6 +197,7 @@ pub fn state_for(
         shutting_down: tokio::sync::watch::channel(false).0,
         answers: cache::AnswerCache::default(),
         web: web::ChainWatch::default(),
+        models_failing: std::sync::atomic::AtomicBool::new(false),
     }))
 }
 
@@ -250,11 +251,21 @@ pub fn spawn_model_follower(state: SharedState) -> tokio::task::JoinHandle<()> {
             let follower = state.clone();
             let caught_up =
                 tokio::task::spawn_blocking(move || follower.models.catch_up(&follower.store)).await;
-            match caught_up {
-                Ok(Ok(_)) => {}
-                Ok(Err(error)) => tracing::error!(%error, "the read models cannot catch up with the log"),
-                Err(error) => tracing::error!(%error, "the read-model follower panicked"),
-            }
+            let failing = match caught_up {
+                Ok(Ok(_)) => false,
+                Ok(Err(error)) => {
+                    tracing::error!(%error, "the read models cannot catch up with the log");
+                    true
+                }
+                Err(error) => {
+                    tracing::error!(%error, "the read-model follower panicked");
+                    true
+                }
+            };
+            // Tried again at the next commit; `/readyz` says "not ready" meanwhile.
+            state
+                .models_failing
+                .store(failing, std::sync::atomic::Ordering::Release);
             tokio::select! {
                 changed = head_changes.changed() => if changed.is_err() { return },
                 _ = shutting_down.changed() => return,

@@ -328,6 +328,59 @@ async fn after_an_io_error_writes_are_refused_with_503_and_reads_go_on() {
     assert_eq!(page["records"].as_array().unwrap().len() as u64, head, "{page}");
 }
 
+/// `/readyz` answers 503 while the read models' last attempt to follow the log failed, and 200
+/// again once they have caught up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_is_503_while_the_models_cannot_follow_the_log() {
+    use govrec_tests::{county_and_town, uuid_of};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(&dir.path().join("log"), StoreConfig::default()).unwrap());
+    let state =
+        govrec_server::state_for(store.clone(), dir.path(), govrec_server::Limits::default()).unwrap();
+    let follower = govrec_server::spawn_model_follower(state.clone());
+    let router = govrec_server::router(state.clone());
+    let readyz = || async {
+        let response = router
+            .clone()
+            .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        response.status()
+    };
+    let append = |n: u64| {
+        let store = store.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                store
+                    .append("admin", county_and_town(uuid_of(n), uuid_of(n + 1), "县"))
+                    .unwrap()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let wait_for = |wanted: StatusCode| async move {
+        for _ in 0..500 {
+            if readyz().await == wanted {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("/readyz never answered {wanted}");
+    };
+    assert_eq!(readyz().await, StatusCode::OK);
+    // The follower's next read of the log fails once.
+    store.log().inject_fault(govrec_store::FaultPoint::Read);
+    append(10).await;
+    wait_for(StatusCode::SERVICE_UNAVAILABLE).await;
+    assert!(state.models.models().next_seq() < store.head().next_seq);
+    // The next commit wakes the follower, which now catches up.
+    append(20).await;
+    wait_for(StatusCode::OK).await;
+    assert_eq!(state.models.models().next_seq(), store.head().next_seq);
+    follower.abort();
+}
+
 fn rand_n() -> u32 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);

@@ -81,6 +81,8 @@ pub enum FaultPoint {
     Sync,
     /// The syncer's zeroing of the personal values a durable redaction erases.
     ErasePersonal,
+    /// A read of a block's records ([`Log::decode_records_in`], as `Store::read_range` does).
+    Read,
 }
 
 /// The raw, durable log of blocks.
@@ -319,6 +321,7 @@ impl Log {
         bytes: &[u8],
         range: std::ops::Range<u64>,
     ) -> Result<Vec<Record>, StoreError> {
+        self.fault(FaultPoint::Read)?;
         let mut stored = decode_block(first_seq, bytes)?;
         stored.retain(|record| range.contains(&record.seq));
         if stored.is_empty() {

@@ -19,16 +19,16 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Readiness: the store accepts writes and the read models have caught up with the log.
+/// Readiness: the store accepts writes and the read models follow the log. The server listens
+/// only once the models have caught up with the log; it is not ready after an I/O error, or
+/// while the models' last attempt to catch up with a new commit failed.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn readyz(State(state): State<SharedState>) -> (StatusCode, Json<Health>) {
+    let not_ready = |status| (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status }));
     if state.store.is_poisoned() {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(Health {
-                status: "store refuses writes after an I/O error",
-            }),
-        )
+        not_ready("store refuses writes after an I/O error")
+    } else if state.models_failing.load(std::sync::atomic::Ordering::Acquire) {
+        not_ready("the read models cannot catch up with the log")
     } else {
         (StatusCode::OK, Json(Health { status: "ready" }))
     }
