@@ -241,6 +241,10 @@ fn warm_as_of(state: &AppState) {
     }
 }
 
+/// How long the model follower waits before it tries again after a failed catch-up (if no
+/// commit wakes it sooner).
+const MODEL_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Keeps the read models caught up with the log in the background (reads also catch up on
 /// demand), until the server shuts down.
 pub fn spawn_model_follower(state: SharedState) -> tokio::task::JoinHandle<()> {
@@ -262,13 +266,22 @@ pub fn spawn_model_follower(state: SharedState) -> tokio::task::JoinHandle<()> {
                     true
                 }
             };
-            // Tried again at the next commit; `/readyz` says "not ready" meanwhile.
+            // Tried again at the next commit, or after a second; `/readyz` says "not ready"
+            // meanwhile.
             state
                 .models_failing
                 .store(failing, std::sync::atomic::Ordering::Release);
+            let retry = async {
+                if failing {
+                    tokio::time::sleep(MODEL_RETRY).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            };
             tokio::select! {
                 changed = head_changes.changed() => if changed.is_err() { return },
                 _ = shutting_down.changed() => return,
+                () = retry => {}
             }
         }
     })

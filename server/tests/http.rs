@@ -329,7 +329,7 @@ async fn after_an_io_error_writes_are_refused_with_503_and_reads_go_on() {
 }
 
 /// `/readyz` answers 503 while the read models' last attempt to follow the log failed, and 200
-/// again once they have caught up.
+/// again once they have caught up: a second later, or at the next commit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_is_503_while_the_models_cannot_follow_the_log() {
     use govrec_tests::{county_and_town, uuid_of};
@@ -374,8 +374,14 @@ async fn readyz_is_503_while_the_models_cannot_follow_the_log() {
     append(10).await;
     wait_for(StatusCode::SERVICE_UNAVAILABLE).await;
     assert!(state.models.models().next_seq() < store.head().next_seq);
-    // The next commit wakes the follower, which now catches up.
+    // The follower tries again a second later, without a new commit, and catches up.
+    wait_for(StatusCode::OK).await;
+    assert_eq!(state.models.models().next_seq(), store.head().next_seq);
+    // Again, and this time the next commit wakes it.
+    store.log().inject_fault(govrec_store::FaultPoint::Read);
     append(20).await;
+    wait_for(StatusCode::SERVICE_UNAVAILABLE).await;
+    append(30).await;
     wait_for(StatusCode::OK).await;
     assert_eq!(state.models.models().next_seq(), store.head().next_seq);
     follower.abort();
