@@ -5,19 +5,17 @@
 //! `replay-bench`) starts with [`use_jemalloc!`](crate::use_jemalloc), which makes jemalloc the
 //! global allocator and gives it [`JEMALLOC_CONF`].
 //!
-//! Why jemalloc (measured 2026-11-28, `docs/performance.md`): glibc's malloc and free were a
-//! fifth of all CPU on the append path, with threads waiting on arena locks (records are
-//! allocated on the runtime's workers and freed on the store's threads). With jemalloc,
-//! alternated with glibc over HTTP, single appends went from 6.8–9.9k to 8.1–11.8k requests/s
-//! and batches of 100 from 64 clients from 86–106k to 113–129k events/s. It keeps more memory
-//! than glibc: the `govrec` server's peak RSS on the 987,824-event store went from 770–791 to
-//! 840 MiB on a first start and from 687–701 to 744 MiB on a restart with these settings
-//! (866–875 and 758–769 MiB with jemalloc's defaults), under the 1 GiB of issue 3. `as_of`
-//! answers were as fast or faster. Purging at once (`dirty_decay_ms:0`) kept the least memory
-//! but made `as_of` answers 30–70% slower, so freed pages are returned after a second instead.
+//! Why jemalloc (`docs/performance.md`, "Second session of 2026-11-28", which has the
+//! figures): glibc's malloc and free were a fifth of all CPU on the append path, with threads
+//! waiting on arena locks (records are allocated on the runtime's workers and freed on the
+//! store's threads). Alternated with glibc over HTTP, jemalloc made single appends and batches
+//! faster and reads no slower. It keeps more memory than glibc: the `govrec` server's peak RSS
+//! at about a million events rose by 35–75 MiB, under the 1 GiB of issue 3. Purging at once
+//! (`dirty_decay_ms:0`) kept the least memory but made `as_of` answers 30–70% slower, so freed
+//! pages are returned after a second instead.
 //!
-//! Before, glibc was tuned (one arena per core, a fixed 4 MiB mmap threshold) to bound the RSS;
-//! mimalloc was measured twice and not adopted (a first start at 1,153 MiB).
+//! Before, glibc was tuned (a limit of arenas per core, a fixed 4 MiB mmap threshold) to bound
+//! the RSS; mimalloc was measured twice and not adopted (a first start at 1,153 MiB).
 
 /// jemalloc's settings, read when it starts:
 /// - `background_thread:true`: a jemalloc thread returns freed pages to the system, so a
