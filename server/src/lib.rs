@@ -271,17 +271,10 @@ pub fn spawn_model_follower(state: SharedState) -> tokio::task::JoinHandle<()> {
             state
                 .models_failing
                 .store(failing, std::sync::atomic::Ordering::Release);
-            let retry = async {
-                if failing {
-                    tokio::time::sleep(MODEL_RETRY).await;
-                } else {
-                    std::future::pending::<()>().await;
-                }
-            };
             tokio::select! {
                 changed = head_changes.changed() => if changed.is_err() { return },
                 _ = shutting_down.changed() => return,
-                () = retry => {}
+                () = tokio::time::sleep(MODEL_RETRY), if failing => {}
             }
         }
     })
