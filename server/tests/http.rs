@@ -21,6 +21,7 @@ fn id(n: u32) -> String {
 struct Api {
     _dir: tempfile::TempDir,
     store: Arc<Store>,
+    state: govrec_server::SharedState,
     router: axum::Router,
     admin: String,
     recorder: String,
@@ -48,7 +49,8 @@ impl Api {
         let state =
             govrec_server::state_for(store.clone(), dir.path(), govrec_server::Limits::default()).unwrap();
         let api = Api {
-            router: govrec_server::router(state),
+            router: govrec_server::router(state.clone()),
+            state,
             store,
             _dir: dir,
             admin,
@@ -123,6 +125,19 @@ impl Api {
             );
         }
         (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    /// `/readyz`'s status and body (a `Health`, not a problem, when it is 503).
+    async fn readyz(&self) -> (StatusCode, String) {
+        let response = self
+            .router
+            .clone()
+            .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
+        (status, String::from_utf8_lossy(&body).into_owned())
     }
 }
 
@@ -312,15 +327,9 @@ async fn after_an_io_error_writes_are_refused_with_503_and_reads_go_on() {
         assert!(!problem.to_string().contains("injected"), "{problem}");
     }
     assert_eq!(api.store.head().next_seq, head);
-    let response = api
-        .router
-        .clone()
-        .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let health = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
-    assert!(String::from_utf8_lossy(&health).contains("I/O error"));
+    let (status, health) = api.readyz().await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(health.contains("I/O error"), "{health}");
     let (status, page) = api
         .call(Method::GET, "/v1/events", Some(&api.auditor), None)
         .await;
@@ -333,20 +342,12 @@ async fn after_an_io_error_writes_are_refused_with_503_and_reads_go_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_is_503_while_the_models_cannot_follow_the_log() {
     use govrec_tests::{county_and_town, uuid_of};
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(&dir.path().join("log"), StoreConfig::default()).unwrap());
-    let state =
-        govrec_server::state_for(store.clone(), dir.path(), govrec_server::Limits::default()).unwrap();
+    let api = Api::new().await;
+    let (store, state) = (&api.store, &api.state);
+    // The models take in what `Api::new` appended, so the follower's first catch-up reads
+    // nothing and the fault below fires in the catch-up after `append(100)`.
+    state.models.catch_up(store).unwrap();
     let follower = govrec_server::spawn_model_follower(state.clone());
-    let router = govrec_server::router(state.clone());
-    let readyz = || async {
-        let response = router
-            .clone()
-            .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        response.status()
-    };
     let append = |n: u64| {
         let store = store.clone();
         async move {
@@ -359,19 +360,22 @@ async fn readyz_is_503_while_the_models_cannot_follow_the_log() {
             .unwrap()
         }
     };
-    let wait_for = |wanted: StatusCode| async move {
-        for _ in 0..500 {
-            if readyz().await == wanted {
-                return;
+    let wait_for = |wanted: StatusCode| {
+        let api = &api;
+        async move {
+            for _ in 0..500 {
+                if api.readyz().await.0 == wanted {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            panic!("/readyz never answered {wanted}");
         }
-        panic!("/readyz never answered {wanted}");
     };
-    assert_eq!(readyz().await, StatusCode::OK);
+    assert_eq!(api.readyz().await.0, StatusCode::OK);
     // The follower's next read of the log fails once.
     store.log().inject_fault(govrec_store::FaultPoint::Read);
-    append(10).await;
+    append(100).await;
     wait_for(StatusCode::SERVICE_UNAVAILABLE).await;
     assert!(state.models.models().next_seq() < store.head().next_seq);
     // The follower tries again a second later, without a new commit, and catches up.
@@ -379,9 +383,9 @@ async fn readyz_is_503_while_the_models_cannot_follow_the_log() {
     assert_eq!(state.models.models().next_seq(), store.head().next_seq);
     // Again, and this time the next commit wakes it.
     store.log().inject_fault(govrec_store::FaultPoint::Read);
-    append(20).await;
+    append(110).await;
     wait_for(StatusCode::SERVICE_UNAVAILABLE).await;
-    append(30).await;
+    append(120).await;
     wait_for(StatusCode::OK).await;
     assert_eq!(state.models.models().next_seq(), store.head().next_seq);
     follower.abort();
