@@ -344,8 +344,8 @@ async fn readyz_is_503_while_the_models_cannot_follow_the_log() {
     use govrec_tests::{county_and_town, uuid_of};
     let api = Api::new().await;
     let (store, state) = (&api.store, &api.state);
-    // The models take in what `Api::new` appended, so the follower's first catch-up reads
-    // nothing and the fault below fires in the catch-up after `append(100)`.
+    // The models take in what `Api::new` appended, so the follower's first pass has nothing
+    // to read.
     state.models.catch_up(store).unwrap();
     let follower = govrec_server::spawn_model_follower(state.clone());
     let append = |n: u64| {
@@ -373,12 +373,16 @@ async fn readyz_is_503_while_the_models_cannot_follow_the_log() {
         }
     };
     assert_eq!(api.readyz().await.0, StatusCode::OK);
-    // The follower's next read of the log fails once.
+    // The follower's next two reads of the log fail. Two: if its first pass is still under way
+    // when the commit below lands, it fails there and tries again at once for that commit,
+    // and only the second failure leaves it waiting (one fault made the test flaky).
+    store.log().inject_fault(govrec_store::FaultPoint::Read);
     store.log().inject_fault(govrec_store::FaultPoint::Read);
     append(100).await;
     wait_for(StatusCode::SERVICE_UNAVAILABLE).await;
     assert!(state.models.models().next_seq() < store.head().next_seq);
-    // The follower tries again a second later, without a new commit, and catches up.
+    // The follower tries again a second later (twice, if needed), without a new commit, and
+    // catches up.
     wait_for(StatusCode::OK).await;
     assert_eq!(state.models.models().next_seq(), store.head().next_seq);
     // Again, and this time the next commit wakes it.
