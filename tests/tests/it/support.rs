@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use govrec_store::{Store, StoreConfig};
+use govrec_store::{verify_log, Store, StoreConfig, Verification};
 use tempfile::TempDir;
 
 pub use govrec_tests::*;
@@ -21,4 +21,12 @@ pub fn open(path: &Path) -> Store {
 /// The log head seq, for "nothing was stored" checks.
 pub fn next_seq(store: &Store) -> u64 {
     store.head().next_seq
+}
+
+/// Verifies the whole chain and checks that it holds exactly `records` records.
+pub fn assert_chain_intact(store: &Store, records: u64) {
+    match verify_log(store.log(), 0, None).unwrap() {
+        Verification::Intact { checked, .. } => assert_eq!(checked, records),
+        damaged => panic!("{damaged:?}"),
+    }
 }
