@@ -58,11 +58,34 @@ pub struct AreaRegistered {
     pub units: Option<u32>,
 }
 
+impl EventFacts for AreaRegistered {
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.area_id]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        match self.kind {
+            AreaKind::County => vec![CountyAnchor::IsCounty(self.area_id)],
+            _ => self.parent_id.map(CountyAnchor::Entity).into_iter().collect(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AreaRetired {
     pub area_id: Uuid,
     pub reason: String,
+}
+
+impl EventFacts for AreaRetired {
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.area_id]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        vec![CountyAnchor::Entity(self.area_id)]
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -89,6 +112,22 @@ pub struct PartyOrgFounded {
     pub work_unit_id: Option<Uuid>,
 }
 
+impl EventFacts for PartyOrgFounded {
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.org_id]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        self.area_ids
+            .iter()
+            .flatten()
+            .copied()
+            .chain(self.work_unit_id)
+            .map(CountyAnchor::Entity)
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartyOrgCoverageChanged {
@@ -96,11 +135,34 @@ pub struct PartyOrgCoverageChanged {
     pub area_ids: Vec<Uuid>,
 }
 
+impl EventFacts for PartyOrgCoverageChanged {
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.org_id]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        std::iter::once(self.org_id)
+            .chain(self.area_ids.iter().copied())
+            .map(CountyAnchor::Entity)
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartyOrgDissolved {
     pub org_id: Uuid,
     pub reason: String,
+}
+
+impl EventFacts for PartyOrgDissolved {
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.org_id]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        vec![CountyAnchor::Entity(self.org_id)]
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -119,11 +181,31 @@ pub struct OfficerAppointed {
     pub role: OfficerRole,
 }
 
+impl EventFacts for OfficerAppointed {
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.org_id, self.member_id]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        vec![CountyAnchor::Entity(self.org_id)]
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OfficerRelieved {
     pub org_id: Uuid,
     pub member_id: Uuid,
+}
+
+impl EventFacts for OfficerRelieved {
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.org_id, self.member_id]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        vec![CountyAnchor::Entity(self.org_id)]
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -144,6 +226,16 @@ pub struct VenueEstablished {
     pub source: VenueSource,
 }
 
+impl EventFacts for VenueEstablished {
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.venue_id, self.area_id]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        vec![CountyAnchor::Entity(self.area_id)]
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mechanism {
@@ -160,6 +252,16 @@ pub struct ServiceMechanismEstablished {
     pub area_id: Uuid,
     pub mechanism: Mechanism,
     pub note: Option<String>,
+}
+
+impl EventFacts for ServiceMechanismEstablished {
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.area_id]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        vec![CountyAnchor::Entity(self.area_id)]
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -179,11 +281,31 @@ pub struct EmergencyPlanFiled {
     pub hazards: Vec<Hazard>,
 }
 
+impl EventFacts for EmergencyPlanFiled {
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.plan_id, self.area_id]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        vec![CountyAnchor::Entity(self.area_id)]
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmergencyDrillHeld {
     pub plan_id: Uuid,
     pub participants: u32,
+}
+
+impl EventFacts for EmergencyDrillHeld {
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.plan_id]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        vec![CountyAnchor::Entity(self.plan_id)]
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,6 +314,16 @@ pub struct WorkUnitRegistered {
     pub work_unit_id: Uuid,
     pub name: String,
     pub county_id: Uuid,
+}
+
+impl EventFacts for WorkUnitRegistered {
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.work_unit_id]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        vec![CountyAnchor::IsCounty(self.county_id)]
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -213,6 +345,32 @@ pub struct MemberEnrolled {
     pub work_unit_id: Option<Uuid>,
 }
 
+impl EventFacts for MemberEnrolled {
+    const PERSONAL_FIELDS: &'static [PersonalField] = &[PersonalField::Name];
+
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.member_id]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        vec![CountyAnchor::Entity(self.home_area_id)]
+    }
+
+    fn personal_value(&self, field: PersonalField) -> Option<&str> {
+        match field {
+            PersonalField::Name => Some(self.name.as_str()),
+            _ => None,
+        }
+    }
+
+    fn personal_value_mut(&mut self, field: PersonalField) -> Option<&mut String> {
+        match field {
+            PersonalField::Name => Some(&mut self.name),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MemberUpdated {
@@ -222,6 +380,19 @@ pub struct MemberUpdated {
     pub work_unit_id: Option<Uuid>,
 }
 
+impl EventFacts for MemberUpdated {
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.member_id]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        std::iter::once(self.member_id)
+            .chain(self.home_area_id)
+            .map(CountyAnchor::Entity)
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MemberRemoved {
@@ -229,11 +400,47 @@ pub struct MemberRemoved {
     pub reason: String,
 }
 
+impl EventFacts for MemberRemoved {
+    const PERSONAL_FIELDS: &'static [PersonalField] = &[PersonalField::Reason];
+
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.member_id]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        vec![CountyAnchor::Entity(self.member_id)]
+    }
+
+    fn personal_value(&self, field: PersonalField) -> Option<&str> {
+        match field {
+            PersonalField::Reason => Some(self.reason.as_str()),
+            _ => None,
+        }
+    }
+
+    fn personal_value_mut(&mut self, field: PersonalField) -> Option<&mut String> {
+        match field {
+            PersonalField::Reason => Some(&mut self.reason),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UnitReported {
     pub work_unit_id: Uuid,
     pub community_id: Uuid,
+}
+
+impl EventFacts for UnitReported {
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.work_unit_id]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        vec![CountyAnchor::Entity(self.community_id)]
+    }
 }
 
 /// The service post an in-service member claims when reporting (政策宣传岗, 纠纷调解岗 …).
@@ -255,6 +462,16 @@ pub struct MemberReported {
     pub post: ServicePost,
 }
 
+impl EventFacts for MemberReported {
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.member_id]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        vec![CountyAnchor::Entity(self.compound_id)]
+    }
+}
+
 /// Withdraws a member's or a work unit's report (exactly one of the two ids is given).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -262,6 +479,16 @@ pub struct ReportWithdrawn {
     pub member_id: Option<Uuid>,
     pub work_unit_id: Option<Uuid>,
     pub area_id: Uuid,
+}
+
+impl EventFacts for ReportWithdrawn {
+    fn entity_ids(&self) -> Vec<Uuid> {
+        self.member_id.into_iter().chain(self.work_unit_id).collect()
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        vec![CountyAnchor::Entity(self.area_id)]
+    }
 }
 
 /// Who rendered a service: `{"member_id": ..}` or `{"work_unit_id": ..}`.
@@ -295,6 +522,19 @@ pub struct ServiceRendered {
     pub beneficiaries: Option<u32>,
 }
 
+impl EventFacts for ServiceRendered {
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.service_id]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        let by = match self.by {
+            ServiceProvider::MemberId(id) | ServiceProvider::WorkUnitId(id) => id,
+        };
+        vec![CountyAnchor::Entity(self.area_id), CountyAnchor::Entity(by)]
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PairingKind {
@@ -323,11 +563,58 @@ pub struct PairingEstablished {
     pub to: PairingTarget,
 }
 
+impl EventFacts for PairingEstablished {
+    const PERSONAL_FIELDS: &'static [PersonalField] = &[PersonalField::HouseholdRef];
+
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.pairing_id]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        match &self.to {
+            PairingTarget::Area { area_id, .. } => {
+                vec![CountyAnchor::Entity(self.from_id), CountyAnchor::Entity(*area_id)]
+            }
+            _ => vec![CountyAnchor::Entity(self.from_id)],
+        }
+    }
+
+    fn personal_value(&self, field: PersonalField) -> Option<&str> {
+        match field {
+            PersonalField::HouseholdRef => match &self.to {
+                PairingTarget::Household { household_ref } => Some(household_ref.as_str()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    fn personal_value_mut(&mut self, field: PersonalField) -> Option<&mut String> {
+        match field {
+            PersonalField::HouseholdRef => match &mut self.to {
+                PairingTarget::Household { household_ref } => Some(household_ref),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PairingEnded {
     pub pairing_id: Uuid,
     pub reason: String,
+}
+
+impl EventFacts for PairingEnded {
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.pairing_id]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        vec![CountyAnchor::Entity(self.pairing_id)]
+    }
 }
 
 /// A member, a work unit or a party organisation: the subject of an evaluation, or the assignee
@@ -370,6 +657,32 @@ pub struct EvaluationRecorded {
     pub comment: Option<String>,
 }
 
+impl EventFacts for EvaluationRecorded {
+    const PERSONAL_FIELDS: &'static [PersonalField] = &[PersonalField::Comment];
+
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.evaluation_id, self.subject.id()]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        vec![CountyAnchor::Entity(self.subject.id())]
+    }
+
+    fn personal_value(&self, field: PersonalField) -> Option<&str> {
+        match field {
+            PersonalField::Comment => self.comment.as_deref(),
+            _ => None,
+        }
+    }
+
+    fn personal_value_mut(&mut self, field: PersonalField) -> Option<&mut String> {
+        match field {
+            PersonalField::Comment => self.comment.as_mut(),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EvaluationAmended {
@@ -378,11 +691,31 @@ pub struct EvaluationAmended {
     pub reason: String,
 }
 
+impl EventFacts for EvaluationAmended {
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.evaluation_id]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        vec![CountyAnchor::Entity(self.evaluation_id)]
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EvaluationRetracted {
     pub evaluation_id: Uuid,
     pub reason: String,
+}
+
+impl EventFacts for EvaluationRetracted {
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.evaluation_id]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        vec![CountyAnchor::Entity(self.evaluation_id)]
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -417,6 +750,34 @@ pub struct ComplaintFiled {
     pub resident_ref: String,
 }
 
+impl EventFacts for ComplaintFiled {
+    const PERSONAL_FIELDS: &'static [PersonalField] = &[PersonalField::Summary, PersonalField::ResidentRef];
+
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.complaint_id]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        vec![CountyAnchor::Entity(self.area_id)]
+    }
+
+    fn personal_value(&self, field: PersonalField) -> Option<&str> {
+        match field {
+            PersonalField::Summary => Some(self.summary.as_str()),
+            PersonalField::ResidentRef => Some(self.resident_ref.as_str()),
+            _ => None,
+        }
+    }
+
+    fn personal_value_mut(&mut self, field: PersonalField) -> Option<&mut String> {
+        match field {
+            PersonalField::Summary => Some(&mut self.summary),
+            PersonalField::ResidentRef => Some(&mut self.resident_ref),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ComplaintDispatched {
@@ -426,10 +787,30 @@ pub struct ComplaintDispatched {
     pub due_on: Option<String>,
 }
 
+impl EventFacts for ComplaintDispatched {
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.complaint_id]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        vec![CountyAnchor::Entity(self.complaint_id)]
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ComplaintAccepted {
     pub complaint_id: Uuid,
+}
+
+impl EventFacts for ComplaintAccepted {
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.complaint_id]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        vec![CountyAnchor::Entity(self.complaint_id)]
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -439,6 +820,32 @@ pub struct ComplaintResolved {
     pub resolution: String,
 }
 
+impl EventFacts for ComplaintResolved {
+    const PERSONAL_FIELDS: &'static [PersonalField] = &[PersonalField::Resolution];
+
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.complaint_id]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        vec![CountyAnchor::Entity(self.complaint_id)]
+    }
+
+    fn personal_value(&self, field: PersonalField) -> Option<&str> {
+        match field {
+            PersonalField::Resolution => Some(self.resolution.as_str()),
+            _ => None,
+        }
+    }
+
+    fn personal_value_mut(&mut self, field: PersonalField) -> Option<&mut String> {
+        match field {
+            PersonalField::Resolution => Some(&mut self.resolution),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ComplaintRated {
@@ -446,11 +853,47 @@ pub struct ComplaintRated {
     pub satisfaction: u32,
 }
 
+impl EventFacts for ComplaintRated {
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.complaint_id]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        vec![CountyAnchor::Entity(self.complaint_id)]
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ComplaintReopened {
     pub complaint_id: Uuid,
     pub reason: String,
+}
+
+impl EventFacts for ComplaintReopened {
+    const PERSONAL_FIELDS: &'static [PersonalField] = &[PersonalField::Reason];
+
+    fn entity_ids(&self) -> Vec<Uuid> {
+        vec![self.complaint_id]
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        vec![CountyAnchor::Entity(self.complaint_id)]
+    }
+
+    fn personal_value(&self, field: PersonalField) -> Option<&str> {
+        match field {
+            PersonalField::Reason => Some(self.reason.as_str()),
+            _ => None,
+        }
+    }
+
+    fn personal_value_mut(&mut self, field: PersonalField) -> Option<&mut String> {
+        match field {
+            PersonalField::Reason => Some(&mut self.reason),
+            _ => None,
+        }
+    }
 }
 
 /// Erases personal fields of an earlier record (admin only); see `record-format.md`.
@@ -462,9 +905,126 @@ pub struct Redacted {
     pub reason: String,
 }
 
+impl EventFacts for Redacted {
+    fn entity_ids(&self) -> Vec<Uuid> {
+        Vec::new()
+    }
+
+    fn county_anchors(&self) -> Vec<CountyAnchor> {
+        Vec::new()
+    }
+}
+
+/// A field of an event that holds personal data and may be erased by a [`Redacted`] event.
+///
+/// Every personal field is a string (or an optional string), so an event with its personal
+/// values taken out is the same event with those strings empty, and keeps encoding in the
+/// stored form of its version. Structural fields (ids, kinds, numbers) are never personal, so
+/// replay and every count are unchanged by a redaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PersonalField {
+    Summary,
+    ResidentRef,
+    Resolution,
+    Reason,
+    Name,
+    HouseholdRef,
+    Comment,
+}
+
+impl PersonalField {
+    /// Every personal field of the catalogue.
+    pub const ALL: &'static [PersonalField] = &[
+        PersonalField::Summary,
+        PersonalField::ResidentRef,
+        PersonalField::Resolution,
+        PersonalField::Reason,
+        PersonalField::Name,
+        PersonalField::HouseholdRef,
+        PersonalField::Comment,
+    ];
+
+    /// The field's name in the JSON form and in `Redacted.fields`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            PersonalField::Summary => "summary",
+            PersonalField::ResidentRef => "resident_ref",
+            PersonalField::Resolution => "resolution",
+            PersonalField::Reason => "reason",
+            PersonalField::Name => "name",
+            PersonalField::HouseholdRef => "household_ref",
+            PersonalField::Comment => "comment",
+        }
+    }
+
+    /// The field a name in `Redacted.fields` names, of any event type.
+    pub fn from_name(name: &str) -> Option<PersonalField> {
+        PersonalField::ALL
+            .iter()
+            .copied()
+            .find(|field| field.name() == name)
+    }
+
+    /// The JSON object the field lives in, when it is not at the event's top level:
+    /// `household_ref` lives inside a pairing's `to`.
+    pub const fn json_parent(self) -> Option<&'static str> {
+        match self {
+            PersonalField::HouseholdRef => Some("to"),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for PersonalField {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.name())
+    }
+}
+
+/// How an event is placed in a county, for office scopes: each anchor is either a county
+/// itself or an entity whose county places the event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CountyAnchor {
+    /// This id is a county (a county's own registration, a work unit's `county_id`).
+    IsCounty(Uuid),
+    /// The event lies in the county of this entity (an area, an org, a member, …).
+    Entity(Uuid),
+}
+
+/// The facts every event type declares once, beside its struct. [`Event`] and [`EventType`]
+/// dispatch to them, so the store's indexes, the office scopes and redaction read one table.
+pub trait EventFacts {
+    /// The fields holding personal data, in the order their values are stored in
+    /// `personal.dat` (append only: the order is part of the stored form).
+    const PERSONAL_FIELDS: &'static [PersonalField] = &[];
+
+    /// The ids of every entity this event creates or changes, for the entity-history index.
+    /// The first one is the entity the event is mainly about.
+    fn entity_ids(&self) -> Vec<Uuid>;
+
+    /// What places this event in a county (empty for a redaction, which is placed by its
+    /// target).
+    fn county_anchors(&self) -> Vec<CountyAnchor>;
+
+    /// The string holding personal field `field`, if the event has that field and it is
+    /// present (an absent optional comment, or a pairing that points at no household, has
+    /// none).
+    fn personal_value(&self, _field: PersonalField) -> Option<&str> {
+        None
+    }
+
+    /// The same string, to take out, put back or erase.
+    fn personal_value_mut(&mut self, _field: PersonalField) -> Option<&mut String> {
+        None
+    }
+}
+
 macro_rules! event_enum {
     ($($name:ident),+ $(,)?) => {
         /// Every event of the catalogue. The variant name is the JSON `type`.
+        ///
+        /// The order of the variants is postcard's stored variant index: a new event type is
+        /// added at the end, and none is ever reordered or removed.
         #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
         pub enum Event {
             $($name($name),)+
@@ -494,12 +1054,48 @@ macro_rules! event_enum {
                     _ => None,
                 }
             }
+
+            /// The fields of this event type that hold personal data (see [`PersonalField`]),
+            /// in stored order.
+            pub fn personal_fields(self) -> &'static [PersonalField] {
+                match self {
+                    $(EventType::$name => <$name as EventFacts>::PERSONAL_FIELDS,)+
+                }
+            }
         }
 
         impl Event {
             pub fn event_type(&self) -> EventType {
                 match self {
                     $(Event::$name(_) => EventType::$name,)+
+                }
+            }
+
+            /// See [`EventFacts::entity_ids`].
+            pub fn entity_ids(&self) -> Vec<Uuid> {
+                match self {
+                    $(Event::$name(event) => event.entity_ids(),)+
+                }
+            }
+
+            /// See [`EventFacts::county_anchors`].
+            pub fn county_anchors(&self) -> Vec<CountyAnchor> {
+                match self {
+                    $(Event::$name(event) => event.county_anchors(),)+
+                }
+            }
+
+            /// See [`EventFacts::personal_value`].
+            pub fn personal_value(&self, field: PersonalField) -> Option<&str> {
+                match self {
+                    $(Event::$name(event) => event.personal_value(field),)+
+                }
+            }
+
+            /// See [`EventFacts::personal_value_mut`].
+            pub fn personal_value_mut(&mut self, field: PersonalField) -> Option<&mut String> {
+                match self {
+                    $(Event::$name(event) => event.personal_value_mut(field),)+
                 }
             }
         }
@@ -514,6 +1110,7 @@ macro_rules! event_enum {
     };
 }
 
+// The catalogue. This order is the stored variant index (see `Event`): append only.
 event_enum!(
     AreaRegistered,
     AreaRetired,
@@ -547,61 +1144,3 @@ event_enum!(
     ComplaintReopened,
     Redacted,
 );
-
-impl EventType {
-    /// The fields of this event type that hold personal data and may be erased by a
-    /// `Redacted` event. Structural fields (ids, kinds, numbers) are never redactable, so
-    /// replay and every count are unchanged by a redaction.
-    pub fn personal_fields(self) -> &'static [&'static str] {
-        match self {
-            EventType::ComplaintFiled => &["summary", "resident_ref"],
-            EventType::ComplaintResolved => &["resolution"],
-            EventType::ComplaintReopened => &["reason"],
-            EventType::MemberEnrolled => &["name"],
-            EventType::MemberRemoved => &["reason"],
-            EventType::PairingEstablished => &["household_ref"],
-            EventType::EvaluationRecorded => &["comment"],
-            _ => &[],
-        }
-    }
-}
-
-impl Event {
-    /// The ids of every entity this event creates or changes, for the entity-history index.
-    /// The first one is the entity the event is mainly about.
-    pub fn entity_ids(&self) -> Vec<Uuid> {
-        match self {
-            Event::AreaRegistered(e) => vec![e.area_id],
-            Event::AreaRetired(e) => vec![e.area_id],
-            Event::PartyOrgFounded(e) => vec![e.org_id],
-            Event::PartyOrgCoverageChanged(e) => vec![e.org_id],
-            Event::PartyOrgDissolved(e) => vec![e.org_id],
-            Event::OfficerAppointed(e) => vec![e.org_id, e.member_id],
-            Event::OfficerRelieved(e) => vec![e.org_id, e.member_id],
-            Event::VenueEstablished(e) => vec![e.venue_id, e.area_id],
-            Event::ServiceMechanismEstablished(e) => vec![e.area_id],
-            Event::EmergencyPlanFiled(e) => vec![e.plan_id, e.area_id],
-            Event::EmergencyDrillHeld(e) => vec![e.plan_id],
-            Event::WorkUnitRegistered(e) => vec![e.work_unit_id],
-            Event::MemberEnrolled(e) => vec![e.member_id],
-            Event::MemberUpdated(e) => vec![e.member_id],
-            Event::MemberRemoved(e) => vec![e.member_id],
-            Event::UnitReported(e) => vec![e.work_unit_id],
-            Event::MemberReported(e) => vec![e.member_id],
-            Event::ReportWithdrawn(e) => e.member_id.into_iter().chain(e.work_unit_id).collect(),
-            Event::ServiceRendered(e) => vec![e.service_id],
-            Event::PairingEstablished(e) => vec![e.pairing_id],
-            Event::PairingEnded(e) => vec![e.pairing_id],
-            Event::EvaluationRecorded(e) => vec![e.evaluation_id, e.subject.id()],
-            Event::EvaluationAmended(e) => vec![e.evaluation_id],
-            Event::EvaluationRetracted(e) => vec![e.evaluation_id],
-            Event::ComplaintFiled(e) => vec![e.complaint_id],
-            Event::ComplaintDispatched(e) => vec![e.complaint_id],
-            Event::ComplaintAccepted(e) => vec![e.complaint_id],
-            Event::ComplaintResolved(e) => vec![e.complaint_id],
-            Event::ComplaintRated(e) => vec![e.complaint_id],
-            Event::ComplaintReopened(e) => vec![e.complaint_id],
-            Event::Redacted(_) => vec![],
-        }
-    }
-}

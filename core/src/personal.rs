@@ -1,54 +1,22 @@
-//! Personal fields of events: where their values live in an event, taking them out (so a store
-//! can keep them apart from the log and erase them), putting them back, and the JSON form of a
-//! redacted event (`record-format.md`, "Redacted records": the erased fields are omitted).
+//! Personal fields of events: taking their values out (so a store can keep them apart from the
+//! log and erase them), putting them back, and the JSON form of a redacted event
+//! (`record-format.md`, "Redacted records": the erased fields are omitted).
 //!
-//! Which fields are personal is [`EventType::personal_fields`]; every one is a string (or an
-//! optional string), so an event with its personal values taken out is the same event with
-//! those strings empty, and keeps encoding in the stored form of its version.
+//! Which fields are personal, and where each value lives in its event, is declared once per
+//! event type ([`crate::event::EventFacts`]); this module only works from that table.
 
 use serde_json::{Map, Value};
 
-use crate::event::{Event, EventType, PairingTarget};
-
-/// The string holding personal field `field` of `event`, if the event has that field and it is
-/// present (an absent optional comment, or a pairing that points at no household, has none).
-pub fn personal_slot_mut<'a>(event: &'a mut Event, field: &str) -> Option<&'a mut String> {
-    match (event, field) {
-        (Event::ComplaintFiled(e), "summary") => Some(&mut e.summary),
-        (Event::ComplaintFiled(e), "resident_ref") => Some(&mut e.resident_ref),
-        (Event::ComplaintResolved(e), "resolution") => Some(&mut e.resolution),
-        (Event::ComplaintReopened(e), "reason") => Some(&mut e.reason),
-        (Event::MemberEnrolled(e), "name") => Some(&mut e.name),
-        (Event::MemberRemoved(e), "reason") => Some(&mut e.reason),
-        (Event::PairingEstablished(e), "household_ref") => match &mut e.to {
-            PairingTarget::Household { household_ref } => Some(household_ref),
-            _ => None,
-        },
-        (Event::EvaluationRecorded(e), "comment") => e.comment.as_mut(),
-        _ => None,
-    }
-}
+use crate::event::{Event, EventType, PersonalField};
 
 /// True when the event carries any non-empty personal value (the common case of none costs
 /// a match on the type and nothing else).
 pub fn has_personal_values(event: &Event) -> bool {
-    let fields = event.event_type().personal_fields();
-    if fields.is_empty() {
-        return false;
-    }
-    // The slots are only reachable mutably; this clone-free check reads through a match.
-    match event {
-        Event::ComplaintFiled(e) => !e.summary.is_empty() || !e.resident_ref.is_empty(),
-        Event::ComplaintResolved(e) => !e.resolution.is_empty(),
-        Event::ComplaintReopened(e) => !e.reason.is_empty(),
-        Event::MemberEnrolled(e) => !e.name.is_empty(),
-        Event::MemberRemoved(e) => !e.reason.is_empty(),
-        Event::PairingEstablished(e) => {
-            matches!(&e.to, PairingTarget::Household { household_ref } if !household_ref.is_empty())
-        }
-        Event::EvaluationRecorded(e) => e.comment.as_ref().is_some_and(|c| !c.is_empty()),
-        _ => false,
-    }
+    event
+        .event_type()
+        .personal_fields()
+        .iter()
+        .any(|&field| event.personal_value(field).is_some_and(|value| !value.is_empty()))
 }
 
 /// Takes the personal values out of `event` (leaving empty strings) and returns them in the
@@ -57,24 +25,36 @@ pub fn take_personal(event: &mut Event) -> Vec<Option<String>> {
     let fields = event.event_type().personal_fields();
     fields
         .iter()
-        .map(|field| personal_slot_mut(event, field).map(std::mem::take))
+        .map(|&field| event.personal_value_mut(field).map(std::mem::take))
         .collect()
 }
 
 /// Puts values taken by [`take_personal`] back (`None` entries are skipped).
 pub fn put_personal(event: &mut Event, values: Vec<Option<String>>) {
     let fields = event.event_type().personal_fields();
-    for (field, value) in fields.iter().zip(values) {
-        if let (Some(value), Some(slot)) = (value, personal_slot_mut(event, field)) {
+    for (&field, value) in fields.iter().zip(values) {
+        if let (Some(value), Some(slot)) = (value, event.personal_value_mut(field)) {
             *slot = value;
         }
     }
 }
 
-/// Empties the named personal fields of `event` (unknown names are ignored).
+/// The personal field of `event_type` that `name` (a name in `Redacted.fields`) names, if any.
+pub fn personal_field(event_type: EventType, name: &str) -> Option<PersonalField> {
+    event_type
+        .personal_fields()
+        .iter()
+        .copied()
+        .find(|field| field.name() == name)
+}
+
+/// Empties the named personal fields of `event` (names that are not personal fields of its
+/// type are ignored).
 pub fn erase_fields(event: &mut Event, fields: &[String]) {
-    for field in fields {
-        if let Some(slot) = personal_slot_mut(event, field) {
+    let event_type = event.event_type();
+    for name in fields {
+        if let Some(slot) = personal_field(event_type, name).and_then(|field| event.personal_value_mut(field))
+        {
             slot.clear();
         }
     }
@@ -86,13 +66,14 @@ pub fn omit_fields_in_json(event: &mut Value, fields: &[String]) {
     let Some(object) = event.as_object_mut() else {
         return;
     };
-    for field in fields {
-        if field == "household_ref" {
-            if let Some(Value::Object(to)) = object.get_mut("to") {
-                to.remove("household_ref");
+    for name in fields {
+        let parent = PersonalField::from_name(name).and_then(PersonalField::json_parent);
+        if let Some(parent) = parent {
+            if let Some(Value::Object(inner)) = object.get_mut(parent) {
+                inner.remove(name.as_str());
             }
-        } else if field != "type" {
-            object.remove(field.as_str());
+        } else if name != "type" {
+            object.remove(name.as_str());
         }
     }
 }
@@ -112,23 +93,22 @@ pub fn fill_omitted_in_json(event: &mut Value, fields: &[String]) {
     else {
         return;
     };
-    let personal = event_type.personal_fields();
-    for field in fields {
-        if !personal.contains(&field.as_str()) {
+    for name in fields {
+        let Some(field) = personal_field(event_type, name) else {
             continue;
-        }
-        if field == "household_ref" {
-            if let Some(Value::Object(to)) = object.get_mut("to") {
-                if to.is_empty() {
-                    to.insert(field.clone(), Value::String(String::new()));
+        };
+        if let Some(parent) = field.json_parent() {
+            if let Some(Value::Object(inner)) = object.get_mut(parent) {
+                if inner.is_empty() {
+                    inner.insert(name.clone(), Value::String(String::new()));
                 }
-            } else if !object.contains_key("to") {
-                let mut to = Map::new();
-                to.insert(field.clone(), Value::String(String::new()));
-                object.insert("to".to_owned(), Value::Object(to));
+            } else if !object.contains_key(parent) {
+                let mut inner = Map::new();
+                inner.insert(name.clone(), Value::String(String::new()));
+                object.insert(parent.to_owned(), Value::Object(inner));
             }
-        } else if !object.contains_key(field.as_str()) {
-            object.insert(field.clone(), Value::String(String::new()));
+        } else if !object.contains_key(name.as_str()) {
+            object.insert(name.clone(), Value::String(String::new()));
         }
     }
 }

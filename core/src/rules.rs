@@ -70,6 +70,7 @@
 
 use uuid::Uuid;
 
+use crate::entity::{lookup, EntityKind, LookupError};
 use crate::event::{
     AreaKind, AreaRegistered, AreaRetired, ComplaintDispatched, ComplaintFiled, ComplaintRated,
     EmergencyDrillHeld, EmergencyPlanFiled, EvaluationAmended, EvaluationRecorded, EvaluationRetracted,
@@ -78,7 +79,8 @@ use crate::event::{
     PartyOrgFounded, PartyRef, Redacted, ReportWithdrawn, ServiceProvider, ServiceRendered, UnitReported,
     VenueEstablished, WorkUnitRegistered,
 };
-use crate::state::{personal_field, AreaFacts, ComplaintStatus, Entity, MemberFacts, OrgFacts, State};
+use crate::personal::personal_field;
+use crate::state::{AreaFacts, ComplaintStatus, Entity, MemberFacts, OrgFacts, State};
 use crate::violation::{Violation, ViolationCode};
 
 /// Most characters in a name, a reason or a pseudonym.
@@ -416,7 +418,13 @@ fn emergency_plan_filed(state: &State, event: &EmergencyPlanFiled) -> Checked {
 
 fn emergency_drill_held(state: &State, event: &EmergencyDrillHeld) -> Checked {
     let is_plan = |entity| (entity == Entity::EmergencyPlan).then_some(());
-    entity_of(state, "plan_id", event.plan_id, "an emergency plan", is_plan)?;
+    entity_of(
+        state,
+        "plan_id",
+        event.plan_id,
+        EntityKind::EmergencyPlan,
+        is_plan,
+    )?;
     positive("participants", event.participants)
 }
 
@@ -606,7 +614,7 @@ fn pairing_ended(state: &State, pairing_id: Uuid) -> Checked<bool> {
         Entity::Pairing { ended } => Some(ended),
         _ => None,
     };
-    entity_of(state, "pairing_id", pairing_id, "a pairing", pick)
+    entity_of(state, "pairing_id", pairing_id, EntityKind::Pairing, pick)
 }
 
 // Dual evaluation.
@@ -664,7 +672,13 @@ fn evaluation_retracted_yet(state: &State, evaluation_id: Uuid) -> Checked<bool>
         Entity::Evaluation { retracted } => Some(retracted),
         _ => None,
     };
-    entity_of(state, "evaluation_id", evaluation_id, "an evaluation", pick)
+    entity_of(
+        state,
+        "evaluation_id",
+        evaluation_id,
+        EntityKind::Evaluation,
+        pick,
+    )
 }
 
 fn score(score: u32) -> Checked {
@@ -726,7 +740,7 @@ fn complaint_in(state: &State, complaint_id: Uuid, from: &[ComplaintStatus], bec
         Entity::Complaint(status) => Some(status),
         _ => None,
     };
-    let status = entity_of(state, "complaint_id", complaint_id, "a complaint", pick)?;
+    let status = entity_of(state, "complaint_id", complaint_id, EntityKind::Complaint, pick)?;
     if from.contains(&status) {
         return Ok(());
     }
@@ -766,7 +780,7 @@ fn redacted(state: &State, event: &Redacted) -> Checked {
     if let Some(field) = target
         .personal_fields()
         .iter()
-        .find(|field| state.is_redacted(target_seq, field))
+        .find(|&&field| state.is_redacted(target_seq, field))
     {
         let message = format!(
             "record {target_seq} is already redacted (its {field} among others); a record is \
@@ -776,7 +790,12 @@ fn redacted(state: &State, event: &Redacted) -> Checked {
     }
     for name in &event.fields {
         let Some(field) = personal_field(target, name) else {
-            let personal = target.personal_fields().join(", ");
+            let personal: Vec<&str> = target
+                .personal_fields()
+                .iter()
+                .map(|field| field.name())
+                .collect();
+            let personal = personal.join(", ");
             let message = format!(
                 "{name:?} is not a personal field of record {target_seq} ({}: {personal})",
                 target.name()
@@ -807,29 +826,33 @@ fn new_id(state: &State, field: &'static str, id: Uuid) -> Checked {
     }
 }
 
-/// The entity `id` names, picked by `pick` (`None` when it is of the wrong kind). `wanted` is
-/// the kind with its article ("a member") for the message.
+/// The entity `id` names, picked by `pick` (`None` when it is of the wrong kind).
 fn entity_of<T>(
     state: &State,
     field: &'static str,
     id: Uuid,
-    wanted: &str,
+    wanted: EntityKind,
     pick: impl FnOnce(Entity) -> Option<T>,
 ) -> Checked<T> {
-    let Some(entity) = state.entity(id) else {
-        let message = format!("no {} has id {id}", bare(wanted));
-        return Err(Fault::new(ViolationCode::UnknownReference, field, message));
-    };
-    pick(entity).ok_or_else(|| {
-        let message = format!("{field} {id} is {}, not {wanted}", describe(state, id, entity));
-        Fault::new(ViolationCode::WrongKind, field, message)
+    lookup(id, wanted, |id| state.entity(id), Entity::kind, pick).map_err(|error| match error {
+        LookupError::Unknown { .. } => {
+            let message = format!("no {} has id {id}", wanted.bare_noun());
+            Fault::new(ViolationCode::UnknownReference, field, message)
+        }
+        LookupError::WrongKind { .. } => {
+            let found = state
+                .entity(id)
+                .map_or("unknown", |entity| describe(state, id, entity));
+            let message = format!("{field} {id} is {found}, not {}", wanted.noun());
+            Fault::new(ViolationCode::WrongKind, field, message)
+        }
     })
 }
 
 fn area(state: &State, field: &'static str, id: Uuid) -> Checked<AreaFacts> {
     match state.area(id) {
         Some(area) => Ok(area),
-        None => entity_of(state, field, id, "an area", |_| None),
+        None => entity_of(state, field, id, EntityKind::Area, |_| None),
     }
 }
 
@@ -861,7 +884,7 @@ fn org(state: &State, field: &'static str, id: Uuid) -> Checked<OrgFacts> {
         Entity::Org(org) => Some(org),
         _ => None,
     };
-    entity_of(state, field, id, "a party organisation", pick)
+    entity_of(state, field, id, EntityKind::Org, pick)
 }
 
 fn live_org(state: &State, field: &'static str, id: Uuid) -> Checked<OrgFacts> {
@@ -878,7 +901,7 @@ fn member(state: &State, field: &'static str, id: Uuid) -> Checked<MemberFacts> 
         Entity::Member(member) => Some(member),
         _ => None,
     };
-    entity_of(state, field, id, "a member", pick)
+    entity_of(state, field, id, EntityKind::Member, pick)
 }
 
 fn live_member(state: &State, field: &'static str, id: Uuid) -> Checked<MemberFacts> {
@@ -900,7 +923,7 @@ fn work_unit(state: &State, field: &'static str, id: Uuid) -> Checked<Uuid> {
             .then(|| state.work_unit_county(id))
             .flatten()
     };
-    entity_of(state, field, id, "a work unit", pick)
+    entity_of(state, field, id, EntityKind::WorkUnit, pick)
 }
 
 /// A live member, work unit or organisation; `fields` names the field of each of the three.
@@ -1021,10 +1044,6 @@ fn area_noun(kind: AreaKind) -> &'static str {
 }
 
 /// "a member" → "member".
-fn bare(noun: &str) -> &str {
-    noun.split_once(' ').map_or(noun, |(_, bare)| bare)
-}
-
 fn role_name(role: OfficerRole) -> &'static str {
     match role {
         OfficerRole::Secretary => "secretary",
@@ -1059,4 +1078,9 @@ fn pairing_target_shape(kind: PairingKind) -> &'static str {
         PairingKind::MemberBuildingUnit => "a building unit: {\"area_id\", \"unit_no\"}",
         PairingKind::MemberHousehold => "a household: {\"household_ref\"}",
     }
+}
+
+/// A noun without its article: "town" for "a town".
+fn bare(noun: &str) -> &str {
+    noun.split_once(' ').map_or(noun, |(_, bare)| bare)
 }

@@ -18,10 +18,12 @@ use std::hash::Hash;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::entity::EntityKind;
 use crate::event::{
     AreaKind, AreaRegistered, Event, EventType, MemberCategory, OfficerAppointed, OfficerRelieved,
-    OfficerRole, OrgKind, Redacted, ReportWithdrawn,
+    OfficerRole, OrgKind, PersonalField, Redacted, ReportWithdrawn,
 };
+use crate::personal::personal_field;
 use crate::rules;
 use crate::violation::{ApplyError, Violation};
 use crate::{IdMap, IdSet};
@@ -48,7 +50,7 @@ pub struct State {
     /// to). Member and work-unit ids never collide, so one set holds both kinds.
     reports: IdSet<(Uuid, Uuid)>,
     /// Fields erased so far: (target seq, field name).
-    redactions: IdSet<(u64, &'static str)>,
+    redactions: IdSet<(u64, PersonalField)>,
     /// The type of the record at each seq; its length is the next seq.
     record_types: Vec<EventType>,
     /// What the batch being applied changed, oldest first, to undo it if the batch fails.
@@ -107,9 +109,13 @@ pub(crate) struct AreaFacts {
 }
 
 /// Where a complaint is in filed → dispatched → accepted → resolved → rated; reopening sends it
-/// back to dispatched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) enum ComplaintStatus {
+/// back to dispatched. The validation state and the read models share this one definition.
+///
+/// Serialised by variant index in the open-state file and the read models' snapshots: new
+/// statuses go at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComplaintStatus {
     Filed,
     Dispatched,
     Accepted,
@@ -119,7 +125,17 @@ pub(crate) enum ComplaintStatus {
 }
 
 impl ComplaintStatus {
-    pub(crate) fn name(self) -> &'static str {
+    /// Every status, in workflow order.
+    pub const ALL: &'static [ComplaintStatus] = &[
+        ComplaintStatus::Filed,
+        ComplaintStatus::Dispatched,
+        ComplaintStatus::Accepted,
+        ComplaintStatus::Resolved,
+        ComplaintStatus::Rated,
+    ];
+
+    /// The snake_case word of the API and CSV.
+    pub fn name(self) -> &'static str {
         match self {
             ComplaintStatus::Filed => "filed",
             ComplaintStatus::Dispatched => "dispatched",
@@ -128,23 +144,33 @@ impl ComplaintStatus {
             ComplaintStatus::Rated => "rated",
         }
     }
+
+    /// Resolved (rated or not) and not reopened since.
+    pub fn is_resolved(self) -> bool {
+        matches!(self, ComplaintStatus::Resolved | ComplaintStatus::Rated)
+    }
 }
 
 impl Entity {
+    /// The kind of entity this is.
+    pub(crate) fn kind(self) -> EntityKind {
+        match self {
+            Entity::Area => EntityKind::Area,
+            Entity::Org(_) => EntityKind::Org,
+            Entity::WorkUnit => EntityKind::WorkUnit,
+            Entity::Member(_) => EntityKind::Member,
+            Entity::Venue => EntityKind::Venue,
+            Entity::EmergencyPlan => EntityKind::EmergencyPlan,
+            Entity::Service => EntityKind::Service,
+            Entity::Pairing { .. } => EntityKind::Pairing,
+            Entity::Evaluation { .. } => EntityKind::Evaluation,
+            Entity::Complaint(_) => EntityKind::Complaint,
+        }
+    }
+
     /// "a member", "an area": for messages.
     pub(crate) fn noun(self) -> &'static str {
-        match self {
-            Entity::Area => "an area",
-            Entity::Org(_) => "a party organisation",
-            Entity::WorkUnit => "a work unit",
-            Entity::Member(_) => "a member",
-            Entity::Venue => "a venue",
-            Entity::EmergencyPlan => "an emergency plan",
-            Entity::Service => "a service",
-            Entity::Pairing { .. } => "a pairing",
-            Entity::Evaluation { .. } => "an evaluation",
-            Entity::Complaint(_) => "a complaint",
-        }
+        self.kind().noun()
     }
 }
 
@@ -158,7 +184,7 @@ enum Change {
     ReportAdded((Uuid, Uuid)),
     ReportWithdrawn((Uuid, Uuid)),
     /// The redaction was added.
-    Redaction(u64, &'static str),
+    Redaction(u64, PersonalField),
     /// A record's type was pushed.
     Record,
 }
@@ -207,7 +233,7 @@ impl State {
             redactions: self
                 .redactions
                 .iter()
-                .map(|(seq, field)| (*seq, (*field).to_owned()))
+                .map(|(seq, field)| (*seq, field.name().to_owned()))
                 .collect(),
             record_types: self.record_types.clone(),
         };
@@ -329,7 +355,7 @@ impl State {
         self.reports.contains(&(reporter_id, area_id))
     }
 
-    pub(crate) fn is_redacted(&self, seq: u64, field: &'static str) -> bool {
+    pub(crate) fn is_redacted(&self, seq: u64, field: PersonalField) -> bool {
         self.redactions.contains(&(seq, field))
     }
 
@@ -593,13 +619,4 @@ fn restore<K: Hash + Eq, V>(map: &mut IdMap<K, V>, key: K, before: Option<V>) {
         Some(value) => map.insert(key, value),
         None => map.remove(&key),
     };
-}
-
-/// The catalogue's own spelling of a personal field of `event_type`, if `name` is one.
-pub(crate) fn personal_field(event_type: EventType, name: &str) -> Option<&'static str> {
-    event_type
-        .personal_fields()
-        .iter()
-        .copied()
-        .find(|field| *field == name)
 }

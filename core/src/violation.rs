@@ -44,19 +44,6 @@ impl ViolationCode {
             ViolationCode::RuleViolation => "rule_violation",
         }
     }
-
-    /// The HTTP status of the problem response (`api.md`, "Conventions"): a conflict with
-    /// what the log already holds is 409, any other broken rule 422.
-    pub fn http_status(self) -> u16 {
-        match self {
-            ViolationCode::DuplicateId | ViolationCode::InvalidTransition => 409,
-            ViolationCode::UnknownReference
-            | ViolationCode::WrongKind
-            | ViolationCode::InactiveReference
-            | ViolationCode::InvalidField
-            | ViolationCode::RuleViolation => 422,
-        }
-    }
 }
 
 /// An event of a batch broke a rule of `domain.md`; the batch was not applied.

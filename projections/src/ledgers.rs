@@ -16,7 +16,8 @@ use uuid::Uuid;
 
 use crate::answer::{AreaFilter, AreaRef, AsOf, Page, PartyJson, Scope, StampJson};
 use crate::error::ProjectionError;
-use crate::model::{ComplaintStatus, Index, Models, Name, PairedWith, Pairer, Stamp};
+use crate::model::{Index, Models, Name, PairedWith, Pairer, Stamp};
+use govrec_core::ComplaintStatus;
 
 /// The most unpaired building units one pairings answer lists (their total is always given).
 pub const UNPAIRED_UNITS_LISTED_MAX: usize = 1000;

@@ -25,6 +25,7 @@ pub mod snapshot;
 pub use answer::{AreaRef, AsOf, Page, PartyJson, Scope, StampJson, PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX};
 pub use coverage::{ChildCoverage, CoverageAnswer, FiveHaves, Stats};
 pub use error::ProjectionError;
+pub use govrec_core::ComplaintStatus;
 pub use host::{replay_into_snapshots, AsOfPoint, HostConfig, HostOpened, ModelHost};
 pub use ledgers::{
     BuildingUnitJson, CommunityRegistrations, ComplaintCounts, ComplaintRow, ComplaintsLedger,
@@ -33,7 +34,7 @@ pub use ledgers::{
     ReportJson, WorkUnitRegistrations, UNPAIRED_UNITS_LISTED_MAX,
 };
 pub use memory::{release_freed_memory, JEMALLOC_CONF};
-pub use model::{ComplaintStatus, EvaluationAction, Models, Watermark};
+pub use model::{EvaluationAction, Models, Watermark};
 pub use replay::{
     replay_all, ModelCounts, ReplayProgress, ReplayReport, PROGRESS_EVERY_RECORDS, REPLAY_BATCH_RECORDS,
 };

@@ -17,12 +17,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use compact_str::CompactString;
+use govrec_core::entity::{lookup, EntityKind};
 use govrec_core::event::{
     AreaKind, AreaRegistered, Channel, ComplaintCategory, EvaluationRecorded, Evaluator, MemberCategory,
     MemberEnrolled, MemberUpdated, OfficerRole, OrgKind, PairingEstablished, PairingKind, PairingTarget,
     PartyOrgFounded, PartyRef, ReportWithdrawn, ServicePost, ServiceProvider, ServiceRendered,
 };
-use govrec_core::Event;
+use govrec_core::{ComplaintStatus, Event};
 use govrec_store::{BusinessDate, Hash32, Record, RecordedAt};
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
@@ -209,25 +210,6 @@ pub(crate) struct Evaluation {
     pub history: SmallVec<[EvaluationStep; 1]>,
 }
 
-/// Where a complaint is: filed → dispatched → accepted → resolved → rated; reopening sends it
-/// back to dispatched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ComplaintStatus {
-    Filed,
-    Dispatched,
-    Accepted,
-    Resolved,
-    Rated,
-}
-
-impl ComplaintStatus {
-    /// Resolved (rated or not) and not reopened since.
-    pub fn is_resolved(self) -> bool {
-        matches!(self, ComplaintStatus::Resolved | ComplaintStatus::Rated)
-    }
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Complaint {
     pub id: Uuid,
@@ -286,6 +268,34 @@ pub(crate) enum Entity {
     Evaluation(Index),
     Complaint(Index),
     EmergencyPlan(Index),
+}
+
+impl Entity {
+    fn kind(self) -> EntityKind {
+        match self {
+            Entity::Area(_) => EntityKind::Area,
+            Entity::Org(_) => EntityKind::Org,
+            Entity::WorkUnit(_) => EntityKind::WorkUnit,
+            Entity::Member(_) => EntityKind::Member,
+            Entity::Pairing(_) => EntityKind::Pairing,
+            Entity::Evaluation(_) => EntityKind::Evaluation,
+            Entity::Complaint(_) => EntityKind::Complaint,
+            Entity::EmergencyPlan(_) => EntityKind::EmergencyPlan,
+        }
+    }
+
+    fn index(self) -> Index {
+        match self {
+            Entity::Area(index)
+            | Entity::Org(index)
+            | Entity::WorkUnit(index)
+            | Entity::Member(index)
+            | Entity::Pairing(index)
+            | Entity::Evaluation(index)
+            | Entity::Complaint(index)
+            | Entity::EmergencyPlan(index) => index,
+        }
+    }
 }
 
 /// Every entity id of a log and where it is.
@@ -505,13 +515,11 @@ impl Models {
                 self.areas[area as usize].emergency_plans += 1;
                 Ok(())
             }
-            Event::EmergencyDrillHeld(e) => match self.entity(e.plan_id) {
-                Some(Entity::EmergencyPlan(plan)) => {
-                    self.emergency_plans[plan as usize].drills += 1;
-                    Ok(())
-                }
-                _ => Err(unknown("an emergency plan", e.plan_id)),
-            },
+            Event::EmergencyDrillHeld(e) => {
+                let plan = self.index_of(e.plan_id, EntityKind::EmergencyPlan)?;
+                self.emergency_plans[plan as usize].drills += 1;
+                Ok(())
+            }
             Event::WorkUnitRegistered(e) => {
                 let county = self.area(e.county_id)?;
                 let unit = WorkUnit {
@@ -666,53 +674,44 @@ impl Models {
         self.holds(entity).then_some(entity)
     }
 
+    /// The index of the entity of kind `wanted` that `id` names.
+    fn index_of(&self, id: Uuid, wanted: EntityKind) -> Result<Index, String> {
+        lookup(
+            id,
+            wanted,
+            |id| self.entity(id),
+            Entity::kind,
+            |entity| (entity.kind() == wanted).then(|| entity.index()),
+        )
+        .map_err(|error| error.to_string())
+    }
+
     pub(crate) fn area(&self, id: Uuid) -> Result<Index, String> {
-        match self.entity(id) {
-            Some(Entity::Area(index)) => Ok(index),
-            _ => Err(unknown("an area", id)),
-        }
+        self.index_of(id, EntityKind::Area)
     }
 
     fn org(&self, id: Uuid) -> Result<Index, String> {
-        match self.entity(id) {
-            Some(Entity::Org(index)) => Ok(index),
-            _ => Err(unknown("a party organisation", id)),
-        }
+        self.index_of(id, EntityKind::Org)
     }
 
     fn work_unit(&self, id: Uuid) -> Result<Index, String> {
-        match self.entity(id) {
-            Some(Entity::WorkUnit(index)) => Ok(index),
-            _ => Err(unknown("a work unit", id)),
-        }
+        self.index_of(id, EntityKind::WorkUnit)
     }
 
     fn member(&self, id: Uuid) -> Result<Index, String> {
-        match self.entity(id) {
-            Some(Entity::Member(index)) => Ok(index),
-            _ => Err(unknown("a member", id)),
-        }
+        self.index_of(id, EntityKind::Member)
     }
 
     fn pairing(&self, id: Uuid) -> Result<Index, String> {
-        match self.entity(id) {
-            Some(Entity::Pairing(index)) => Ok(index),
-            _ => Err(unknown("a pairing", id)),
-        }
+        self.index_of(id, EntityKind::Pairing)
     }
 
     fn evaluation(&self, id: Uuid) -> Result<Index, String> {
-        match self.entity(id) {
-            Some(Entity::Evaluation(index)) => Ok(index),
-            _ => Err(unknown("an evaluation", id)),
-        }
+        self.index_of(id, EntityKind::Evaluation)
     }
 
     fn complaint(&self, id: Uuid) -> Result<Index, String> {
-        match self.entity(id) {
-            Some(Entity::Complaint(index)) => Ok(index),
-            _ => Err(unknown("a complaint", id)),
-        }
+        self.index_of(id, EntityKind::Complaint)
     }
 
     /// A member, work unit or organisation exists.
@@ -1093,10 +1092,6 @@ impl Models {
         }
         Ok(())
     }
-}
-
-fn unknown(wanted: &str, id: Uuid) -> String {
-    format!("{id} does not name {wanted}")
 }
 
 /// The year, half and quarter that contain `date`: `["2026", "2026-H2", "2026-Q3"]`.

@@ -3,7 +3,8 @@
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use govrec_store::StoreError;
+use govrec_core::ViolationCode;
+use govrec_store::{BadRequestCode, StoreError};
 use serde::Serialize;
 
 /// A problem response.
@@ -89,7 +90,7 @@ impl From<StoreError> for AppError {
     fn from(error: StoreError) -> AppError {
         match error {
             StoreError::Rejected(violation) => {
-                let status = StatusCode::from_u16(violation.code.http_status()).expect("valid status");
+                let status = violation_status(violation.code);
                 AppError::new(status, violation.code.as_str(), violation.message)
                     .at(Some(violation.index), violation.field)
             }
@@ -100,11 +101,13 @@ impl From<StoreError> for AppError {
                 message,
             } => {
                 let status = match code {
-                    "duplicate_id" => StatusCode::CONFLICT,
-                    "too_many_events" | "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+                    BadRequestCode::DuplicateId => StatusCode::CONFLICT,
+                    BadRequestCode::TooManyEvents | BadRequestCode::PayloadTooLarge => {
+                        StatusCode::PAYLOAD_TOO_LARGE
+                    }
                     _ => StatusCode::BAD_REQUEST,
                 };
-                AppError::new(status, code, message).at(index, field)
+                AppError::new(status, code.as_str(), message).at(index, field)
             }
             StoreError::IdempotencyConflict { index, .. } => {
                 AppError::new(StatusCode::CONFLICT, "idempotency_conflict", error.to_string())
@@ -114,6 +117,41 @@ impl From<StoreError> for AppError {
                 AppError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", error.to_string())
             }
             other => AppError::internal(&other),
+        }
+    }
+}
+
+/// The HTTP status of a broken rule (`docs/api.md`, "Conventions"): a conflict with what the
+/// log already holds is 409, any other broken rule 422.
+pub fn violation_status(code: ViolationCode) -> StatusCode {
+    match code {
+        ViolationCode::DuplicateId | ViolationCode::InvalidTransition => StatusCode::CONFLICT,
+        ViolationCode::UnknownReference
+        | ViolationCode::WrongKind
+        | ViolationCode::InactiveReference
+        | ViolationCode::InvalidField
+        | ViolationCode::RuleViolation => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_conflict_with_the_log_is_409_and_any_other_broken_rule_422() {
+        use ViolationCode::*;
+        let expected = [
+            (UnknownReference, 422),
+            (WrongKind, 422),
+            (InactiveReference, 422),
+            (InvalidField, 422),
+            (InvalidTransition, 409),
+            (DuplicateId, 409),
+            (RuleViolation, 422),
+        ];
+        for (code, status) in expected {
+            assert_eq!(violation_status(code).as_u16(), status, "{code:?}");
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cache;
 pub mod demo;
 pub mod error;
+pub mod redaction;
 pub mod routes;
 pub mod scope;
 pub mod web;
@@ -201,38 +202,13 @@ pub fn state_for(
     }))
 }
 
-/// After a redaction: rebuilds the read models in the background into a new snapshot
-/// generation, which destroys the key of the old generation's snapshots (they held the
-/// erased values, encrypted; `govrec-projections`' snapshot module). Rebuilds are serialised
-/// and coalesced by the model host (`ModelHost::rebuild_coalesced`: a burst of redactions
-/// costs the running rebuild plus one); the current models keep answering meanwhile.
-/// Past answers are forgotten before this returns (the call fsyncs a marker file, so it runs
-/// off the async workers); the rebuild goes on in the background. `erased_from`: the lowest
-/// seq whose values the redactions erase (`ModelHost::forget_past_answers`).
-pub async fn forget_redacted_in_snapshots(state: SharedState, erased_from: u64) {
-    let marking = state.clone();
-    match tokio::task::spawn_blocking(move || marking.models.forget_past_answers(erased_from)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::error!(%error, "marking the snapshots as holding an erased value failed"),
-        Err(error) => tracing::error!(%error, "marking the snapshots as holding an erased value panicked"),
-    }
-    tokio::task::spawn_blocking(move || match state.models.rebuild_coalesced(&state.store) {
-        Ok(Some(report)) => {
-            tracing::info!(records = report.records, "read models rebuilt after a redaction");
-            warm_as_of(&state);
-        }
-        Ok(None) => tracing::debug!("a rebuild that will cover this redaction is already waiting"),
-        Err(error) => tracing::error!(%error, "rebuilding the read models after a redaction failed"),
-    });
-}
-
 /// Prepares the first `as_of` answer's start point and memory in the background, after a
 /// start or a rebuild (`ModelHost::warm_as_of`).
 pub fn spawn_as_of_warmup(state: SharedState) {
     tokio::task::spawn_blocking(move || warm_as_of(&state));
 }
 
-fn warm_as_of(state: &AppState) {
+pub(crate) fn warm_as_of(state: &AppState) {
     match state.models.warm_as_of(&state.store) {
         Ok(warmed) => tracing::debug!(warmed, "as_of answers warmed"),
         Err(error) => {

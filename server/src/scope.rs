@@ -4,12 +4,12 @@
 //! compound, an evaluation off its subject, …) and every area off a county. The county of an
 //! entity is found from its records through the store's entity index and memoised; members
 //! are resolved afresh each time, since a member may move. Events are placed by the entities
-//! they reference ([`anchors`]).
+//! they reference (their [`CountyAnchor`]s, declared with each event type in `govrec-core`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
-use govrec_core::event::{AreaKind, PairingTarget, PartyRef, ServiceProvider};
+use govrec_core::event::CountyAnchor;
 use govrec_core::Event;
 use govrec_store::{Store, StoreError};
 use uuid::Uuid;
@@ -69,15 +69,7 @@ impl Counties {
         if let Event::MemberEnrolled(_) = creation.event {
             return self.member_county(id, &seqs, batch, depth);
         }
-        let mut counties = BTreeSet::new();
-        for anchor in anchors(&creation.event) {
-            if anchor == *id {
-                // Only a county is its own anchor.
-                counties.insert(anchor);
-            } else if let Some(county) = self.of_entity_at_depth(&anchor, batch, depth + 1)? {
-                counties.insert(county);
-            }
-        }
+        let counties = self.of_anchors(&creation.event, batch, depth + 1)?;
         let county = counties.into_iter().next();
         if let Some(county) = county {
             self.stable.write().expect("county lock").insert(*id, county);
@@ -111,20 +103,27 @@ impl Counties {
 
     /// The counties an event touches (empty when none of its references is known yet).
     pub fn of_event(&self, event: &Event, batch: &BatchCounties) -> Result<BTreeSet<Uuid>, StoreError> {
+        self.of_anchors(event, batch, 0)
+    }
+
+    /// The counties of an event's [`CountyAnchor`]s.
+    fn of_anchors(
+        &self,
+        event: &Event,
+        batch: &BatchCounties,
+        depth: usize,
+    ) -> Result<BTreeSet<Uuid>, StoreError> {
         let mut counties = BTreeSet::new();
-        if let Event::AreaRegistered(area) = event {
-            if area.kind == AreaKind::County {
-                counties.insert(area.area_id);
-                return Ok(counties);
-            }
-        }
-        if let Event::WorkUnitRegistered(unit) = event {
-            counties.insert(unit.county_id);
-            return Ok(counties);
-        }
-        for anchor in anchors(event) {
-            if let Some(county) = self.of_entity_at_depth(&anchor, batch, 0)? {
-                counties.insert(county);
+        for anchor in event.county_anchors() {
+            match anchor {
+                CountyAnchor::IsCounty(county) => {
+                    counties.insert(county);
+                }
+                CountyAnchor::Entity(id) => {
+                    if let Some(county) = self.of_entity_at_depth(&id, batch, depth)? {
+                        counties.insert(county);
+                    }
+                }
             }
         }
         Ok(counties)
@@ -179,62 +178,4 @@ impl Counties {
 pub enum ScopeDenied {
     Event { index: usize, county: Uuid },
     Store(StoreError),
-}
-
-/// The entities whose county places an event.
-pub fn anchors(event: &Event) -> Vec<Uuid> {
-    match event {
-        Event::AreaRegistered(e) => match e.kind {
-            AreaKind::County => vec![e.area_id],
-            _ => e.parent_id.into_iter().collect(),
-        },
-        Event::AreaRetired(e) => vec![e.area_id],
-        Event::PartyOrgFounded(e) => e
-            .area_ids
-            .iter()
-            .flatten()
-            .copied()
-            .chain(e.work_unit_id)
-            .collect(),
-        Event::PartyOrgCoverageChanged(e) => std::iter::once(e.org_id)
-            .chain(e.area_ids.iter().copied())
-            .collect(),
-        Event::PartyOrgDissolved(e) => vec![e.org_id],
-        Event::OfficerAppointed(e) => vec![e.org_id],
-        Event::OfficerRelieved(e) => vec![e.org_id],
-        Event::VenueEstablished(e) => vec![e.area_id],
-        Event::ServiceMechanismEstablished(e) => vec![e.area_id],
-        Event::EmergencyPlanFiled(e) => vec![e.area_id],
-        Event::EmergencyDrillHeld(e) => vec![e.plan_id],
-        Event::WorkUnitRegistered(e) => vec![e.county_id],
-        Event::MemberEnrolled(e) => vec![e.home_area_id],
-        Event::MemberUpdated(e) => std::iter::once(e.member_id).chain(e.home_area_id).collect(),
-        Event::MemberRemoved(e) => vec![e.member_id],
-        Event::UnitReported(e) => vec![e.community_id],
-        Event::MemberReported(e) => vec![e.compound_id],
-        Event::ReportWithdrawn(e) => vec![e.area_id],
-        Event::ServiceRendered(e) => vec![
-            e.area_id,
-            match e.by {
-                ServiceProvider::MemberId(id) | ServiceProvider::WorkUnitId(id) => id,
-            },
-        ],
-        Event::PairingEstablished(e) => match &e.to {
-            PairingTarget::Area { area_id, .. } => vec![e.from_id, *area_id],
-            _ => vec![e.from_id],
-        },
-        Event::PairingEnded(e) => vec![e.pairing_id],
-        Event::EvaluationRecorded(e) => vec![match e.subject {
-            PartyRef::MemberId(id) | PartyRef::WorkUnitId(id) | PartyRef::OrgId(id) => id,
-        }],
-        Event::EvaluationAmended(e) => vec![e.evaluation_id],
-        Event::EvaluationRetracted(e) => vec![e.evaluation_id],
-        Event::ComplaintFiled(e) => vec![e.area_id],
-        Event::ComplaintDispatched(e) => vec![e.complaint_id],
-        Event::ComplaintAccepted(e) => vec![e.complaint_id],
-        Event::ComplaintResolved(e) => vec![e.complaint_id],
-        Event::ComplaintRated(e) => vec![e.complaint_id],
-        Event::ComplaintReopened(e) => vec![e.complaint_id],
-        Event::Redacted(_) => vec![],
-    }
 }

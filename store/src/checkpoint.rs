@@ -10,7 +10,7 @@ use base64::Engine;
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-use crate::error::StoreError;
+use crate::error::{BadRequestCode, StoreError};
 use crate::hash::Hash32;
 
 /// The private key's file in the data directory (mode 0600), in the text form of Go's
@@ -136,7 +136,7 @@ impl CheckpointSigner {
                 };
                 if !valid_name(&name) {
                     return Err(StoreError::bad_request(
-                        "invalid_origin",
+                        BadRequestCode::InvalidOrigin,
                         None,
                         None,
                         format!("the log name {name:?} is empty or has whitespace or '+'"),

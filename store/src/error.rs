@@ -15,7 +15,7 @@ pub enum StoreError {
     /// event where one is at fault.
     #[error("{message}")]
     BadRequest {
-        code: &'static str,
+        code: BadRequestCode,
         index: Option<usize>,
         field: Option<String>,
         message: String,
@@ -59,7 +59,7 @@ pub enum StoreError {
 
 impl StoreError {
     pub(crate) fn bad_request(
-        code: &'static str,
+        code: BadRequestCode,
         index: Option<usize>,
         field: Option<&str>,
         message: impl Into<String>,
@@ -69,6 +69,69 @@ impl StoreError {
             index,
             field: field.map(str::to_owned),
             message: message.into(),
+        }
+    }
+}
+
+/// Why a request is malformed ([`StoreError::BadRequest`]); [`BadRequestCode::as_str`] is the
+/// stable word a client matches on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BadRequestCode {
+    /// A batch with no events.
+    EmptyBatch,
+    /// A batch over the limit of events (413).
+    TooManyEvents,
+    /// An event id repeated within one batch (409).
+    DuplicateId,
+    /// An event over `EVENT_BYTES_MAX` in stored form (413).
+    PayloadTooLarge,
+    /// The actor name is empty, too long or not printable.
+    InvalidActor,
+    /// A field of the request is malformed; `field` names it.
+    InvalidField,
+    /// A line of an import is not a record or an event.
+    InvalidLine,
+    /// An event is not a JSON object with a `type`.
+    MalformedEvent,
+    /// An event names a `type` the catalogue does not have.
+    UnknownEventType,
+    /// A checkpoint origin that is not a printable line.
+    InvalidOrigin,
+    /// A proof asks for a record beyond the tree it names.
+    InvalidLeafIndex,
+    /// A proof names tree sizes out of order or zero.
+    InvalidTreeSize,
+    /// A proof or checkpoint names a tree larger than the log.
+    TreeSizeBeyondHead,
+}
+
+impl BadRequestCode {
+    /// The stable snake_case word of the problem's `code`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BadRequestCode::EmptyBatch => "empty_batch",
+            BadRequestCode::TooManyEvents => "too_many_events",
+            BadRequestCode::DuplicateId => "duplicate_id",
+            BadRequestCode::PayloadTooLarge => "payload_too_large",
+            BadRequestCode::InvalidActor => "invalid_actor",
+            BadRequestCode::InvalidField => "invalid_field",
+            BadRequestCode::InvalidLine => "invalid_line",
+            BadRequestCode::MalformedEvent => "malformed_event",
+            BadRequestCode::UnknownEventType => "unknown_event_type",
+            BadRequestCode::InvalidOrigin => "invalid_origin",
+            BadRequestCode::InvalidLeafIndex => "invalid_leaf_index",
+            BadRequestCode::InvalidTreeSize => "invalid_tree_size",
+            BadRequestCode::TreeSizeBeyondHead => "tree_size_beyond_head",
+        }
+    }
+
+    /// The code of an event's JSON form that does not parse.
+    pub fn of_json_error(error: &govrec_core::JsonEventError) -> BadRequestCode {
+        use govrec_core::JsonEventError;
+        match error {
+            JsonEventError::UnknownType(_) => BadRequestCode::UnknownEventType,
+            JsonEventError::NotAnObject | JsonEventError::MissingType => BadRequestCode::MalformedEvent,
+            JsonEventError::NullField { .. } | JsonEventError::Invalid { .. } => BadRequestCode::InvalidField,
         }
     }
 }

@@ -13,26 +13,36 @@
 
 mod batch;
 mod checkpoint;
+mod config;
 mod entity_index;
 mod error;
 mod hash;
+mod head;
 mod log;
 pub mod merkle;
+mod open;
 mod open_state;
+mod pipeline;
 mod record;
+mod redaction;
+mod shared;
 mod sled_open;
+mod staged;
 mod store;
 mod tiles;
 mod transfer;
 mod verify;
 mod wire;
+mod writer;
 
 pub use batch::new_events_from_batch;
 pub use checkpoint::{
     Checkpoint, CheckpointError, CheckpointSigner, NoteVerifier, NOTE_BYTES_MAX, SIGNING_KEY_FILE,
 };
-pub use error::StoreError;
+pub use config::{StoreConfig, EVENT_BYTES_MAX};
+pub use error::{BadRequestCode, StoreError};
 pub use hash::{event_hash, Hash32, Header, EVENT_HASH_CONTEXT, RECORD_HASH_CONTEXT};
+pub use head::{Appended, Head, Receipt};
 pub use log::{
     FaultPoint, Log, LogConfig, BLOCK_BYTES_LIMIT, BLOCK_FORMAT_VERSION, SLED_SEGMENT_BYTES,
     STORE_FORMAT_VERSION,
@@ -43,7 +53,7 @@ pub use record::{
     ACTOR_BYTES_MAX,
 };
 pub use sled_open::{open_sled, remove_uncommitted_snapshots};
-pub use store::{Appended, Head, NewEvent, OpenReport, Receipt, Store, StoreConfig, EVENT_BYTES_MAX};
+pub use store::{NewEvent, OpenReport, Store};
 pub use transfer::{
     export_jsonl, import_jsonl, new_event_from_json, ImportError, ImportKind, ImportReport,
     IMPORT_CHUNK_LINES, IMPORT_LINE_BYTES_MAX,

@@ -22,9 +22,9 @@ use uuid::Uuid;
 use crate::entity_index::EntityIndex;
 use crate::error::StoreError;
 use crate::hash::Hash32;
+use crate::head::Head;
 use crate::log::{sync_directory, PersonalScan};
 use crate::record::RecordedAt;
-use crate::store::Head;
 
 pub const OPEN_STATE_FILE: &str = "open-state";
 const MAGIC: &[u8; 4] = b"GVOS";

@@ -1,7 +1,7 @@
 //! A record of the log: an event with its place (seq), times, actor and hash chain, in the
 //! JSON form of `api.md` / `record-format.md` and in the compact form stored on disk.
 
-use govrec_core::personal::{erase_fields, fill_omitted_in_json, omit_fields_in_json, personal_slot_mut};
+use govrec_core::personal::{erase_fields, fill_omitted_in_json, omit_fields_in_json};
 use govrec_core::stored::decode_event;
 use govrec_core::{event_from_json, event_to_json, Event, EventType};
 use jiff::civil::Date;
@@ -340,7 +340,7 @@ pub fn check_marker(seq: u64, event_type: EventType, redaction: &Redaction) -> R
     }
     let personal = event_type.personal_fields();
     for (index, field) in redaction.fields.iter().enumerate() {
-        if !personal.contains(&field.as_str()) {
+        if !personal.iter().any(|personal| personal.name() == field) {
             return Err(format!(
                 "redaction.fields names {field:?}, not a personal field of {}",
                 event_type.name()
@@ -412,7 +412,7 @@ impl PersonalRef {
         let mut ranges = Vec::new();
         let mut at = self.offset;
         for (field, len) in event_type.personal_fields().iter().zip(&self.lens) {
-            if *len > 0 && fields.iter().any(|name| name == field) {
+            if *len > 0 && fields.iter().any(|name| name == field.name()) {
                 ranges.push((at, u64::from(*len)));
             }
             at += u64::from(*len);
@@ -577,11 +577,12 @@ impl StoredRecord {
                 let erased = self
                     .redaction
                     .as_ref()
-                    .is_some_and(|redaction| redaction.fields.iter().any(|name| name == field));
+                    .is_some_and(|redaction| redaction.fields.iter().any(|name| name == field.name()));
                 if erased || value.is_empty() {
                     continue;
                 }
-                let slot = personal_slot_mut(&mut event, field)
+                let slot = event
+                    .personal_value_mut(*field)
                     .ok_or_else(|| corrupt(format!("personal value for absent field {field}")))?;
                 *slot = String::from_utf8(value.to_vec())
                     .map_err(|_| corrupt(format!("personal value of {field} is not UTF-8")))?;

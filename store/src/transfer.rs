@@ -6,10 +6,11 @@ use std::io::{BufRead, Write};
 
 use serde_json::Value;
 
-use crate::error::StoreError;
+use crate::error::{BadRequestCode, StoreError};
+use crate::head::Head;
 use crate::log::Log;
 use crate::record::{BusinessDate, Record, RecordJson};
-use crate::store::{Head, NewEvent, Store};
+use crate::store::{NewEvent, Store};
 
 /// Lines handed to the writer in one commit during an import.
 pub const IMPORT_CHUNK_LINES: usize = 1000;
@@ -232,7 +233,7 @@ impl Importer<'_> {
 }
 
 fn invalid_line(reason: String) -> StoreError {
-    StoreError::bad_request("invalid_line", None, None, reason)
+    StoreError::bad_request(BadRequestCode::InvalidLine, None, None, reason)
 }
 
 /// Reads an event as clients send it: a catalogue event in JSON form plus optional `id`
@@ -240,7 +241,7 @@ fn invalid_line(reason: String) -> StoreError {
 pub fn new_event_from_json(mut value: Value) -> Result<NewEvent, StoreError> {
     let Some(object) = value.as_object_mut() else {
         return Err(StoreError::bad_request(
-            "malformed_event",
+            BadRequestCode::MalformedEvent,
             None,
             None,
             "an event must be a JSON object",
@@ -249,11 +250,16 @@ pub fn new_event_from_json(mut value: Value) -> Result<NewEvent, StoreError> {
     let id = match object.remove("id") {
         None => None,
         Some(Value::String(text)) => Some(uuid::Uuid::parse_str(&text).map_err(|_| {
-            StoreError::bad_request("invalid_field", None, Some("id"), "id must be a UUID string")
+            StoreError::bad_request(
+                BadRequestCode::InvalidField,
+                None,
+                Some("id"),
+                "id must be a UUID string",
+            )
         })?),
         Some(_) => {
             return Err(StoreError::bad_request(
-                "invalid_field",
+                BadRequestCode::InvalidField,
                 None,
                 Some("id"),
                 "id must be a UUID string",
@@ -264,7 +270,7 @@ pub fn new_event_from_json(mut value: Value) -> Result<NewEvent, StoreError> {
         None => None,
         Some(Value::String(text)) => Some(BusinessDate::parse(&text).ok_or_else(|| {
             StoreError::bad_request(
-                "invalid_field",
+                BadRequestCode::InvalidField,
                 None,
                 Some("occurred_on"),
                 "occurred_on must be a date YYYY-MM-DD",
@@ -272,7 +278,7 @@ pub fn new_event_from_json(mut value: Value) -> Result<NewEvent, StoreError> {
         })?),
         Some(_) => {
             return Err(StoreError::bad_request(
-                "invalid_field",
+                BadRequestCode::InvalidField,
                 None,
                 Some("occurred_on"),
                 "occurred_on must be a date YYYY-MM-DD",
@@ -280,7 +286,7 @@ pub fn new_event_from_json(mut value: Value) -> Result<NewEvent, StoreError> {
         }
     };
     let event = govrec_core::event_from_json(value).map_err(|error| StoreError::BadRequest {
-        code: error.code(),
+        code: BadRequestCode::of_json_error(&error),
         index: None,
         field: error.field().map(str::to_owned),
         message: error.to_string(),

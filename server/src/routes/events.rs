@@ -103,22 +103,10 @@ pub(crate) async fn append_checked(
         }
         Err(ScopeDenied::Store(error)) => return Err(error.into()),
     }
-    // The lowest record the batch's redactions erase values of, if it has any.
-    let erased_from = events
-        .iter()
-        .filter_map(|new| match &new.event {
-            govrec_core::Event::Redacted(redacted) => Some(redacted.target_seq),
-            _ => None,
-        })
-        .min();
-    if let Some(erased_from) = erased_from {
-        // Before the append too: a rebuild starting while it commits must not count as having
-        // seen it, and a crash right after it must not leave the snapshots trusted. (It
-        // fsyncs a marker file, so off the async workers.)
-        let marking = state.clone();
-        crate::routes::models::on_models(move || Ok(marking.models.forget_past_answers(erased_from)?))
-            .await?;
-    }
+    let redaction = match crate::redaction::erased_from(events.iter().map(|new| &new.event)) {
+        Some(erased_from) => Some(crate::redaction::forget_past_answers(state, erased_from).await?),
+        None => None,
+    };
     let appended = match state.store.append_nonblocking(&principal.name, events) {
         Ok(pending) => pending
             .await
@@ -126,9 +114,8 @@ pub(crate) async fn append_checked(
             .and_then(|appended| appended.map_err(AppError::from)),
         Err(error) => Err(error.into()),
     };
-    if let Some(erased_from) = erased_from {
-        // Also when the append failed or was a replay: the rebuild clears the marker again.
-        crate::forget_redacted_in_snapshots(state.clone(), erased_from).await;
+    if let Some(redaction) = redaction {
+        redaction.finish().await;
     }
     let appended = appended?;
     metrics::counter!("govrec_appended_events_total").increment(appended.receipts.len() as u64);

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use govrec_core::event::{AreaKind, AreaRetired};
 use govrec_core::violation::ViolationCode;
-use govrec_store::{NewEvent, RecordedAt, StoreError, Verification};
+use govrec_store::{BadRequestCode, NewEvent, RecordedAt, StoreError, Verification};
 
 use crate::support::*;
 
@@ -99,7 +99,7 @@ fn malformed_batches_are_refused_before_validation() {
     assert!(matches!(
         error,
         StoreError::BadRequest {
-            code: "empty_batch",
+            code: BadRequestCode::EmptyBatch,
             ..
         }
     ));
@@ -110,7 +110,7 @@ fn malformed_batches_are_refused_before_validation() {
     assert!(matches!(
         error,
         StoreError::BadRequest {
-            code: "too_many_events",
+            code: BadRequestCode::TooManyEvents,
             ..
         }
     ));
@@ -123,7 +123,7 @@ fn malformed_batches_are_refused_before_validation() {
         matches!(
             error,
             StoreError::BadRequest {
-                code: "duplicate_id",
+                code: BadRequestCode::DuplicateId,
                 index: Some(1),
                 ..
             }
@@ -134,7 +134,7 @@ fn malformed_batches_are_refused_before_validation() {
     assert!(matches!(
         error,
         StoreError::BadRequest {
-            code: "invalid_actor",
+            code: BadRequestCode::InvalidActor,
             ..
         }
     ));

@@ -3,7 +3,7 @@
 use std::io::Cursor;
 
 use govrec_core::event::AreaRetired;
-use govrec_store::{export_jsonl, import_jsonl, ImportKind, NewEvent, StoreError};
+use govrec_store::{export_jsonl, import_jsonl, BadRequestCode, ImportKind, NewEvent, StoreError};
 
 use crate::support::*;
 
@@ -104,7 +104,7 @@ fn bare_events_are_appended_through_validation() {
         matches!(
             error.error,
             StoreError::BadRequest {
-                code: "unknown_event_type",
+                code: BadRequestCode::UnknownEventType,
                 ..
             }
         ),
