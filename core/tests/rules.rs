@@ -1,5 +1,7 @@
 //! The rules an append must pass, as given events / when a batch / then accepted or refused
-//! with a code, the index of the offending event and the field at fault.
+//! with a code, the index of the offending event and the field at fault: mostly as case tables,
+//! one per part of the domain, each row a case and each table one test that names every failing
+//! row.
 
 use govrec_core::event::*;
 use govrec_core::{State, Violation, ViolationCode};
@@ -37,16 +39,64 @@ const UNKNOWN: Uuid = id(0xdead);
 
 // Given / when / then.
 
-/// The state after `events`, each of which must pass.
-fn given(events: impl IntoIterator<Item = Event>) -> Given {
+/// What a batch should come to: accepted, or refused with a code, the index of the offending
+/// event and the field at fault.
+#[derive(Debug, Clone, Copy)]
+enum Then {
+    Accepted,
+    Refused(ViolationCode, usize, Option<&'static str>),
+}
+
+use Then::{Accepted, Refused};
+
+/// The state after `events`, each appended alone, or which of them was refused.
+fn state_after(events: impl IntoIterator<Item = Event>) -> Result<State, String> {
     let mut state = State::new();
     for (index, event) in events.into_iter().enumerate() {
         let seq = state.next_seq();
         if let Err(violation) = state.check_and_apply(seq, std::slice::from_ref(&event)) {
-            panic!("given event {index} was refused: {violation}");
+            return Err(format!("given event {index} was refused: {violation}"));
         }
     }
-    Given(state)
+    Ok(state)
+}
+
+/// Whether a batch came to what `then` says: `result` is what appending it to `before` gave,
+/// leaving `after`. A refused batch must have a message and leave the state as it was.
+fn judge(then: Then, result: &Result<(), Violation>, before: &State, after: &State) -> Result<(), String> {
+    match (then, result) {
+        (Accepted, Ok(())) => Ok(()),
+        (Accepted, Err(violation)) => Err(format!(
+            "got refused {:?} ({}), expected accepted",
+            (violation.code, violation.index, violation.field.as_deref()),
+            violation.message
+        )),
+        (Refused(code, index, field), Ok(())) => Err(format!(
+            "got accepted, expected refused {:?}",
+            (code, index, field)
+        )),
+        (Refused(code, index, field), Err(violation)) => {
+            let got = (violation.code, violation.index, violation.field.as_deref());
+            if got != (code, index, field) {
+                Err(format!(
+                    "got refused {got:?} ({}), expected refused {:?}",
+                    violation.message,
+                    (code, index, field)
+                ))
+            } else if violation.message.is_empty() {
+                Err(format!("refused {got:?} with an empty message"))
+            } else if after != before {
+                Err("a refused batch changed the state".to_owned())
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The state after `events`, each of which must pass.
+fn given(events: impl IntoIterator<Item = Event>) -> Given {
+    Given(state_after(events).unwrap_or_else(|why| panic!("{why}")))
 }
 
 struct Given(State);
@@ -72,24 +122,80 @@ impl Given {
 }
 
 impl When {
-    fn then_accepted(self) -> State {
-        if let Err(violation) = self.result {
-            panic!("the batch was refused: {violation:?}");
+    fn then(&self, then: Then) {
+        if let Err(why) = judge(then, &self.result, &self.before, &self.after) {
+            panic!("{why}");
         }
+    }
+
+    fn then_accepted(self) -> State {
+        self.then(Accepted);
         self.after
     }
 
-    fn then_refused(self, code: ViolationCode, index: usize, field: Option<&str>) -> Violation {
-        let violation = self.result.expect_err("the batch should be refused");
-        let got = (violation.code, violation.index, violation.field.as_deref());
-        assert_eq!(got, (code, index, field), "{}", violation.message);
-        assert!(!violation.message.is_empty());
-        assert_eq!(
-            self.after, self.before,
-            "a refused batch leaves the state as it was"
-        );
-        violation
+    fn then_refused(self, code: ViolationCode, index: usize, field: Option<&'static str>) -> Violation {
+        self.then(Refused(code, index, field));
+        self.result.unwrap_err()
     }
+}
+
+// Case tables.
+
+/// One row of a case table: given the state after `given`, when `when` is appended as one
+/// batch, then it comes to `then`.
+struct Case {
+    name: String,
+    given: Vec<Event>,
+    when: Vec<Event>,
+    then: Then,
+}
+
+/// A case given the [`world`].
+fn case(name: impl Into<String>, when: impl IntoIterator<Item = Event>, then: Then) -> Case {
+    case_given(name, world(), when, then)
+}
+
+fn case_given(
+    name: impl Into<String>,
+    given: impl IntoIterator<Item = Event>,
+    when: impl IntoIterator<Item = Event>,
+    then: Then,
+) -> Case {
+    Case {
+        name: name.into(),
+        given: given.into_iter().collect(),
+        when: when.into_iter().collect(),
+        then,
+    }
+}
+
+impl Case {
+    fn check(&self) -> Result<(), String> {
+        let before = state_after(self.given.iter().cloned())?;
+        let mut after = before.clone();
+        let result = after.check_and_apply(after.next_seq(), &self.when);
+        judge(self.then, &result, &before, &after)
+    }
+}
+
+/// Checks every case of a table, and then fails naming each case that failed, with what it
+/// got and what was expected.
+fn run(cases: Vec<Case>) {
+    let mut names = std::collections::HashSet::new();
+    for case in &cases {
+        assert!(names.insert(&case.name), "two cases are named {:?}", case.name);
+    }
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|case| case.check().err().map(|why| format!("{}: {why}", case.name)))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n  {}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n  ")
+    );
 }
 
 // Events.
@@ -424,43 +530,6 @@ mod areas {
         assert_eq!(state.county_of(BUILDING), Some(NEW));
     }
 
-    #[test]
-    fn a_parent_must_exist() {
-        given(world())
-            .when([filler(), child(NEW, AreaKind::Compound, UNKNOWN)])
-            .then_refused(UnknownReference, 1, Some("parent_id"));
-    }
-
-    #[test]
-    fn a_parent_must_be_the_level_above() {
-        given(world())
-            .when([filler(), filler(), child(NEW, AreaKind::Compound, TOWN)])
-            .then_refused(WrongKind, 2, Some("parent_id"));
-        given(world())
-            .when([child(NEW, AreaKind::Town, TOWN)])
-            .then_refused(WrongKind, 0, Some("parent_id"));
-    }
-
-    #[test]
-    fn a_parent_that_is_not_an_area_is_the_wrong_kind() {
-        given(world())
-            .when([filler(), child(NEW, AreaKind::Compound, RESIDENT)])
-            .then_refused(WrongKind, 1, Some("parent_id"));
-    }
-
-    #[test]
-    fn a_parent_must_be_live() {
-        given(world_and([retire(COMMUNITY)]))
-            .when([
-                filler_in(OTHER_COMMUNITY),
-                child(NEW, AreaKind::Compound, COMMUNITY),
-            ])
-            .then_refused(InactiveReference, 1, Some("parent_id"));
-        given(world_and([retire(COMPOUND_2)]))
-            .when([filler(), child(NEW, AreaKind::Building, COMPOUND_2)])
-            .then_refused(InactiveReference, 1, Some("parent_id"));
-    }
-
     fn filler_in(area_id: Uuid) -> Event {
         ServiceMechanismEstablished {
             area_id,
@@ -471,132 +540,213 @@ mod areas {
     }
 
     #[test]
-    fn retiring_an_area_retires_everything_below_it() {
-        given(world_and([retire(TOWN)]))
-            .when([VenueEstablished {
-                venue_id: NEW,
-                area_id: COMPOUND,
-                name: "党群服务站".to_owned(),
-                area_m2: 80,
-                source: VenueSource::Built,
-            }
-            .into()])
-            .then_refused(InactiveReference, 0, Some("area_id"));
-        given(world_and([retire(COMPOUND)]))
-            .when([retire(BUILDING)])
-            .then_refused(InvalidTransition, 0, None);
-    }
-
-    #[test]
-    fn only_a_county_has_no_parent() {
-        given(world())
-            .when([filler(), area(NEW, AreaKind::County, Some(OTHER_COUNTY)).into()])
-            .then_refused(InvalidField, 1, Some("parent_id"));
-        given(world())
-            .when([filler(), area(NEW, AreaKind::Town, None).into()])
-            .then_refused(InvalidField, 1, Some("parent_id"));
-    }
-
-    #[test]
-    fn compound_extras_are_for_compounds_only() {
-        let with_households = AreaRegistered {
-            households: Some(10),
-            ..area(NEW, AreaKind::Community, Some(TOWN))
-        };
-        given(world())
-            .when([filler(), with_households.into()])
-            .then_refused(InvalidField, 1, Some("households"));
-        let with_kind = AreaRegistered {
-            compound_kind: Some(CompoundKind::WorkUnit),
-            ..area(NEW, AreaKind::Building, Some(COMPOUND))
-        };
-        given(world()).when([filler(), with_kind.into()]).then_refused(
-            InvalidField,
-            1,
-            Some("compound_kind"),
-        );
-        let with_management = AreaRegistered {
-            has_property_management: Some(true),
-            ..area(NEW, AreaKind::Town, Some(COUNTY))
-        };
-        given(world()).when([with_management.into()]).then_refused(
-            InvalidField,
-            0,
-            Some("has_property_management"),
-        );
-    }
-
-    #[test]
-    fn a_building_needs_at_least_one_unit_and_nothing_else_has_units() {
-        let without = AreaRegistered {
-            units: None,
-            ..area(NEW, AreaKind::Building, Some(COMPOUND))
-        };
-        given(world())
-            .when([filler(), without.into()])
-            .then_refused(InvalidField, 1, Some("units"));
-        let zero = AreaRegistered {
-            units: Some(0),
-            ..area(NEW, AreaKind::Building, Some(COMPOUND))
-        };
-        given(world())
-            .when([filler(), filler(), zero.into()])
-            .then_refused(InvalidField, 2, Some("units"));
-        let compound = AreaRegistered {
-            units: Some(3),
-            ..area(NEW, AreaKind::Compound, Some(COMMUNITY))
-        };
-        given(world())
-            .when([filler(), compound.into()])
-            .then_refused(InvalidField, 1, Some("units"));
-        let one = AreaRegistered {
-            units: Some(1),
-            ..area(NEW, AreaKind::Building, Some(COMPOUND))
-        };
-        given(world()).when([one.into()]).then_accepted();
-    }
-
-    #[test]
-    fn a_name_is_not_blank_and_at_most_200_characters() {
-        let blank = AreaRegistered {
-            name: " \t".to_owned(),
-            ..area(NEW, AreaKind::County, None)
-        };
-        given(world())
-            .when([filler(), blank.into()])
-            .then_refused(InvalidField, 1, Some("name"));
-        let long = AreaRegistered {
-            name: "县".repeat(201),
-            ..area(NEW, AreaKind::County, None)
-        };
-        given(world())
-            .when([filler(), long.into()])
-            .then_refused(InvalidField, 1, Some("name"));
-        let longest = AreaRegistered {
-            name: "县".repeat(200),
-            ..area(NEW, AreaKind::County, None)
-        };
-        given(world()).when([longest.into()]).then_accepted();
-    }
-
-    #[test]
-    fn retiring_needs_a_live_known_area_and_a_reason() {
-        given(world())
-            .when([filler(), retire(UNKNOWN)])
-            .then_refused(UnknownReference, 1, Some("area_id"));
-        given(world())
-            .when([filler(), retire(WORKER)])
-            .then_refused(WrongKind, 1, Some("area_id"));
-        given(world())
-            .when([retire(COMPOUND_2), retire(COMPOUND_2)])
-            .then_refused(InvalidTransition, 1, None);
-        let no_reason = AreaRetired {
-            area_id: COMPOUND_2,
-            reason: String::new(),
-        };
-        given(world())
-            .when([filler(), no_reason.into()])
-            .then_refused(InvalidField, 1, Some("reason"));
+    fn cases() {
+        let new = |kind, parent_id| area(NEW, kind, parent_id);
+        run(vec![
+            case(
+                "a_parent_must_exist",
+                [filler(), child(NEW, AreaKind::Compound, UNKNOWN)],
+                Refused(UnknownReference, 1, Some("parent_id")),
+            ),
+            case(
+                "a_parent_must_be_the_level_above: a compound under a town",
+                [filler(), filler(), child(NEW, AreaKind::Compound, TOWN)],
+                Refused(WrongKind, 2, Some("parent_id")),
+            ),
+            case(
+                "a_parent_must_be_the_level_above: a town under a town",
+                [child(NEW, AreaKind::Town, TOWN)],
+                Refused(WrongKind, 0, Some("parent_id")),
+            ),
+            case(
+                "a_parent_that_is_not_an_area_is_the_wrong_kind",
+                [filler(), child(NEW, AreaKind::Compound, RESIDENT)],
+                Refused(WrongKind, 1, Some("parent_id")),
+            ),
+            case_given(
+                "a_parent_must_be_live: a retired community",
+                world_and([retire(COMMUNITY)]),
+                [
+                    filler_in(OTHER_COMMUNITY),
+                    child(NEW, AreaKind::Compound, COMMUNITY),
+                ],
+                Refused(InactiveReference, 1, Some("parent_id")),
+            ),
+            case_given(
+                "a_parent_must_be_live: a retired compound",
+                world_and([retire(COMPOUND_2)]),
+                [filler(), child(NEW, AreaKind::Building, COMPOUND_2)],
+                Refused(InactiveReference, 1, Some("parent_id")),
+            ),
+            case_given(
+                "retiring_an_area_retires_everything_below_it: a venue under a retired town",
+                world_and([retire(TOWN)]),
+                [VenueEstablished {
+                    venue_id: NEW,
+                    area_id: COMPOUND,
+                    name: "党群服务站".to_owned(),
+                    area_m2: 80,
+                    source: VenueSource::Built,
+                }
+                .into()],
+                Refused(InactiveReference, 0, Some("area_id")),
+            ),
+            case_given(
+                "retiring_an_area_retires_everything_below_it: the building of a retired compound",
+                world_and([retire(COMPOUND)]),
+                [retire(BUILDING)],
+                Refused(InvalidTransition, 0, None),
+            ),
+            case(
+                "only_a_county_has_no_parent: a county with a parent",
+                [filler(), new(AreaKind::County, Some(OTHER_COUNTY)).into()],
+                Refused(InvalidField, 1, Some("parent_id")),
+            ),
+            case(
+                "only_a_county_has_no_parent: a town without one",
+                [filler(), new(AreaKind::Town, None).into()],
+                Refused(InvalidField, 1, Some("parent_id")),
+            ),
+            case(
+                "compound_extras_are_for_compounds_only: households of a community",
+                [
+                    filler(),
+                    AreaRegistered {
+                        households: Some(10),
+                        ..new(AreaKind::Community, Some(TOWN))
+                    }
+                    .into(),
+                ],
+                Refused(InvalidField, 1, Some("households")),
+            ),
+            case(
+                "compound_extras_are_for_compounds_only: the compound kind of a building",
+                [
+                    filler(),
+                    AreaRegistered {
+                        compound_kind: Some(CompoundKind::WorkUnit),
+                        ..new(AreaKind::Building, Some(COMPOUND))
+                    }
+                    .into(),
+                ],
+                Refused(InvalidField, 1, Some("compound_kind")),
+            ),
+            case(
+                "compound_extras_are_for_compounds_only: property management of a town",
+                [AreaRegistered {
+                    has_property_management: Some(true),
+                    ..new(AreaKind::Town, Some(COUNTY))
+                }
+                .into()],
+                Refused(InvalidField, 0, Some("has_property_management")),
+            ),
+            case(
+                "a_building_needs_at_least_one_unit_and_nothing_else_has_units: a building without",
+                [
+                    filler(),
+                    AreaRegistered {
+                        units: None,
+                        ..new(AreaKind::Building, Some(COMPOUND))
+                    }
+                    .into(),
+                ],
+                Refused(InvalidField, 1, Some("units")),
+            ),
+            case(
+                "a_building_needs_at_least_one_unit_and_nothing_else_has_units: a building with 0",
+                [
+                    filler(),
+                    filler(),
+                    AreaRegistered {
+                        units: Some(0),
+                        ..new(AreaKind::Building, Some(COMPOUND))
+                    }
+                    .into(),
+                ],
+                Refused(InvalidField, 2, Some("units")),
+            ),
+            case(
+                "a_building_needs_at_least_one_unit_and_nothing_else_has_units: a compound with 3",
+                [
+                    filler(),
+                    AreaRegistered {
+                        units: Some(3),
+                        ..new(AreaKind::Compound, Some(COMMUNITY))
+                    }
+                    .into(),
+                ],
+                Refused(InvalidField, 1, Some("units")),
+            ),
+            case(
+                "a_building_needs_at_least_one_unit_and_nothing_else_has_units: a building with 1",
+                [AreaRegistered {
+                    units: Some(1),
+                    ..new(AreaKind::Building, Some(COMPOUND))
+                }
+                .into()],
+                Accepted,
+            ),
+            case(
+                "a_name_is_not_blank_and_at_most_200_characters: blank",
+                [
+                    filler(),
+                    AreaRegistered {
+                        name: " \t".to_owned(),
+                        ..new(AreaKind::County, None)
+                    }
+                    .into(),
+                ],
+                Refused(InvalidField, 1, Some("name")),
+            ),
+            case(
+                "a_name_is_not_blank_and_at_most_200_characters: 201 characters",
+                [
+                    filler(),
+                    AreaRegistered {
+                        name: "县".repeat(201),
+                        ..new(AreaKind::County, None)
+                    }
+                    .into(),
+                ],
+                Refused(InvalidField, 1, Some("name")),
+            ),
+            case(
+                "a_name_is_not_blank_and_at_most_200_characters: 200 characters",
+                [AreaRegistered {
+                    name: "县".repeat(200),
+                    ..new(AreaKind::County, None)
+                }
+                .into()],
+                Accepted,
+            ),
+            case(
+                "retiring_needs_a_live_known_area_and_a_reason: an unknown area",
+                [filler(), retire(UNKNOWN)],
+                Refused(UnknownReference, 1, Some("area_id")),
+            ),
+            case(
+                "retiring_needs_a_live_known_area_and_a_reason: a member",
+                [filler(), retire(WORKER)],
+                Refused(WrongKind, 1, Some("area_id")),
+            ),
+            case(
+                "retiring_needs_a_live_known_area_and_a_reason: twice",
+                [retire(COMPOUND_2), retire(COMPOUND_2)],
+                Refused(InvalidTransition, 1, None),
+            ),
+            case(
+                "retiring_needs_a_live_known_area_and_a_reason: no reason",
+                [
+                    filler(),
+                    AreaRetired {
+                        area_id: COMPOUND_2,
+                        reason: String::new(),
+                    }
+                    .into(),
+                ],
+                Refused(InvalidField, 1, Some("reason")),
+            ),
+        ]);
     }
 
     #[test]
@@ -613,179 +763,225 @@ mod areas {
 mod organisations {
     use super::*;
 
-    #[test]
-    fn each_kind_covers_its_own_level() {
-        given(world())
-            .when([
-                org(NEW, OrgKind::GridBranch, &[COMPOUND, COMPOUND_2]).into(),
-                org(NEW_2, OrgKind::BuildingGroup, &[BUILDING]).into(),
-                work_unit_org(id(0x903), WORK_UNIT).into(),
-            ])
-            .then_accepted();
-        given(world())
-            .when([
-                filler(),
-                org(NEW, OrgKind::CommunityCommittee, &[COMPOUND]).into(),
-            ])
-            .then_refused(WrongKind, 1, Some("area_ids"));
-        given(world())
-            .when([
-                filler(),
-                org(NEW, OrgKind::GridBranch, &[COMPOUND, BUILDING]).into(),
-            ])
-            .then_refused(WrongKind, 1, Some("area_ids"));
-        given(world())
-            .when([filler(), org(NEW, OrgKind::BuildingGroup, &[COMPOUND]).into()])
-            .then_refused(WrongKind, 1, Some("area_ids"));
+    fn change(org_id: Uuid, area_ids: &[Uuid]) -> Event {
+        PartyOrgCoverageChanged {
+            org_id,
+            area_ids: area_ids.to_vec(),
+        }
+        .into()
     }
 
     #[test]
-    fn a_compound_branch_covers_exactly_one_compound() {
-        given(world())
-            .when([
-                filler(),
-                org(NEW, OrgKind::CompoundBranch, &[COMPOUND, COMPOUND_2]).into(),
-            ])
-            .then_refused(InvalidField, 1, Some("area_ids"));
-        given(world())
-            .when([filler(), filler(), org(NEW, OrgKind::CompoundBranch, &[]).into()])
-            .then_refused(InvalidField, 2, Some("area_ids"));
-    }
-
-    #[test]
-    fn grid_branches_committees_and_groups_cover_at_least_one_area() {
+    fn cases() {
+        let with_parent = |parent| -> Event {
+            PartyOrgFounded {
+                parent_org_id: Some(parent),
+                ..org(NEW, OrgKind::CompoundBranch, &[COMPOUND_2])
+            }
+            .into()
+        };
+        let mut cases = vec![
+            case(
+                "each_kind_covers_its_own_level: at its level",
+                [
+                    org(NEW, OrgKind::GridBranch, &[COMPOUND, COMPOUND_2]).into(),
+                    org(NEW_2, OrgKind::BuildingGroup, &[BUILDING]).into(),
+                    work_unit_org(id(0x903), WORK_UNIT).into(),
+                ],
+                Accepted,
+            ),
+            case(
+                "each_kind_covers_its_own_level: a committee over a compound",
+                [
+                    filler(),
+                    org(NEW, OrgKind::CommunityCommittee, &[COMPOUND]).into(),
+                ],
+                Refused(WrongKind, 1, Some("area_ids")),
+            ),
+            case(
+                "each_kind_covers_its_own_level: a grid branch over a building",
+                [
+                    filler(),
+                    org(NEW, OrgKind::GridBranch, &[COMPOUND, BUILDING]).into(),
+                ],
+                Refused(WrongKind, 1, Some("area_ids")),
+            ),
+            case(
+                "each_kind_covers_its_own_level: a building group over a compound",
+                [filler(), org(NEW, OrgKind::BuildingGroup, &[COMPOUND]).into()],
+                Refused(WrongKind, 1, Some("area_ids")),
+            ),
+            case(
+                "a_compound_branch_covers_exactly_one_compound: two",
+                [
+                    filler(),
+                    org(NEW, OrgKind::CompoundBranch, &[COMPOUND, COMPOUND_2]).into(),
+                ],
+                Refused(InvalidField, 1, Some("area_ids")),
+            ),
+            case(
+                "a_compound_branch_covers_exactly_one_compound: none",
+                [filler(), filler(), org(NEW, OrgKind::CompoundBranch, &[]).into()],
+                Refused(InvalidField, 2, Some("area_ids")),
+            ),
+            case(
+                "covered_areas_exist_are_live_and_are_listed_once: an unknown area",
+                [
+                    filler(),
+                    org(NEW, OrgKind::GridBranch, &[COMPOUND, UNKNOWN]).into(),
+                ],
+                Refused(UnknownReference, 1, Some("area_ids")),
+            ),
+            case_given(
+                "covered_areas_exist_are_live_and_are_listed_once: a retired area",
+                world_and([retire(COMPOUND_2)]),
+                [
+                    filler(),
+                    org(NEW, OrgKind::GridBranch, &[COMPOUND, COMPOUND_2]).into(),
+                ],
+                Refused(InactiveReference, 1, Some("area_ids")),
+            ),
+            case(
+                "covered_areas_exist_are_live_and_are_listed_once: an area twice",
+                [
+                    filler(),
+                    org(NEW, OrgKind::GridBranch, &[COMPOUND, COMPOUND]).into(),
+                ],
+                Refused(InvalidField, 1, Some("area_ids")),
+            ),
+            case(
+                "a_work_unit_org_names_a_live_work_unit_and_no_areas: no work unit",
+                [
+                    filler(),
+                    PartyOrgFounded {
+                        work_unit_id: None,
+                        ..work_unit_org(NEW, WORK_UNIT)
+                    }
+                    .into(),
+                ],
+                Refused(InvalidField, 1, Some("work_unit_id")),
+            ),
+            case(
+                "a_work_unit_org_names_a_live_work_unit_and_no_areas: with areas",
+                [
+                    filler(),
+                    PartyOrgFounded {
+                        area_ids: Some(vec![COMPOUND]),
+                        ..work_unit_org(NEW, WORK_UNIT)
+                    }
+                    .into(),
+                ],
+                Refused(InvalidField, 1, Some("area_ids")),
+            ),
+            case(
+                "a_work_unit_org_names_a_live_work_unit_and_no_areas: an unknown work unit",
+                [filler(), work_unit_org(NEW, UNKNOWN).into()],
+                Refused(UnknownReference, 1, Some("work_unit_id")),
+            ),
+            case(
+                "a_work_unit_org_names_a_live_work_unit_and_no_areas: a member as work unit",
+                [filler(), work_unit_org(NEW, WORKER).into()],
+                Refused(WrongKind, 1, Some("work_unit_id")),
+            ),
+            case(
+                "only_a_work_unit_org_names_a_work_unit",
+                [
+                    filler(),
+                    PartyOrgFounded {
+                        work_unit_id: Some(WORK_UNIT),
+                        ..org(NEW, OrgKind::CompoundBranch, &[COMPOUND_2])
+                    }
+                    .into(),
+                ],
+                Refused(InvalidField, 1, Some("work_unit_id")),
+            ),
+            case(
+                "a_parent_organisation_is_a_live_organisation: a live one",
+                [with_parent(COMMITTEE)],
+                Accepted,
+            ),
+            case(
+                "a_parent_organisation_is_a_live_organisation: an unknown one",
+                [filler(), with_parent(UNKNOWN)],
+                Refused(UnknownReference, 1, Some("parent_org_id")),
+            ),
+            case(
+                "a_parent_organisation_is_a_live_organisation: an area",
+                [filler(), with_parent(COMMUNITY)],
+                Refused(WrongKind, 1, Some("parent_org_id")),
+            ),
+            case(
+                "a_parent_organisation_is_a_live_organisation: a dissolved one",
+                [dissolve(COMMITTEE), with_parent(COMMITTEE)],
+                Refused(InactiveReference, 1, Some("parent_org_id")),
+            ),
+            case(
+                "coverage_changes_follow_the_same_rules: to another compound",
+                [change(BRANCH, &[COMPOUND_2])],
+                Accepted,
+            ),
+            case(
+                "coverage_changes_follow_the_same_rules: a branch to two compounds",
+                [filler(), change(BRANCH, &[COMPOUND, COMPOUND_2])],
+                Refused(InvalidField, 1, Some("area_ids")),
+            ),
+            case(
+                "coverage_changes_follow_the_same_rules: a committee to a compound",
+                [filler(), change(COMMITTEE, &[COMPOUND])],
+                Refused(WrongKind, 1, Some("area_ids")),
+            ),
+            case(
+                "coverage_changes_follow_the_same_rules: an unknown organisation",
+                [filler(), change(UNKNOWN, &[COMPOUND])],
+                Refused(UnknownReference, 1, Some("org_id")),
+            ),
+            case(
+                "coverage_changes_follow_the_same_rules: a dissolved organisation",
+                [dissolve(BRANCH), change(BRANCH, &[COMPOUND])],
+                Refused(InactiveReference, 1, Some("org_id")),
+            ),
+            case_given(
+                "coverage_changes_follow_the_same_rules: a work unit org to a compound",
+                world_and([work_unit_org(NEW, WORK_UNIT).into()]),
+                [filler(), change(NEW, &[COMPOUND])],
+                Refused(InvalidField, 1, Some("area_ids")),
+            ),
+            case(
+                "an_organisation_is_dissolved_once: twice",
+                [filler(), dissolve(BRANCH), dissolve(BRANCH)],
+                Refused(InvalidTransition, 2, None),
+            ),
+            case(
+                "an_organisation_is_dissolved_once: an area",
+                [filler(), dissolve(COMPOUND)],
+                Refused(WrongKind, 1, Some("org_id")),
+            ),
+        ];
         for kind in [
             OrgKind::GridBranch,
             OrgKind::CommunityCommittee,
             OrgKind::BuildingGroup,
         ] {
-            given(world())
-                .when([filler(), org(NEW, kind, &[]).into()])
-                .then_refused(InvalidField, 1, Some("area_ids"));
-            let absent = PartyOrgFounded {
-                area_ids: None,
-                ..org(NEW, kind, &[])
-            };
-            given(world())
-                .when([filler(), absent.into()])
-                .then_refused(InvalidField, 1, Some("area_ids"));
+            let name = "grid_branches_committees_and_groups_cover_at_least_one_area";
+            cases.push(case(
+                format!("{name}: {kind:?} with no areas"),
+                [filler(), org(NEW, kind, &[]).into()],
+                Refused(InvalidField, 1, Some("area_ids")),
+            ));
+            cases.push(case(
+                format!("{name}: {kind:?} without area_ids"),
+                [
+                    filler(),
+                    PartyOrgFounded {
+                        area_ids: None,
+                        ..org(NEW, kind, &[])
+                    }
+                    .into(),
+                ],
+                Refused(InvalidField, 1, Some("area_ids")),
+            ));
         }
-    }
-
-    #[test]
-    fn covered_areas_exist_are_live_and_are_listed_once() {
-        given(world())
-            .when([
-                filler(),
-                org(NEW, OrgKind::GridBranch, &[COMPOUND, UNKNOWN]).into(),
-            ])
-            .then_refused(UnknownReference, 1, Some("area_ids"));
-        given(world_and([retire(COMPOUND_2)]))
-            .when([
-                filler(),
-                org(NEW, OrgKind::GridBranch, &[COMPOUND, COMPOUND_2]).into(),
-            ])
-            .then_refused(InactiveReference, 1, Some("area_ids"));
-        given(world())
-            .when([
-                filler(),
-                org(NEW, OrgKind::GridBranch, &[COMPOUND, COMPOUND]).into(),
-            ])
-            .then_refused(InvalidField, 1, Some("area_ids"));
-    }
-
-    #[test]
-    fn a_work_unit_org_names_a_live_work_unit_and_no_areas() {
-        let without = PartyOrgFounded {
-            work_unit_id: None,
-            ..work_unit_org(NEW, WORK_UNIT)
-        };
-        given(world())
-            .when([filler(), without.into()])
-            .then_refused(InvalidField, 1, Some("work_unit_id"));
-        let with_areas = PartyOrgFounded {
-            area_ids: Some(vec![COMPOUND]),
-            ..work_unit_org(NEW, WORK_UNIT)
-        };
-        given(world())
-            .when([filler(), with_areas.into()])
-            .then_refused(InvalidField, 1, Some("area_ids"));
-        given(world())
-            .when([filler(), work_unit_org(NEW, UNKNOWN).into()])
-            .then_refused(UnknownReference, 1, Some("work_unit_id"));
-        given(world())
-            .when([filler(), work_unit_org(NEW, WORKER).into()])
-            .then_refused(WrongKind, 1, Some("work_unit_id"));
-    }
-
-    #[test]
-    fn only_a_work_unit_org_names_a_work_unit() {
-        let branch = PartyOrgFounded {
-            work_unit_id: Some(WORK_UNIT),
-            ..org(NEW, OrgKind::CompoundBranch, &[COMPOUND_2])
-        };
-        given(world())
-            .when([filler(), branch.into()])
-            .then_refused(InvalidField, 1, Some("work_unit_id"));
-    }
-
-    #[test]
-    fn a_parent_organisation_is_a_live_organisation() {
-        let with_parent = |parent| PartyOrgFounded {
-            parent_org_id: Some(parent),
-            ..org(NEW, OrgKind::CompoundBranch, &[COMPOUND_2])
-        };
-        given(world())
-            .when([with_parent(COMMITTEE).into()])
-            .then_accepted();
-        given(world())
-            .when([filler(), with_parent(UNKNOWN).into()])
-            .then_refused(UnknownReference, 1, Some("parent_org_id"));
-        given(world())
-            .when([filler(), with_parent(COMMUNITY).into()])
-            .then_refused(WrongKind, 1, Some("parent_org_id"));
-        given(world())
-            .when([dissolve(COMMITTEE), with_parent(COMMITTEE).into()])
-            .then_refused(InactiveReference, 1, Some("parent_org_id"));
-    }
-
-    #[test]
-    fn coverage_changes_follow_the_same_rules() {
-        let change = |org_id, area_ids: &[Uuid]| -> Event {
-            PartyOrgCoverageChanged {
-                org_id,
-                area_ids: area_ids.to_vec(),
-            }
-            .into()
-        };
-        given(world())
-            .when([change(BRANCH, &[COMPOUND_2])])
-            .then_accepted();
-        given(world())
-            .when([filler(), change(BRANCH, &[COMPOUND, COMPOUND_2])])
-            .then_refused(InvalidField, 1, Some("area_ids"));
-        given(world())
-            .when([filler(), change(COMMITTEE, &[COMPOUND])])
-            .then_refused(WrongKind, 1, Some("area_ids"));
-        given(world())
-            .when([filler(), change(UNKNOWN, &[COMPOUND])])
-            .then_refused(UnknownReference, 1, Some("org_id"));
-        given(world())
-            .when([dissolve(BRANCH), change(BRANCH, &[COMPOUND])])
-            .then_refused(InactiveReference, 1, Some("org_id"));
-        given(world_and([work_unit_org(NEW, WORK_UNIT).into()]))
-            .when([filler(), change(NEW, &[COMPOUND])])
-            .then_refused(InvalidField, 1, Some("area_ids"));
-    }
-
-    #[test]
-    fn an_organisation_is_dissolved_once() {
-        given(world())
-            .when([filler(), dissolve(BRANCH), dissolve(BRANCH)])
-            .then_refused(InvalidTransition, 2, None);
-        given(world())
-            .when([filler(), dissolve(COMPOUND)])
-            .then_refused(WrongKind, 1, Some("org_id"));
+        run(cases);
     }
 }
 
@@ -793,84 +989,98 @@ mod officers {
     use super::*;
 
     #[test]
-    fn a_live_member_is_appointed_to_a_live_organisation() {
-        given(world())
-            .when([appoint(BRANCH, RESIDENT, OfficerRole::Secretary)])
-            .then_accepted();
-        given(world())
-            .when([
-                dissolve(BRANCH),
-                appoint(BRANCH, RESIDENT, OfficerRole::Secretary),
-            ])
-            .then_refused(InactiveReference, 1, Some("org_id"));
-        given(world())
-            .when([
-                remove(RESIDENT),
-                appoint(BRANCH, RESIDENT, OfficerRole::Secretary),
-            ])
-            .then_refused(InactiveReference, 1, Some("member_id"));
-        given(world())
-            .when([filler(), appoint(BRANCH, WORK_UNIT, OfficerRole::CommitteeMember)])
-            .then_refused(WrongKind, 1, Some("member_id"));
-        given(world())
-            .when([filler(), appoint(UNKNOWN, RESIDENT, OfficerRole::CommitteeMember)])
-            .then_refused(UnknownReference, 1, Some("org_id"));
-    }
-
-    #[test]
-    fn a_member_holds_one_office_per_organisation() {
-        given(world())
-            .when([
-                appoint(BRANCH, RESIDENT, OfficerRole::DeputySecretary),
-                appoint(BRANCH, RESIDENT, OfficerRole::CommitteeMember),
-            ])
-            .then_refused(RuleViolation, 1, Some("member_id"));
-        given(world())
-            .when([
-                appoint(BRANCH, RESIDENT, OfficerRole::CommitteeMember),
-                appoint(COMMITTEE, RESIDENT, OfficerRole::CommitteeMember),
-            ])
-            .then_accepted();
-    }
-
-    #[test]
-    fn an_organisation_has_one_secretary_at_a_time() {
-        given(world())
-            .when([
-                appoint(BRANCH, RESIDENT, OfficerRole::Secretary),
-                appoint(BRANCH, WORKER, OfficerRole::Secretary),
-            ])
-            .then_refused(RuleViolation, 1, Some("role"));
-        given(world())
-            .when([
-                appoint(BRANCH, RESIDENT, OfficerRole::Secretary),
-                relieve(BRANCH, RESIDENT),
-                appoint(BRANCH, WORKER, OfficerRole::Secretary),
-            ])
-            .then_accepted();
-    }
-
-    #[test]
-    fn only_a_current_officer_is_relieved() {
-        given(world())
-            .when([filler(), relieve(BRANCH, RESIDENT)])
-            .then_refused(InvalidTransition, 1, None);
-        given(world_and([appoint(BRANCH, RESIDENT, OfficerRole::Secretary)]))
-            .when([relieve(BRANCH, RESIDENT), relieve(BRANCH, RESIDENT)])
-            .then_refused(InvalidTransition, 1, None);
-        given(world())
-            .when([filler(), relieve(BRANCH, UNKNOWN)])
-            .then_refused(UnknownReference, 1, Some("member_id"));
-    }
-
-    #[test]
-    fn an_officer_can_be_relieved_after_the_member_is_removed() {
-        given(world_and([
-            appoint(BRANCH, RESIDENT, OfficerRole::Secretary),
-            remove(RESIDENT),
-        ]))
-        .when([relieve(BRANCH, RESIDENT)])
-        .then_accepted();
+    fn cases() {
+        run(vec![
+            case(
+                "a_live_member_is_appointed_to_a_live_organisation: both live",
+                [appoint(BRANCH, RESIDENT, OfficerRole::Secretary)],
+                Accepted,
+            ),
+            case(
+                "a_live_member_is_appointed_to_a_live_organisation: a dissolved organisation",
+                [
+                    dissolve(BRANCH),
+                    appoint(BRANCH, RESIDENT, OfficerRole::Secretary),
+                ],
+                Refused(InactiveReference, 1, Some("org_id")),
+            ),
+            case(
+                "a_live_member_is_appointed_to_a_live_organisation: a removed member",
+                [
+                    remove(RESIDENT),
+                    appoint(BRANCH, RESIDENT, OfficerRole::Secretary),
+                ],
+                Refused(InactiveReference, 1, Some("member_id")),
+            ),
+            case(
+                "a_live_member_is_appointed_to_a_live_organisation: a work unit as member",
+                [filler(), appoint(BRANCH, WORK_UNIT, OfficerRole::CommitteeMember)],
+                Refused(WrongKind, 1, Some("member_id")),
+            ),
+            case(
+                "a_live_member_is_appointed_to_a_live_organisation: an unknown organisation",
+                [filler(), appoint(UNKNOWN, RESIDENT, OfficerRole::CommitteeMember)],
+                Refused(UnknownReference, 1, Some("org_id")),
+            ),
+            case(
+                "a_member_holds_one_office_per_organisation: two in one",
+                [
+                    appoint(BRANCH, RESIDENT, OfficerRole::DeputySecretary),
+                    appoint(BRANCH, RESIDENT, OfficerRole::CommitteeMember),
+                ],
+                Refused(RuleViolation, 1, Some("member_id")),
+            ),
+            case(
+                "a_member_holds_one_office_per_organisation: one in each of two",
+                [
+                    appoint(BRANCH, RESIDENT, OfficerRole::CommitteeMember),
+                    appoint(COMMITTEE, RESIDENT, OfficerRole::CommitteeMember),
+                ],
+                Accepted,
+            ),
+            case(
+                "an_organisation_has_one_secretary_at_a_time: a second",
+                [
+                    appoint(BRANCH, RESIDENT, OfficerRole::Secretary),
+                    appoint(BRANCH, WORKER, OfficerRole::Secretary),
+                ],
+                Refused(RuleViolation, 1, Some("role")),
+            ),
+            case(
+                "an_organisation_has_one_secretary_at_a_time: after the first is relieved",
+                [
+                    appoint(BRANCH, RESIDENT, OfficerRole::Secretary),
+                    relieve(BRANCH, RESIDENT),
+                    appoint(BRANCH, WORKER, OfficerRole::Secretary),
+                ],
+                Accepted,
+            ),
+            case(
+                "only_a_current_officer_is_relieved: never appointed",
+                [filler(), relieve(BRANCH, RESIDENT)],
+                Refused(InvalidTransition, 1, None),
+            ),
+            case_given(
+                "only_a_current_officer_is_relieved: twice",
+                world_and([appoint(BRANCH, RESIDENT, OfficerRole::Secretary)]),
+                [relieve(BRANCH, RESIDENT), relieve(BRANCH, RESIDENT)],
+                Refused(InvalidTransition, 1, None),
+            ),
+            case(
+                "only_a_current_officer_is_relieved: an unknown member",
+                [filler(), relieve(BRANCH, UNKNOWN)],
+                Refused(UnknownReference, 1, Some("member_id")),
+            ),
+            case_given(
+                "an_officer_can_be_relieved_after_the_member_is_removed",
+                world_and([
+                    appoint(BRANCH, RESIDENT, OfficerRole::Secretary),
+                    remove(RESIDENT),
+                ]),
+                [relieve(BRANCH, RESIDENT)],
+                Accepted,
+            ),
+        ]);
     }
 }
 
@@ -884,6 +1094,15 @@ mod five_haves {
             name: "党群服务站".to_owned(),
             area_m2,
             source: VenueSource::Shared,
+        }
+        .into()
+    }
+
+    fn mechanism(area_id: Uuid, note: Option<&str>) -> Event {
+        ServiceMechanismEstablished {
+            area_id,
+            mechanism: Mechanism::DeliberationHall,
+            note: note.map(str::to_owned),
         }
         .into()
     }
@@ -906,82 +1125,100 @@ mod five_haves {
     }
 
     #[test]
-    fn a_venue_is_in_a_live_compound_or_community_and_has_an_area() {
-        given(world()).when([venue(COMPOUND, 80)]).then_accepted();
-        given(world()).when([venue(COMMUNITY, 300)]).then_accepted();
-        given(world())
-            .when([filler(), venue(BUILDING, 80)])
-            .then_refused(WrongKind, 1, Some("area_id"));
-        given(world())
-            .when([filler(), venue(COMPOUND, 0)])
-            .then_refused(InvalidField, 1, Some("area_m2"));
-        given(world()).when([filler(), venue(UNKNOWN, 80)]).then_refused(
-            UnknownReference,
-            1,
-            Some("area_id"),
-        );
-    }
-
-    #[test]
-    fn a_service_mechanism_is_in_a_live_compound_or_community() {
-        let mechanism = |area_id, note: Option<&str>| -> Event {
-            ServiceMechanismEstablished {
-                area_id,
-                mechanism: Mechanism::DeliberationHall,
-                note: note.map(str::to_owned),
-            }
-            .into()
-        };
-        given(world())
-            .when([mechanism(COMMUNITY, Some("每月15日")), mechanism(COMMUNITY, None)])
-            .then_accepted();
-        given(world())
-            .when([filler(), mechanism(TOWN, None)])
-            .then_refused(WrongKind, 1, Some("area_id"));
-        given(world())
-            .when([retire(COMPOUND_2), mechanism(COMPOUND_2, None)])
-            .then_refused(InactiveReference, 1, Some("area_id"));
-        given(world())
-            .when([filler(), mechanism(COMPOUND, Some(" "))])
-            .then_refused(InvalidField, 1, Some("note"));
-        let long = "记".repeat(2001);
-        given(world())
-            .when([filler(), mechanism(COMPOUND, Some(long.as_str()))])
-            .then_refused(InvalidField, 1, Some("note"));
-    }
-
-    #[test]
-    fn an_emergency_plan_names_hazards_once_each() {
-        given(world())
-            .when([plan(NEW, COMPOUND, &[Hazard::Fire, Hazard::Flood])])
-            .then_accepted();
-        given(world())
-            .when([filler(), plan(NEW, COMPOUND, &[])])
-            .then_refused(InvalidField, 1, Some("hazards"));
-        given(world())
-            .when([filler(), plan(NEW, COMPOUND, &[Hazard::Fire, Hazard::Fire])])
-            .then_refused(InvalidField, 1, Some("hazards"));
-        given(world())
-            .when([filler(), plan(NEW, BUILDING, &[Hazard::Fire])])
-            .then_refused(WrongKind, 1, Some("area_id"));
-    }
-
-    #[test]
-    fn a_drill_follows_a_known_plan_and_has_participants() {
-        given(world())
-            .when([plan(NEW, COMPOUND, &[Hazard::Earthquake]), drill(NEW, 40)])
-            .then_accepted();
-        given(world()).when([filler(), drill(UNKNOWN, 40)]).then_refused(
-            UnknownReference,
-            1,
-            Some("plan_id"),
-        );
-        given(world())
-            .when([filler(), drill(COMPOUND, 40)])
-            .then_refused(WrongKind, 1, Some("plan_id"));
-        given(world())
-            .when([plan(NEW, COMPOUND, &[Hazard::Other]), drill(NEW, 0)])
-            .then_refused(InvalidField, 1, Some("participants"));
+    fn cases() {
+        let long_note = "记".repeat(2001);
+        run(vec![
+            case(
+                "a_venue_is_in_a_live_compound_or_community_and_has_an_area: in a compound",
+                [venue(COMPOUND, 80)],
+                Accepted,
+            ),
+            case(
+                "a_venue_is_in_a_live_compound_or_community_and_has_an_area: in a community",
+                [venue(COMMUNITY, 300)],
+                Accepted,
+            ),
+            case(
+                "a_venue_is_in_a_live_compound_or_community_and_has_an_area: in a building",
+                [filler(), venue(BUILDING, 80)],
+                Refused(WrongKind, 1, Some("area_id")),
+            ),
+            case(
+                "a_venue_is_in_a_live_compound_or_community_and_has_an_area: of 0 m²",
+                [filler(), venue(COMPOUND, 0)],
+                Refused(InvalidField, 1, Some("area_m2")),
+            ),
+            case(
+                "a_venue_is_in_a_live_compound_or_community_and_has_an_area: in an unknown area",
+                [filler(), venue(UNKNOWN, 80)],
+                Refused(UnknownReference, 1, Some("area_id")),
+            ),
+            case(
+                "a_service_mechanism_is_in_a_live_compound_or_community: in a community",
+                [mechanism(COMMUNITY, Some("每月15日")), mechanism(COMMUNITY, None)],
+                Accepted,
+            ),
+            case(
+                "a_service_mechanism_is_in_a_live_compound_or_community: in a town",
+                [filler(), mechanism(TOWN, None)],
+                Refused(WrongKind, 1, Some("area_id")),
+            ),
+            case(
+                "a_service_mechanism_is_in_a_live_compound_or_community: in a retired compound",
+                [retire(COMPOUND_2), mechanism(COMPOUND_2, None)],
+                Refused(InactiveReference, 1, Some("area_id")),
+            ),
+            case(
+                "a_service_mechanism_is_in_a_live_compound_or_community: a blank note",
+                [filler(), mechanism(COMPOUND, Some(" "))],
+                Refused(InvalidField, 1, Some("note")),
+            ),
+            case(
+                "a_service_mechanism_is_in_a_live_compound_or_community: a 2001-character note",
+                [filler(), mechanism(COMPOUND, Some(long_note.as_str()))],
+                Refused(InvalidField, 1, Some("note")),
+            ),
+            case(
+                "an_emergency_plan_names_hazards_once_each: two hazards",
+                [plan(NEW, COMPOUND, &[Hazard::Fire, Hazard::Flood])],
+                Accepted,
+            ),
+            case(
+                "an_emergency_plan_names_hazards_once_each: none",
+                [filler(), plan(NEW, COMPOUND, &[])],
+                Refused(InvalidField, 1, Some("hazards")),
+            ),
+            case(
+                "an_emergency_plan_names_hazards_once_each: one twice",
+                [filler(), plan(NEW, COMPOUND, &[Hazard::Fire, Hazard::Fire])],
+                Refused(InvalidField, 1, Some("hazards")),
+            ),
+            case(
+                "an_emergency_plan_names_hazards_once_each: in a building",
+                [filler(), plan(NEW, BUILDING, &[Hazard::Fire])],
+                Refused(WrongKind, 1, Some("area_id")),
+            ),
+            case(
+                "a_drill_follows_a_known_plan_and_has_participants: after its plan",
+                [plan(NEW, COMPOUND, &[Hazard::Earthquake]), drill(NEW, 40)],
+                Accepted,
+            ),
+            case(
+                "a_drill_follows_a_known_plan_and_has_participants: an unknown plan",
+                [filler(), drill(UNKNOWN, 40)],
+                Refused(UnknownReference, 1, Some("plan_id")),
+            ),
+            case(
+                "a_drill_follows_a_known_plan_and_has_participants: an area as plan",
+                [filler(), drill(COMPOUND, 40)],
+                Refused(WrongKind, 1, Some("plan_id")),
+            ),
+            case(
+                "a_drill_follows_a_known_plan_and_has_participants: no participants",
+                [plan(NEW, COMPOUND, &[Hazard::Other]), drill(NEW, 0)],
+                Refused(InvalidField, 1, Some("participants")),
+            ),
+        ]);
     }
 }
 
@@ -989,28 +1226,7 @@ mod members {
     use super::*;
 
     #[test]
-    fn a_work_unit_is_registered_in_a_live_county() {
-        given(world())
-            .when([filler(), work_unit(NEW, TOWN)])
-            .then_refused(WrongKind, 1, Some("county_id"));
-        given(world())
-            .when([filler(), work_unit(NEW, UNKNOWN)])
-            .then_refused(UnknownReference, 1, Some("county_id"));
-        given(world())
-            .when([retire(OTHER_COUNTY), work_unit(NEW, OTHER_COUNTY)])
-            .then_refused(InactiveReference, 1, Some("county_id"));
-        let blank = WorkUnitRegistered {
-            work_unit_id: NEW,
-            name: String::new(),
-            county_id: COUNTY,
-        };
-        given(world())
-            .when([filler(), blank.into()])
-            .then_refused(InvalidField, 1, Some("name"));
-    }
-
-    #[test]
-    fn a_member_lives_in_a_live_compound() {
+    fn cases() {
         let at = |home_area_id| -> Event {
             MemberEnrolled {
                 home_area_id,
@@ -1018,116 +1234,186 @@ mod members {
             }
             .into()
         };
-        given(world()).when([at(COMPOUND_2)]).then_accepted();
-        given(world())
-            .when([filler(), at(BUILDING)])
-            .then_refused(WrongKind, 1, Some("home_area_id"));
-        given(world())
-            .when([retire(COMPOUND_2), at(COMPOUND_2)])
-            .then_refused(InactiveReference, 1, Some("home_area_id"));
-    }
-
-    #[test]
-    fn an_in_service_member_needs_a_known_work_unit() {
-        given(world())
-            .when([filler(), enrol(NEW, MemberCategory::InService, None).into()])
-            .then_refused(InvalidField, 1, Some("work_unit_id"));
-        given(world())
-            .when([
-                filler(),
-                enrol(NEW, MemberCategory::InService, Some(UNKNOWN)).into(),
-            ])
-            .then_refused(UnknownReference, 1, Some("work_unit_id"));
-        given(world())
-            .when([
-                filler(),
-                enrol(NEW, MemberCategory::Floating, Some(COMPOUND)).into(),
-            ])
-            .then_refused(WrongKind, 1, Some("work_unit_id"));
-        let blank = MemberEnrolled {
-            name: "".to_owned(),
-            ..enrol(NEW, MemberCategory::Resident, None)
+        let retire_member = || -> Event {
+            MemberUpdated {
+                category: Some(MemberCategory::Retired),
+                ..update(RESIDENT)
+            }
+            .into()
         };
-        given(world())
-            .when([filler(), blank.into()])
-            .then_refused(InvalidField, 1, Some("name"));
-    }
-
-    #[test]
-    fn an_update_changes_something_of_a_live_member() {
-        given(world())
-            .when([filler(), update(RESIDENT).into()])
-            .then_refused(InvalidField, 1, None);
-        let retire_member = MemberUpdated {
-            category: Some(MemberCategory::Retired),
-            ..update(RESIDENT)
-        };
-        given(world())
-            .when([filler(), remove(RESIDENT), retire_member.clone().into()])
-            .then_refused(InactiveReference, 2, Some("member_id"));
-        given(world()).when([retire_member.into()]).then_accepted();
-        let moved = MemberUpdated {
-            home_area_id: Some(COMMUNITY),
-            ..update(RESIDENT)
-        };
-        given(world())
-            .when([filler(), moved.into()])
-            .then_refused(WrongKind, 1, Some("home_area_id"));
-    }
-
-    #[test]
-    fn an_updated_in_service_member_has_a_work_unit() {
         let to_in_service = MemberUpdated {
             category: Some(MemberCategory::InService),
             ..update(RESIDENT)
         };
-        given(world())
-            .when([filler(), to_in_service.clone().into()])
-            .then_refused(InvalidField, 1, Some("work_unit_id"));
-        let with_unit = MemberUpdated {
-            work_unit_id: Some(WORK_UNIT),
-            ..to_in_service
-        };
-        given(world()).when([with_unit.into()]).then_accepted();
-        let two_steps = [
-            MemberUpdated {
-                work_unit_id: Some(WORK_UNIT),
-                ..update(RESIDENT)
-            }
-            .into(),
-            MemberUpdated {
-                category: Some(MemberCategory::InService),
-                ..update(RESIDENT)
-            }
-            .into(),
-        ];
-        given(world()).when(two_steps).then_accepted();
-        let worker_moves = MemberUpdated {
-            work_unit_id: Some(UNKNOWN),
-            ..update(WORKER)
-        };
-        given(world()).when([filler(), worker_moves.into()]).then_refused(
-            UnknownReference,
-            1,
-            Some("work_unit_id"),
-        );
-    }
-
-    #[test]
-    fn a_member_is_removed_once_and_with_a_reason() {
-        given(world())
-            .when([remove(RESIDENT), remove(RESIDENT)])
-            .then_refused(InvalidTransition, 1, None);
-        given(world())
-            .when([filler(), remove(UNKNOWN)])
-            .then_refused(UnknownReference, 1, Some("member_id"));
-        let no_reason = MemberRemoved {
-            member_id: RESIDENT,
-            reason: "  ".to_owned(),
-        };
-        given(world())
-            .when([filler(), no_reason.into()])
-            .then_refused(InvalidField, 1, Some("reason"));
+        run(vec![
+            case(
+                "a_work_unit_is_registered_in_a_live_county: in a town",
+                [filler(), work_unit(NEW, TOWN)],
+                Refused(WrongKind, 1, Some("county_id")),
+            ),
+            case(
+                "a_work_unit_is_registered_in_a_live_county: in an unknown county",
+                [filler(), work_unit(NEW, UNKNOWN)],
+                Refused(UnknownReference, 1, Some("county_id")),
+            ),
+            case(
+                "a_work_unit_is_registered_in_a_live_county: in a retired county",
+                [retire(OTHER_COUNTY), work_unit(NEW, OTHER_COUNTY)],
+                Refused(InactiveReference, 1, Some("county_id")),
+            ),
+            case(
+                "a_work_unit_is_registered_in_a_live_county: without a name",
+                [
+                    filler(),
+                    WorkUnitRegistered {
+                        work_unit_id: NEW,
+                        name: String::new(),
+                        county_id: COUNTY,
+                    }
+                    .into(),
+                ],
+                Refused(InvalidField, 1, Some("name")),
+            ),
+            case(
+                "a_member_lives_in_a_live_compound: a compound",
+                [at(COMPOUND_2)],
+                Accepted,
+            ),
+            case(
+                "a_member_lives_in_a_live_compound: a building",
+                [filler(), at(BUILDING)],
+                Refused(WrongKind, 1, Some("home_area_id")),
+            ),
+            case(
+                "a_member_lives_in_a_live_compound: a retired compound",
+                [retire(COMPOUND_2), at(COMPOUND_2)],
+                Refused(InactiveReference, 1, Some("home_area_id")),
+            ),
+            case(
+                "an_in_service_member_needs_a_known_work_unit: none",
+                [filler(), enrol(NEW, MemberCategory::InService, None).into()],
+                Refused(InvalidField, 1, Some("work_unit_id")),
+            ),
+            case(
+                "an_in_service_member_needs_a_known_work_unit: an unknown one",
+                [
+                    filler(),
+                    enrol(NEW, MemberCategory::InService, Some(UNKNOWN)).into(),
+                ],
+                Refused(UnknownReference, 1, Some("work_unit_id")),
+            ),
+            case(
+                "an_in_service_member_needs_a_known_work_unit: an area as work unit",
+                [
+                    filler(),
+                    enrol(NEW, MemberCategory::Floating, Some(COMPOUND)).into(),
+                ],
+                Refused(WrongKind, 1, Some("work_unit_id")),
+            ),
+            case(
+                "an_in_service_member_needs_a_known_work_unit: a blank name",
+                [
+                    filler(),
+                    MemberEnrolled {
+                        name: "".to_owned(),
+                        ..enrol(NEW, MemberCategory::Resident, None)
+                    }
+                    .into(),
+                ],
+                Refused(InvalidField, 1, Some("name")),
+            ),
+            case(
+                "an_update_changes_something_of_a_live_member: no change",
+                [filler(), update(RESIDENT).into()],
+                Refused(InvalidField, 1, None),
+            ),
+            case(
+                "an_update_changes_something_of_a_live_member: a removed member",
+                [filler(), remove(RESIDENT), retire_member()],
+                Refused(InactiveReference, 2, Some("member_id")),
+            ),
+            case(
+                "an_update_changes_something_of_a_live_member: a live member",
+                [retire_member()],
+                Accepted,
+            ),
+            case(
+                "an_update_changes_something_of_a_live_member: home to a community",
+                [
+                    filler(),
+                    MemberUpdated {
+                        home_area_id: Some(COMMUNITY),
+                        ..update(RESIDENT)
+                    }
+                    .into(),
+                ],
+                Refused(WrongKind, 1, Some("home_area_id")),
+            ),
+            case(
+                "an_updated_in_service_member_has_a_work_unit: none",
+                [filler(), to_in_service.clone().into()],
+                Refused(InvalidField, 1, Some("work_unit_id")),
+            ),
+            case(
+                "an_updated_in_service_member_has_a_work_unit: in the same update",
+                [MemberUpdated {
+                    work_unit_id: Some(WORK_UNIT),
+                    ..to_in_service
+                }
+                .into()],
+                Accepted,
+            ),
+            case(
+                "an_updated_in_service_member_has_a_work_unit: in an earlier update",
+                [
+                    MemberUpdated {
+                        work_unit_id: Some(WORK_UNIT),
+                        ..update(RESIDENT)
+                    }
+                    .into(),
+                    MemberUpdated {
+                        category: Some(MemberCategory::InService),
+                        ..update(RESIDENT)
+                    }
+                    .into(),
+                ],
+                Accepted,
+            ),
+            case(
+                "an_updated_in_service_member_has_a_work_unit: a worker moves to an unknown one",
+                [
+                    filler(),
+                    MemberUpdated {
+                        work_unit_id: Some(UNKNOWN),
+                        ..update(WORKER)
+                    }
+                    .into(),
+                ],
+                Refused(UnknownReference, 1, Some("work_unit_id")),
+            ),
+            case(
+                "a_member_is_removed_once_and_with_a_reason: twice",
+                [remove(RESIDENT), remove(RESIDENT)],
+                Refused(InvalidTransition, 1, None),
+            ),
+            case(
+                "a_member_is_removed_once_and_with_a_reason: an unknown member",
+                [filler(), remove(UNKNOWN)],
+                Refused(UnknownReference, 1, Some("member_id")),
+            ),
+            case(
+                "a_member_is_removed_once_and_with_a_reason: a blank reason",
+                [
+                    filler(),
+                    MemberRemoved {
+                        member_id: RESIDENT,
+                        reason: "  ".to_owned(),
+                    }
+                    .into(),
+                ],
+                Refused(InvalidField, 1, Some("reason")),
+            ),
+        ]);
     }
 }
 
@@ -1135,74 +1421,101 @@ mod dual_registration {
     use super::*;
 
     #[test]
-    fn a_work_unit_reports_only_to_a_community() {
-        given(world())
-            .when([unit_reported(WORK_UNIT, COMMUNITY)])
-            .then_accepted();
-        given(world())
-            .when([filler(), unit_reported(WORK_UNIT, COMPOUND)])
-            .then_refused(WrongKind, 1, Some("community_id"));
-        given(world())
-            .when([filler(), unit_reported(RESIDENT, COMMUNITY)])
-            .then_refused(WrongKind, 1, Some("work_unit_id"));
-    }
-
-    #[test]
-    fn a_work_unit_reports_once_to_a_community_of_its_county() {
-        given(world())
-            .when([
-                unit_reported(WORK_UNIT, COMMUNITY),
+    fn cases() {
+        let both_reported = || {
+            world_and([
+                member_reported(WORKER, COMPOUND),
                 unit_reported(WORK_UNIT, COMMUNITY),
             ])
-            .then_refused(RuleViolation, 1, Some("community_id"));
-        given(world())
-            .when([filler(), unit_reported(WORK_UNIT, OTHER_COMMUNITY)])
-            .then_refused(RuleViolation, 1, Some("community_id"));
-        given(world())
-            .when([unit_reported(OTHER_WORK_UNIT, OTHER_COMMUNITY)])
-            .then_accepted();
+        };
+        run(vec![
+            case(
+                "a_work_unit_reports_only_to_a_community: a community",
+                [unit_reported(WORK_UNIT, COMMUNITY)],
+                Accepted,
+            ),
+            case(
+                "a_work_unit_reports_only_to_a_community: a compound",
+                [filler(), unit_reported(WORK_UNIT, COMPOUND)],
+                Refused(WrongKind, 1, Some("community_id")),
+            ),
+            case(
+                "a_work_unit_reports_only_to_a_community: a member as work unit",
+                [filler(), unit_reported(RESIDENT, COMMUNITY)],
+                Refused(WrongKind, 1, Some("work_unit_id")),
+            ),
+            case(
+                "a_work_unit_reports_once_to_a_community_of_its_county: twice",
+                [
+                    unit_reported(WORK_UNIT, COMMUNITY),
+                    unit_reported(WORK_UNIT, COMMUNITY),
+                ],
+                Refused(RuleViolation, 1, Some("community_id")),
+            ),
+            case(
+                "a_work_unit_reports_once_to_a_community_of_its_county: of another county",
+                [filler(), unit_reported(WORK_UNIT, OTHER_COMMUNITY)],
+                Refused(RuleViolation, 1, Some("community_id")),
+            ),
+            case(
+                "a_work_unit_reports_once_to_a_community_of_its_county: of its county",
+                [unit_reported(OTHER_WORK_UNIT, OTHER_COMMUNITY)],
+                Accepted,
+            ),
+            case(
+                "a_member_reports_only_to_a_live_compound: a compound",
+                [member_reported(WORKER, COMPOUND)],
+                Accepted,
+            ),
+            case(
+                "a_member_reports_only_to_a_live_compound: a community",
+                [filler(), member_reported(WORKER, COMMUNITY)],
+                Refused(WrongKind, 1, Some("compound_id")),
+            ),
+            case(
+                "a_member_reports_only_to_a_live_compound: a retired compound",
+                [retire(COMPOUND_2), member_reported(WORKER, COMPOUND_2)],
+                Refused(InactiveReference, 1, Some("compound_id")),
+            ),
+            case(
+                "a_member_reports_only_to_a_live_compound: a removed member",
+                [remove(WORKER), member_reported(WORKER, COMPOUND)],
+                Refused(InactiveReference, 1, Some("member_id")),
+            ),
+            case(
+                "a_member_reports_once_to_a_compound",
+                [
+                    member_reported(WORKER, COMPOUND),
+                    filler(),
+                    member_reported(WORKER, COMPOUND),
+                ],
+                Refused(RuleViolation, 2, Some("compound_id")),
+            ),
+            case_given(
+                "a_withdrawal_names_exactly_one_reporter: two",
+                both_reported(),
+                [filler(), withdrawn(Some(WORKER), Some(WORK_UNIT), COMPOUND)],
+                Refused(InvalidField, 1, None),
+            ),
+            case(
+                "a_withdrawal_names_exactly_one_reporter: none",
+                [filler(), withdrawn(None, None, COMPOUND)],
+                Refused(InvalidField, 1, None),
+            ),
+            case(
+                "only_a_current_report_is_withdrawn: an unknown area",
+                [filler(), withdrawn(Some(WORKER), None, UNKNOWN)],
+                Refused(UnknownReference, 1, Some("area_id")),
+            ),
+            case(
+                "only_a_current_report_is_withdrawn: a member as work unit",
+                [filler(), withdrawn(None, Some(WORKER), COMPOUND)],
+                Refused(WrongKind, 1, Some("work_unit_id")),
+            ),
+        ]);
     }
 
-    #[test]
-    fn a_member_reports_only_to_a_live_compound() {
-        given(world())
-            .when([member_reported(WORKER, COMPOUND)])
-            .then_accepted();
-        given(world())
-            .when([filler(), member_reported(WORKER, COMMUNITY)])
-            .then_refused(WrongKind, 1, Some("compound_id"));
-        given(world())
-            .when([retire(COMPOUND_2), member_reported(WORKER, COMPOUND_2)])
-            .then_refused(InactiveReference, 1, Some("compound_id"));
-        given(world())
-            .when([remove(WORKER), member_reported(WORKER, COMPOUND)])
-            .then_refused(InactiveReference, 1, Some("member_id"));
-    }
-
-    #[test]
-    fn a_member_reports_once_to_a_compound() {
-        given(world())
-            .when([
-                member_reported(WORKER, COMPOUND),
-                filler(),
-                member_reported(WORKER, COMPOUND),
-            ])
-            .then_refused(RuleViolation, 2, Some("compound_id"));
-    }
-
-    #[test]
-    fn a_withdrawal_names_exactly_one_reporter() {
-        given(world_and([
-            member_reported(WORKER, COMPOUND),
-            unit_reported(WORK_UNIT, COMMUNITY),
-        ]))
-        .when([filler(), withdrawn(Some(WORKER), Some(WORK_UNIT), COMPOUND)])
-        .then_refused(InvalidField, 1, None);
-        given(world())
-            .when([filler(), withdrawn(None, None, COMPOUND)])
-            .then_refused(InvalidField, 1, None);
-    }
-
+    /// Withdrawn reports, then a second withdrawal and new reports on the state that left.
     #[test]
     fn only_a_current_report_is_withdrawn() {
         let state = given(world_and([
@@ -1223,12 +1536,6 @@ mod dual_registration {
                 unit_reported(WORK_UNIT, COMMUNITY),
             ])
             .then_accepted();
-        given(world())
-            .when([filler(), withdrawn(Some(WORKER), None, UNKNOWN)])
-            .then_refused(UnknownReference, 1, Some("area_id"));
-        given(world())
-            .when([filler(), withdrawn(None, Some(WORKER), COMPOUND)])
-            .then_refused(WrongKind, 1, Some("work_unit_id"));
     }
 }
 
@@ -1236,97 +1543,64 @@ mod dual_service {
     use super::*;
 
     #[test]
-    fn a_live_provider_serves_a_live_area_for_some_minutes() {
-        given(world())
-            .when([
-                service(NEW, ServiceProvider::MemberId(WORKER), COMPOUND, 90),
-                service(NEW_2, ServiceProvider::WorkUnitId(WORK_UNIT), COUNTY, 120),
-            ])
-            .then_accepted();
-        given(world())
-            .when([
-                filler(),
-                service(NEW, ServiceProvider::MemberId(WORKER), COMPOUND, 0),
-            ])
-            .then_refused(InvalidField, 1, Some("minutes"));
-        given(world())
-            .when([
-                filler(),
-                service(NEW, ServiceProvider::MemberId(UNKNOWN), COMPOUND, 30),
-            ])
-            .then_refused(UnknownReference, 1, Some("by.member_id"));
-        given(world())
-            .when([
-                filler(),
-                service(NEW, ServiceProvider::WorkUnitId(WORKER), COMPOUND, 30),
-            ])
-            .then_refused(WrongKind, 1, Some("by.work_unit_id"));
-        given(world())
-            .when([
-                remove(WORKER),
-                service(NEW, ServiceProvider::MemberId(WORKER), COMPOUND, 30),
-            ])
-            .then_refused(InactiveReference, 1, Some("by.member_id"));
-        given(world())
-            .when([
-                retire(COMPOUND_2),
-                service(NEW, ServiceProvider::MemberId(WORKER), COMPOUND_2, 30),
-            ])
-            .then_refused(InactiveReference, 1, Some("area_id"));
+    fn cases() {
+        let name = "a_live_provider_serves_a_live_area_for_some_minutes";
+        let by_worker = ServiceProvider::MemberId(WORKER);
+        run(vec![
+            case(
+                format!("{name}: a member and a work unit"),
+                [
+                    service(NEW, by_worker, COMPOUND, 90),
+                    service(NEW_2, ServiceProvider::WorkUnitId(WORK_UNIT), COUNTY, 120),
+                ],
+                Accepted,
+            ),
+            case(
+                format!("{name}: 0 minutes"),
+                [filler(), service(NEW, by_worker, COMPOUND, 0)],
+                Refused(InvalidField, 1, Some("minutes")),
+            ),
+            case(
+                format!("{name}: an unknown member"),
+                [
+                    filler(),
+                    service(NEW, ServiceProvider::MemberId(UNKNOWN), COMPOUND, 30),
+                ],
+                Refused(UnknownReference, 1, Some("by.member_id")),
+            ),
+            case(
+                format!("{name}: a member as work unit"),
+                [
+                    filler(),
+                    service(NEW, ServiceProvider::WorkUnitId(WORKER), COMPOUND, 30),
+                ],
+                Refused(WrongKind, 1, Some("by.work_unit_id")),
+            ),
+            case(
+                format!("{name}: a removed member"),
+                [remove(WORKER), service(NEW, by_worker, COMPOUND, 30)],
+                Refused(InactiveReference, 1, Some("by.member_id")),
+            ),
+            case(
+                format!("{name}: a retired compound"),
+                [retire(COMPOUND_2), service(NEW, by_worker, COMPOUND_2, 30)],
+                Refused(InactiveReference, 1, Some("area_id")),
+            ),
+        ]);
     }
 }
 
 mod dual_pairing {
     use super::*;
 
-    #[test]
-    fn a_work_unit_pairs_with_a_whole_live_compound() {
-        given(world())
-            .when([pairing(
-                NEW,
-                PairingKind::UnitCompound,
-                WORK_UNIT,
-                unit_of(COMPOUND, None),
-            )])
-            .then_accepted();
-        given(world())
-            .when([
-                filler(),
-                pairing(
-                    NEW,
-                    PairingKind::UnitCompound,
-                    WORK_UNIT,
-                    unit_of(COMPOUND, Some(1)),
-                ),
-            ])
-            .then_refused(InvalidField, 1, Some("to.unit_no"));
-        given(world())
-            .when([
-                filler(),
-                pairing(NEW, PairingKind::UnitCompound, WORKER, unit_of(COMPOUND, None)),
-            ])
-            .then_refused(WrongKind, 1, Some("from_id"));
-        given(world())
-            .when([
-                filler(),
-                pairing(NEW, PairingKind::UnitCompound, WORK_UNIT, unit_of(BUILDING, None)),
-            ])
-            .then_refused(WrongKind, 1, Some("to.area_id"));
-        given(world())
-            .when([
-                filler(),
-                pairing(
-                    NEW,
-                    PairingKind::UnitCompound,
-                    WORK_UNIT,
-                    PairingTarget::Member { member_id: WORKER },
-                ),
-            ])
-            .then_refused(InvalidField, 1, Some("to"));
+    fn household(household_ref: &str) -> PairingTarget {
+        PairingTarget::Household {
+            household_ref: household_ref.to_owned(),
+        }
     }
 
     #[test]
-    fn a_cadre_mentors_another_live_member() {
+    fn cases() {
         let mentor = |to| {
             pairing(
                 NEW,
@@ -1335,22 +1609,6 @@ mod dual_pairing {
                 PairingTarget::Member { member_id: to },
             )
         };
-        given(world()).when([mentor(RESIDENT)]).then_accepted();
-        given(world())
-            .when([filler(), mentor(WORKER)])
-            .then_refused(InvalidField, 1, Some("to.member_id"));
-        given(world()).when([filler(), mentor(UNKNOWN)]).then_refused(
-            UnknownReference,
-            1,
-            Some("to.member_id"),
-        );
-        given(world())
-            .when([remove(RESIDENT), mentor(RESIDENT)])
-            .then_refused(InactiveReference, 1, Some("to.member_id"));
-    }
-
-    #[test]
-    fn a_member_pairs_with_a_unit_the_building_has() {
         let with_unit = |unit_no| {
             pairing(
                 NEW,
@@ -1359,86 +1617,185 @@ mod dual_pairing {
                 unit_of(BUILDING, unit_no),
             )
         };
-        given(world()).when([with_unit(Some(4))]).then_accepted();
-        given(world()).when([with_unit(Some(1))]).then_accepted();
-        given(world())
-            .when([filler(), with_unit(Some(5))])
-            .then_refused(InvalidField, 1, Some("to.unit_no"));
-        given(world())
-            .when([filler(), with_unit(Some(0))])
-            .then_refused(InvalidField, 1, Some("to.unit_no"));
-        given(world())
-            .when([filler(), with_unit(None)])
-            .then_refused(InvalidField, 1, Some("to.unit_no"));
-        given(world())
-            .when([
-                filler(),
-                pairing(
+        let established = || pairing(NEW, PairingKind::UnitCompound, WORK_UNIT, unit_of(COMPOUND, None));
+        run(vec![
+            case(
+                "a_work_unit_pairs_with_a_whole_live_compound: a whole compound",
+                [pairing(
                     NEW,
-                    PairingKind::MemberBuildingUnit,
-                    RESIDENT,
-                    unit_of(COMPOUND, Some(1)),
-                ),
-            ])
-            .then_refused(WrongKind, 1, Some("to.area_id"));
-        given(world())
-            .when([remove(RESIDENT), with_unit(Some(1))])
-            .then_refused(InactiveReference, 1, Some("from_id"));
-    }
-
-    #[test]
-    fn a_member_pairs_with_a_household_by_its_pseudonym() {
-        let household = |household_ref: &str| PairingTarget::Household {
-            household_ref: household_ref.to_owned(),
-        };
-        given(world())
-            .when([pairing(
-                NEW,
-                PairingKind::MemberHousehold,
-                RESIDENT,
-                household("户-17"),
-            )])
-            .then_accepted();
-        given(world())
-            .when([
-                filler(),
-                pairing(NEW, PairingKind::MemberHousehold, RESIDENT, household("")),
-            ])
-            .then_refused(InvalidField, 1, Some("to.household_ref"));
-        given(world())
-            .when([
-                filler(),
-                pairing(
+                    PairingKind::UnitCompound,
+                    WORK_UNIT,
+                    unit_of(COMPOUND, None),
+                )],
+                Accepted,
+            ),
+            case(
+                "a_work_unit_pairs_with_a_whole_live_compound: a unit of it",
+                [
+                    filler(),
+                    pairing(
+                        NEW,
+                        PairingKind::UnitCompound,
+                        WORK_UNIT,
+                        unit_of(COMPOUND, Some(1)),
+                    ),
+                ],
+                Refused(InvalidField, 1, Some("to.unit_no")),
+            ),
+            case(
+                "a_work_unit_pairs_with_a_whole_live_compound: a member for the work unit",
+                [
+                    filler(),
+                    pairing(NEW, PairingKind::UnitCompound, WORKER, unit_of(COMPOUND, None)),
+                ],
+                Refused(WrongKind, 1, Some("from_id")),
+            ),
+            case(
+                "a_work_unit_pairs_with_a_whole_live_compound: a building",
+                [
+                    filler(),
+                    pairing(NEW, PairingKind::UnitCompound, WORK_UNIT, unit_of(BUILDING, None)),
+                ],
+                Refused(WrongKind, 1, Some("to.area_id")),
+            ),
+            case(
+                "a_work_unit_pairs_with_a_whole_live_compound: a member",
+                [
+                    filler(),
+                    pairing(
+                        NEW,
+                        PairingKind::UnitCompound,
+                        WORK_UNIT,
+                        PairingTarget::Member { member_id: WORKER },
+                    ),
+                ],
+                Refused(InvalidField, 1, Some("to")),
+            ),
+            case(
+                "a_cadre_mentors_another_live_member: another",
+                [mentor(RESIDENT)],
+                Accepted,
+            ),
+            case(
+                "a_cadre_mentors_another_live_member: themself",
+                [filler(), mentor(WORKER)],
+                Refused(InvalidField, 1, Some("to.member_id")),
+            ),
+            case(
+                "a_cadre_mentors_another_live_member: an unknown member",
+                [filler(), mentor(UNKNOWN)],
+                Refused(UnknownReference, 1, Some("to.member_id")),
+            ),
+            case(
+                "a_cadre_mentors_another_live_member: a removed member",
+                [remove(RESIDENT), mentor(RESIDENT)],
+                Refused(InactiveReference, 1, Some("to.member_id")),
+            ),
+            case(
+                "a_member_pairs_with_a_unit_the_building_has: its last",
+                [with_unit(Some(4))],
+                Accepted,
+            ),
+            case(
+                "a_member_pairs_with_a_unit_the_building_has: its first",
+                [with_unit(Some(1))],
+                Accepted,
+            ),
+            case(
+                "a_member_pairs_with_a_unit_the_building_has: one past its last",
+                [filler(), with_unit(Some(5))],
+                Refused(InvalidField, 1, Some("to.unit_no")),
+            ),
+            case(
+                "a_member_pairs_with_a_unit_the_building_has: unit 0",
+                [filler(), with_unit(Some(0))],
+                Refused(InvalidField, 1, Some("to.unit_no")),
+            ),
+            case(
+                "a_member_pairs_with_a_unit_the_building_has: no unit",
+                [filler(), with_unit(None)],
+                Refused(InvalidField, 1, Some("to.unit_no")),
+            ),
+            case(
+                "a_member_pairs_with_a_unit_the_building_has: a unit of a compound",
+                [
+                    filler(),
+                    pairing(
+                        NEW,
+                        PairingKind::MemberBuildingUnit,
+                        RESIDENT,
+                        unit_of(COMPOUND, Some(1)),
+                    ),
+                ],
+                Refused(WrongKind, 1, Some("to.area_id")),
+            ),
+            case(
+                "a_member_pairs_with_a_unit_the_building_has: a removed member",
+                [remove(RESIDENT), with_unit(Some(1))],
+                Refused(InactiveReference, 1, Some("from_id")),
+            ),
+            case(
+                "a_member_pairs_with_a_household_by_its_pseudonym: a pseudonym",
+                [pairing(
                     NEW,
                     PairingKind::MemberHousehold,
                     RESIDENT,
-                    unit_of(BUILDING, Some(1)),
-                ),
-            ])
-            .then_refused(InvalidField, 1, Some("to"));
-        given(world())
-            .when([
-                filler(),
-                pairing(NEW, PairingKind::MemberHousehold, UNKNOWN, household("户-17")),
-            ])
-            .then_refused(UnknownReference, 1, Some("from_id"));
-    }
-
-    #[test]
-    fn a_pairing_ends_once() {
-        let established = pairing(NEW, PairingKind::UnitCompound, WORK_UNIT, unit_of(COMPOUND, None));
-        given(world_and([established.clone()]))
-            .when([end_pairing(NEW)])
-            .then_accepted();
-        given(world_and([established]))
-            .when([end_pairing(NEW), end_pairing(NEW)])
-            .then_refused(InvalidTransition, 1, None);
-        given(world())
-            .when([filler(), end_pairing(UNKNOWN)])
-            .then_refused(UnknownReference, 1, Some("pairing_id"));
-        given(world())
-            .when([filler(), end_pairing(WORK_UNIT)])
-            .then_refused(WrongKind, 1, Some("pairing_id"));
+                    household("户-17"),
+                )],
+                Accepted,
+            ),
+            case(
+                "a_member_pairs_with_a_household_by_its_pseudonym: a blank pseudonym",
+                [
+                    filler(),
+                    pairing(NEW, PairingKind::MemberHousehold, RESIDENT, household("")),
+                ],
+                Refused(InvalidField, 1, Some("to.household_ref")),
+            ),
+            case(
+                "a_member_pairs_with_a_household_by_its_pseudonym: a building unit",
+                [
+                    filler(),
+                    pairing(
+                        NEW,
+                        PairingKind::MemberHousehold,
+                        RESIDENT,
+                        unit_of(BUILDING, Some(1)),
+                    ),
+                ],
+                Refused(InvalidField, 1, Some("to")),
+            ),
+            case(
+                "a_member_pairs_with_a_household_by_its_pseudonym: an unknown member",
+                [
+                    filler(),
+                    pairing(NEW, PairingKind::MemberHousehold, UNKNOWN, household("户-17")),
+                ],
+                Refused(UnknownReference, 1, Some("from_id")),
+            ),
+            case_given(
+                "a_pairing_ends_once: once",
+                world_and([established()]),
+                [end_pairing(NEW)],
+                Accepted,
+            ),
+            case_given(
+                "a_pairing_ends_once: twice",
+                world_and([established()]),
+                [end_pairing(NEW), end_pairing(NEW)],
+                Refused(InvalidTransition, 1, None),
+            ),
+            case(
+                "a_pairing_ends_once: an unknown pairing",
+                [filler(), end_pairing(UNKNOWN)],
+                Refused(UnknownReference, 1, Some("pairing_id")),
+            ),
+            case(
+                "a_pairing_ends_once: a work unit as pairing",
+                [filler(), end_pairing(WORK_UNIT)],
+                Refused(WrongKind, 1, Some("pairing_id")),
+            ),
+        ]);
     }
 }
 
@@ -1446,68 +1803,125 @@ mod dual_evaluation {
     use super::*;
 
     #[test]
-    fn a_live_subject_is_scored_by_a_live_organisation_or_by_residents() {
-        let by_residents = |evaluator_ref| EvaluationRecorded {
-            evaluator: Evaluator::Residents,
-            evaluator_ref,
-            comment: Some("服务热情".to_owned()),
-            ..evaluation(NEW_2, PartyRef::WorkUnitId(WORK_UNIT), 88)
+    fn cases() {
+        let by_residents = |evaluator_ref| -> Event {
+            EvaluationRecorded {
+                evaluator: Evaluator::Residents,
+                evaluator_ref,
+                comment: Some("服务热情".to_owned()),
+                ..evaluation(NEW_2, PartyRef::WorkUnitId(WORK_UNIT), 88)
+            }
+            .into()
         };
-        given(world())
-            .when([
-                evaluation(NEW, PartyRef::MemberId(WORKER), 95).into(),
-                by_residents(COMPOUND).into(),
-            ])
-            .then_accepted();
-        given(world())
-            .when([filler(), by_residents(BUILDING).into()])
-            .then_refused(WrongKind, 1, Some("evaluator_ref"));
-        given(world())
-            .when([
-                dissolve(BRANCH),
-                evaluation(NEW, PartyRef::OrgId(COMMITTEE), 90).into(),
-            ])
-            .then_refused(InactiveReference, 1, Some("evaluator_ref"));
-        given(world())
-            .when([
-                filler(),
-                evaluation(NEW, PartyRef::MemberId(WORK_UNIT), 90).into(),
-            ])
-            .then_refused(WrongKind, 1, Some("subject.member_id"));
-        given(world())
-            .when([
-                remove(WORKER),
-                evaluation(NEW, PartyRef::MemberId(WORKER), 90).into(),
-            ])
-            .then_refused(InactiveReference, 1, Some("subject.member_id"));
-        given(world())
-            .when([filler(), evaluation(NEW, PartyRef::OrgId(UNKNOWN), 90).into()])
-            .then_refused(UnknownReference, 1, Some("subject.org_id"));
-    }
-
-    #[test]
-    fn a_score_is_0_to_100() {
-        given(world())
-            .when([evaluation(NEW, PartyRef::OrgId(BRANCH), 100).into()])
-            .then_accepted();
-        given(world())
-            .when([evaluation(NEW, PartyRef::OrgId(BRANCH), 0).into()])
-            .then_accepted();
-        given(world())
-            .when([filler(), evaluation(NEW, PartyRef::OrgId(BRANCH), 101).into()])
-            .then_refused(InvalidField, 1, Some("score"));
-    }
-
-    #[test]
-    fn a_period_is_a_year_a_half_or_a_quarter() {
+        let recorded = || -> Event { evaluation(NEW, PartyRef::MemberId(WORKER), 70).into() };
+        let mut cases = vec![
+            case(
+                "a_live_subject_is_scored_by_a_live_organisation_or_by_residents: both",
+                [
+                    evaluation(NEW, PartyRef::MemberId(WORKER), 95).into(),
+                    by_residents(COMPOUND),
+                ],
+                Accepted,
+            ),
+            case(
+                "a_live_subject_is_scored_by_a_live_organisation_or_by_residents: of a building",
+                [filler(), by_residents(BUILDING)],
+                Refused(WrongKind, 1, Some("evaluator_ref")),
+            ),
+            case(
+                "a_live_subject_is_scored_by_a_live_organisation_or_by_residents: \
+                 by a dissolved organisation",
+                [
+                    dissolve(BRANCH),
+                    evaluation(NEW, PartyRef::OrgId(COMMITTEE), 90).into(),
+                ],
+                Refused(InactiveReference, 1, Some("evaluator_ref")),
+            ),
+            case(
+                "a_live_subject_is_scored_by_a_live_organisation_or_by_residents: \
+                 a work unit as member",
+                [
+                    filler(),
+                    evaluation(NEW, PartyRef::MemberId(WORK_UNIT), 90).into(),
+                ],
+                Refused(WrongKind, 1, Some("subject.member_id")),
+            ),
+            case(
+                "a_live_subject_is_scored_by_a_live_organisation_or_by_residents: a removed member",
+                [
+                    remove(WORKER),
+                    evaluation(NEW, PartyRef::MemberId(WORKER), 90).into(),
+                ],
+                Refused(InactiveReference, 1, Some("subject.member_id")),
+            ),
+            case(
+                "a_live_subject_is_scored_by_a_live_organisation_or_by_residents: \
+                 an unknown organisation",
+                [filler(), evaluation(NEW, PartyRef::OrgId(UNKNOWN), 90).into()],
+                Refused(UnknownReference, 1, Some("subject.org_id")),
+            ),
+            case(
+                "a_score_is_0_to_100: 100",
+                [evaluation(NEW, PartyRef::OrgId(BRANCH), 100).into()],
+                Accepted,
+            ),
+            case(
+                "a_score_is_0_to_100: 0",
+                [evaluation(NEW, PartyRef::OrgId(BRANCH), 0).into()],
+                Accepted,
+            ),
+            case(
+                "a_score_is_0_to_100: 101",
+                [filler(), evaluation(NEW, PartyRef::OrgId(BRANCH), 101).into()],
+                Refused(InvalidField, 1, Some("score")),
+            ),
+            case_given(
+                "an_amendment_scores_a_live_evaluation_0_to_100: 100",
+                world_and([recorded()]),
+                [amend(NEW, 100)],
+                Accepted,
+            ),
+            case_given(
+                "an_amendment_scores_a_live_evaluation_0_to_100: 101",
+                world_and([recorded()]),
+                [filler(), amend(NEW, 101)],
+                Refused(InvalidField, 1, Some("score")),
+            ),
+            case_given(
+                "an_amendment_scores_a_live_evaluation_0_to_100: a retracted evaluation",
+                world_and([recorded()]),
+                [retract(NEW), amend(NEW, 80)],
+                Refused(InactiveReference, 1, Some("evaluation_id")),
+            ),
+            case(
+                "an_amendment_scores_a_live_evaluation_0_to_100: an unknown evaluation",
+                [filler(), amend(UNKNOWN, 80)],
+                Refused(UnknownReference, 1, Some("evaluation_id")),
+            ),
+            case(
+                "an_amendment_scores_a_live_evaluation_0_to_100: an organisation as evaluation",
+                [filler(), amend(BRANCH, 80)],
+                Refused(WrongKind, 1, Some("evaluation_id")),
+            ),
+            case_given(
+                "an_evaluation_is_retracted_once",
+                world_and([recorded()]),
+                [retract(NEW), retract(NEW)],
+                Refused(InvalidTransition, 1, None),
+            ),
+        ];
+        let in_period = |period: &str| -> Event {
+            EvaluationRecorded {
+                period: period.to_owned(),
+                ..evaluation(NEW, PartyRef::OrgId(BRANCH), 80)
+            }
+            .into()
+        };
+        let name = "a_period_is_a_year_a_half_or_a_quarter";
         for period in [
             "2026", "2026-H1", "2026-H2", "2026-Q1", "2026-Q4", "2000", "2100-Q2",
         ] {
-            let event = EvaluationRecorded {
-                period: period.to_owned(),
-                ..evaluation(NEW, PartyRef::OrgId(BRANCH), 80)
-            };
-            given(world()).when([event.into()]).then_accepted();
+            cases.push(case(format!("{name}: {period:?}"), [in_period(period)], Accepted));
         }
         for period in [
             "",
@@ -1523,164 +1937,286 @@ mod dual_evaluation {
             "2026-Q12",
             "二〇二六",
         ] {
-            let event = EvaluationRecorded {
-                period: period.to_owned(),
-                ..evaluation(NEW, PartyRef::OrgId(BRANCH), 80)
-            };
-            given(world())
-                .when([filler(), event.into()])
-                .then_refused(InvalidField, 1, Some("period"));
+            cases.push(case(
+                format!("{name}: {period:?}"),
+                [filler(), in_period(period)],
+                Refused(InvalidField, 1, Some("period")),
+            ));
         }
-    }
-
-    #[test]
-    fn an_amendment_scores_a_live_evaluation_0_to_100() {
-        let recorded: Event = evaluation(NEW, PartyRef::MemberId(WORKER), 70).into();
-        given(world_and([recorded.clone()]))
-            .when([amend(NEW, 100)])
-            .then_accepted();
-        given(world_and([recorded.clone()]))
-            .when([filler(), amend(NEW, 101)])
-            .then_refused(InvalidField, 1, Some("score"));
-        given(world_and([recorded]))
-            .when([retract(NEW), amend(NEW, 80)])
-            .then_refused(InactiveReference, 1, Some("evaluation_id"));
-        given(world()).when([filler(), amend(UNKNOWN, 80)]).then_refused(
-            UnknownReference,
-            1,
-            Some("evaluation_id"),
-        );
-        given(world())
-            .when([filler(), amend(BRANCH, 80)])
-            .then_refused(WrongKind, 1, Some("evaluation_id"));
-    }
-
-    #[test]
-    fn an_evaluation_is_retracted_once() {
-        given(world_and(
-            [evaluation(NEW, PartyRef::MemberId(WORKER), 70).into()],
-        ))
-        .when([retract(NEW), retract(NEW)])
-        .then_refused(InvalidTransition, 1, None);
+        run(cases);
     }
 }
 
 mod complaints {
     use super::*;
 
-    #[test]
-    fn the_whole_life_of_a_complaint_with_a_reassignment_and_a_reopening() {
-        given(world())
-            .when([
-                file(NEW),
-                dispatch(NEW, PartyRef::OrgId(BRANCH), None),
-                dispatch_to_worker(NEW),
-                accept(NEW),
-                resolve(NEW),
-                rate(NEW, 2),
-                reopen(NEW),
-                accept(NEW),
-                resolve(NEW),
-                reopen(NEW),
-                dispatch(NEW, PartyRef::WorkUnitId(WORK_UNIT), Some("2027-01-15")),
-                accept(NEW),
-                resolve(NEW),
-                rate(NEW, 5),
-            ])
-            .then_accepted();
+    /// The world and complaint `NEW` at each step of its life.
+    fn filed() -> Vec<Event> {
+        world_and([file(NEW)])
+    }
+
+    fn dispatched() -> Vec<Event> {
+        world_and([file(NEW), dispatch_to_worker(NEW)])
+    }
+
+    fn accepted() -> Vec<Event> {
+        world_and([file(NEW), dispatch_to_worker(NEW), accept(NEW)])
+    }
+
+    fn resolved() -> Vec<Event> {
+        world_and([file(NEW), dispatch_to_worker(NEW), accept(NEW), resolve(NEW)])
     }
 
     #[test]
-    fn a_complaint_is_filed_in_a_live_compound_or_community() {
-        given(world())
-            .when([ComplaintFiled {
-                area_id: COMMUNITY,
-                ..complaint(NEW)
-            }
-            .into()])
-            .then_accepted();
-        given(world())
-            .when([
-                filler(),
-                ComplaintFiled {
-                    area_id: BUILDING,
+    fn cases() {
+        let filed_as = |complaint: ComplaintFiled| -> Event { complaint.into() };
+        let mut cases = vec![
+            case(
+                "the_whole_life_of_a_complaint_with_a_reassignment_and_a_reopening",
+                [
+                    file(NEW),
+                    dispatch(NEW, PartyRef::OrgId(BRANCH), None),
+                    dispatch_to_worker(NEW),
+                    accept(NEW),
+                    resolve(NEW),
+                    rate(NEW, 2),
+                    reopen(NEW),
+                    accept(NEW),
+                    resolve(NEW),
+                    reopen(NEW),
+                    dispatch(NEW, PartyRef::WorkUnitId(WORK_UNIT), Some("2027-01-15")),
+                    accept(NEW),
+                    resolve(NEW),
+                    rate(NEW, 5),
+                ],
+                Accepted,
+            ),
+            case(
+                "a_complaint_is_filed_in_a_live_compound_or_community: a community",
+                [filed_as(ComplaintFiled {
+                    area_id: COMMUNITY,
                     ..complaint(NEW)
-                }
-                .into(),
-            ])
-            .then_refused(WrongKind, 1, Some("area_id"));
-        given(world())
-            .when([
-                retire(COMPOUND_2),
-                ComplaintFiled {
-                    area_id: COMPOUND_2,
+                })],
+                Accepted,
+            ),
+            case(
+                "a_complaint_is_filed_in_a_live_compound_or_community: a building",
+                [
+                    filler(),
+                    filed_as(ComplaintFiled {
+                        area_id: BUILDING,
+                        ..complaint(NEW)
+                    }),
+                ],
+                Refused(WrongKind, 1, Some("area_id")),
+            ),
+            case(
+                "a_complaint_is_filed_in_a_live_compound_or_community: a retired compound",
+                [
+                    retire(COMPOUND_2),
+                    filed_as(ComplaintFiled {
+                        area_id: COMPOUND_2,
+                        ..complaint(NEW)
+                    }),
+                ],
+                Refused(InactiveReference, 1, Some("area_id")),
+            ),
+            case(
+                "a_complaint_has_a_summary_and_a_resident_pseudonym: an empty summary",
+                [
+                    filler(),
+                    filed_as(ComplaintFiled {
+                        summary: "".to_owned(),
+                        ..complaint(NEW)
+                    }),
+                ],
+                Refused(InvalidField, 1, Some("summary")),
+            ),
+            case(
+                "a_complaint_has_a_summary_and_a_resident_pseudonym: a 2001-character summary",
+                [
+                    filler(),
+                    filed_as(ComplaintFiled {
+                        summary: "字".repeat(2001),
+                        ..complaint(NEW)
+                    }),
+                ],
+                Refused(InvalidField, 1, Some("summary")),
+            ),
+            case(
+                "a_complaint_has_a_summary_and_a_resident_pseudonym: a 2000-character summary",
+                [filed_as(ComplaintFiled {
+                    summary: "字".repeat(2000),
                     ..complaint(NEW)
-                }
-                .into(),
-            ])
-            .then_refused(InactiveReference, 1, Some("area_id"));
-    }
-
-    #[test]
-    fn a_complaint_has_a_summary_and_a_resident_pseudonym() {
-        given(world())
-            .when([
-                filler(),
-                ComplaintFiled {
-                    summary: "".to_owned(),
-                    ..complaint(NEW)
-                }
-                .into(),
-            ])
-            .then_refused(InvalidField, 1, Some("summary"));
-        given(world())
-            .when([
-                filler(),
-                ComplaintFiled {
-                    summary: "字".repeat(2001),
-                    ..complaint(NEW)
-                }
-                .into(),
-            ])
-            .then_refused(InvalidField, 1, Some("summary"));
-        given(world())
-            .when([ComplaintFiled {
-                summary: "字".repeat(2000),
-                ..complaint(NEW)
-            }
-            .into()])
-            .then_accepted();
-        given(world())
-            .when([
-                filler(),
-                ComplaintFiled {
-                    resident_ref: " ".to_owned(),
-                    ..complaint(NEW)
-                }
-                .into(),
-            ])
-            .then_refused(InvalidField, 1, Some("resident_ref"));
-    }
-
-    #[test]
-    fn a_complaint_is_dispatched_to_a_live_assignee() {
-        given(world_and([file(NEW)]))
-            .when([filler(), dispatch(NEW, PartyRef::OrgId(UNKNOWN), None)])
-            .then_refused(UnknownReference, 1, Some("assignee.org_id"));
-        given(world_and([file(NEW)]))
-            .when([remove(WORKER), dispatch_to_worker(NEW)])
-            .then_refused(InactiveReference, 1, Some("assignee.member_id"));
-        given(world_and([file(NEW)]))
-            .when([filler(), dispatch(NEW, PartyRef::WorkUnitId(BRANCH), None)])
-            .then_refused(WrongKind, 1, Some("assignee.work_unit_id"));
-    }
-
-    #[test]
-    fn a_due_date_is_a_real_calendar_date() {
+                })],
+                Accepted,
+            ),
+            case(
+                "a_complaint_has_a_summary_and_a_resident_pseudonym: a blank pseudonym",
+                [
+                    filler(),
+                    filed_as(ComplaintFiled {
+                        resident_ref: " ".to_owned(),
+                        ..complaint(NEW)
+                    }),
+                ],
+                Refused(InvalidField, 1, Some("resident_ref")),
+            ),
+            case_given(
+                "a_complaint_is_dispatched_to_a_live_assignee: an unknown organisation",
+                filed(),
+                [filler(), dispatch(NEW, PartyRef::OrgId(UNKNOWN), None)],
+                Refused(UnknownReference, 1, Some("assignee.org_id")),
+            ),
+            case_given(
+                "a_complaint_is_dispatched_to_a_live_assignee: a removed member",
+                filed(),
+                [remove(WORKER), dispatch_to_worker(NEW)],
+                Refused(InactiveReference, 1, Some("assignee.member_id")),
+            ),
+            case_given(
+                "a_complaint_is_dispatched_to_a_live_assignee: an organisation as work unit",
+                filed(),
+                [filler(), dispatch(NEW, PartyRef::WorkUnitId(BRANCH), None)],
+                Refused(WrongKind, 1, Some("assignee.work_unit_id")),
+            ),
+            case_given(
+                "every_step_happens_only_in_its_turn: accepted when filed",
+                filed(),
+                [filler(), accept(NEW)],
+                Refused(InvalidTransition, 1, None),
+            ),
+            case_given(
+                "every_step_happens_only_in_its_turn: resolved when filed",
+                filed(),
+                [filler(), resolve(NEW)],
+                Refused(InvalidTransition, 1, None),
+            ),
+            case_given(
+                "every_step_happens_only_in_its_turn: reopened when filed",
+                filed(),
+                [filler(), reopen(NEW)],
+                Refused(InvalidTransition, 1, None),
+            ),
+            case_given(
+                "every_step_happens_only_in_its_turn: resolved when dispatched",
+                dispatched(),
+                [filler(), resolve(NEW)],
+                Refused(InvalidTransition, 1, None),
+            ),
+            case_given(
+                "every_step_happens_only_in_its_turn: rated when dispatched",
+                dispatched(),
+                [filler(), rate(NEW, 5)],
+                Refused(InvalidTransition, 1, None),
+            ),
+            case_given(
+                "every_step_happens_only_in_its_turn: dispatched when accepted",
+                accepted(),
+                [filler(), dispatch_to_worker(NEW)],
+                Refused(InvalidTransition, 1, None),
+            ),
+            case_given(
+                "every_step_happens_only_in_its_turn: accepted when accepted",
+                accepted(),
+                [filler(), accept(NEW)],
+                Refused(InvalidTransition, 1, None),
+            ),
+            case_given(
+                "every_step_happens_only_in_its_turn: rated when accepted",
+                accepted(),
+                [filler(), rate(NEW, 5)],
+                Refused(InvalidTransition, 1, None),
+            ),
+            case_given(
+                "every_step_happens_only_in_its_turn: reopened when accepted",
+                accepted(),
+                [filler(), reopen(NEW)],
+                Refused(InvalidTransition, 1, None),
+            ),
+            case_given(
+                "every_step_happens_only_in_its_turn: resolved when resolved",
+                resolved(),
+                [filler(), resolve(NEW)],
+                Refused(InvalidTransition, 1, None),
+            ),
+            case_given(
+                "every_step_happens_only_in_its_turn: dispatched when resolved",
+                resolved(),
+                [filler(), dispatch_to_worker(NEW)],
+                Refused(InvalidTransition, 1, None),
+            ),
+            case_given(
+                "a_rating_comes_after_a_resolution_once: twice",
+                resolved(),
+                [rate(NEW, 4), rate(NEW, 5)],
+                Refused(InvalidTransition, 1, None),
+            ),
+            case_given(
+                "a_rating_comes_after_a_resolution_once: after a reopening",
+                resolved(),
+                [rate(NEW, 4), reopen(NEW), rate(NEW, 5)],
+                Refused(InvalidTransition, 2, None),
+            ),
+            case_given("satisfaction_is_1_to_5: 1", resolved(), [rate(NEW, 1)], Accepted),
+            case_given("satisfaction_is_1_to_5: 5", resolved(), [rate(NEW, 5)], Accepted),
+            case_given(
+                "satisfaction_is_1_to_5: 0",
+                resolved(),
+                [filler(), rate(NEW, 0)],
+                Refused(InvalidField, 1, Some("satisfaction")),
+            ),
+            case_given(
+                "satisfaction_is_1_to_5: 6",
+                resolved(),
+                [filler(), rate(NEW, 6)],
+                Refused(InvalidField, 1, Some("satisfaction")),
+            ),
+            case_given(
+                "a_resolution_and_a_reopening_say_why: a resolution",
+                accepted(),
+                [
+                    filler(),
+                    ComplaintResolved {
+                        complaint_id: NEW,
+                        resolution: "".to_owned(),
+                    }
+                    .into(),
+                ],
+                Refused(InvalidField, 1, Some("resolution")),
+            ),
+            case_given(
+                "a_resolution_and_a_reopening_say_why: a reopening",
+                resolved(),
+                [
+                    filler(),
+                    ComplaintReopened {
+                        complaint_id: NEW,
+                        reason: "".to_owned(),
+                    }
+                    .into(),
+                ],
+                Refused(InvalidField, 1, Some("reason")),
+            ),
+            case(
+                "a_complaint_event_names_a_known_complaint: an unknown one",
+                [filler(), accept(UNKNOWN)],
+                Refused(UnknownReference, 1, Some("complaint_id")),
+            ),
+            case(
+                "a_complaint_event_names_a_known_complaint: a member",
+                [filler(), accept(WORKER)],
+                Refused(WrongKind, 1, Some("complaint_id")),
+            ),
+        ];
+        let name = "a_due_date_is_a_real_calendar_date";
         for due_on in ["2028-02-29", "2026-12-31", "2026-01-01"] {
-            given(world_and([file(NEW)]))
-                .when([dispatch(NEW, PartyRef::OrgId(BRANCH), Some(due_on))])
-                .then_accepted();
+            cases.push(case_given(
+                format!("{name}: {due_on:?}"),
+                filed(),
+                [dispatch(NEW, PartyRef::OrgId(BRANCH), Some(due_on))],
+                Accepted,
+            ));
         }
         for due_on in [
             "2026-02-29",
@@ -1695,113 +2231,14 @@ mod complaints {
             "",
             "2026-01-01T00:00",
         ] {
-            given(world_and([file(NEW)]))
-                .when([filler(), dispatch(NEW, PartyRef::OrgId(BRANCH), Some(due_on))])
-                .then_refused(InvalidField, 1, Some("due_on"));
+            cases.push(case_given(
+                format!("{name}: {due_on:?}"),
+                filed(),
+                [filler(), dispatch(NEW, PartyRef::OrgId(BRANCH), Some(due_on))],
+                Refused(InvalidField, 1, Some("due_on")),
+            ));
         }
-    }
-
-    #[test]
-    fn every_step_happens_only_in_its_turn() {
-        let filed = || world_and([file(NEW)]);
-        let dispatched = || world_and([file(NEW), dispatch_to_worker(NEW)]);
-        let accepted = || world_and([file(NEW), dispatch_to_worker(NEW), accept(NEW)]);
-        let resolved = || world_and([file(NEW), dispatch_to_worker(NEW), accept(NEW), resolve(NEW)]);
-        given(filed())
-            .when([filler(), accept(NEW)])
-            .then_refused(InvalidTransition, 1, None);
-        given(filed())
-            .when([filler(), resolve(NEW)])
-            .then_refused(InvalidTransition, 1, None);
-        given(filed())
-            .when([filler(), reopen(NEW)])
-            .then_refused(InvalidTransition, 1, None);
-        given(dispatched())
-            .when([filler(), resolve(NEW)])
-            .then_refused(InvalidTransition, 1, None);
-        given(dispatched())
-            .when([filler(), rate(NEW, 5)])
-            .then_refused(InvalidTransition, 1, None);
-        given(accepted())
-            .when([filler(), dispatch_to_worker(NEW)])
-            .then_refused(InvalidTransition, 1, None);
-        given(accepted())
-            .when([filler(), accept(NEW)])
-            .then_refused(InvalidTransition, 1, None);
-        given(accepted())
-            .when([filler(), rate(NEW, 5)])
-            .then_refused(InvalidTransition, 1, None);
-        given(accepted())
-            .when([filler(), reopen(NEW)])
-            .then_refused(InvalidTransition, 1, None);
-        given(resolved())
-            .when([filler(), resolve(NEW)])
-            .then_refused(InvalidTransition, 1, None);
-        given(resolved())
-            .when([filler(), dispatch_to_worker(NEW)])
-            .then_refused(InvalidTransition, 1, None);
-    }
-
-    #[test]
-    fn a_rating_comes_after_a_resolution_once() {
-        let resolved = || world_and([file(NEW), dispatch_to_worker(NEW), accept(NEW), resolve(NEW)]);
-        given(resolved())
-            .when([rate(NEW, 4), rate(NEW, 5)])
-            .then_refused(InvalidTransition, 1, None);
-        given(resolved())
-            .when([rate(NEW, 4), reopen(NEW), rate(NEW, 5)])
-            .then_refused(InvalidTransition, 2, None);
-    }
-
-    #[test]
-    fn satisfaction_is_1_to_5() {
-        let resolved = || world_and([file(NEW), dispatch_to_worker(NEW), accept(NEW), resolve(NEW)]);
-        given(resolved()).when([rate(NEW, 1)]).then_accepted();
-        given(resolved()).when([rate(NEW, 5)]).then_accepted();
-        given(resolved())
-            .when([filler(), rate(NEW, 0)])
-            .then_refused(InvalidField, 1, Some("satisfaction"));
-        given(resolved())
-            .when([filler(), rate(NEW, 6)])
-            .then_refused(InvalidField, 1, Some("satisfaction"));
-    }
-
-    #[test]
-    fn a_resolution_and_a_reopening_say_why() {
-        let accepted = world_and([file(NEW), dispatch_to_worker(NEW), accept(NEW)]);
-        given(accepted)
-            .when([
-                filler(),
-                ComplaintResolved {
-                    complaint_id: NEW,
-                    resolution: "".to_owned(),
-                }
-                .into(),
-            ])
-            .then_refused(InvalidField, 1, Some("resolution"));
-        let resolved = world_and([file(NEW), dispatch_to_worker(NEW), accept(NEW), resolve(NEW)]);
-        given(resolved)
-            .when([
-                filler(),
-                ComplaintReopened {
-                    complaint_id: NEW,
-                    reason: "".to_owned(),
-                }
-                .into(),
-            ])
-            .then_refused(InvalidField, 1, Some("reason"));
-    }
-
-    #[test]
-    fn a_complaint_event_names_a_known_complaint() {
-        given(world()).when([filler(), accept(UNKNOWN)]).then_refused(
-            UnknownReference,
-            1,
-            Some("complaint_id"),
-        );
-        given(world())
-            .when([filler(), accept(WORKER)])
-            .then_refused(WrongKind, 1, Some("complaint_id"));
+        run(cases);
     }
 }
 
@@ -1816,80 +2253,103 @@ mod redactions {
     }
 
     #[test]
-    fn personal_fields_of_an_earlier_record_are_redacted() {
+    fn cases() {
         let (events, seq) = with_complaint();
-        given(events)
-            .when([redact(seq, &["summary", "resident_ref"])])
-            .then_accepted();
         let enrolment_seq = 11;
         assert!(matches!(&world()[enrolment_seq], Event::MemberEnrolled(_)));
-        given(world())
-            .when([redact(enrolment_seq as u64, &["name"])])
-            .then_accepted();
-    }
-
-    #[test]
-    fn a_record_earlier_in_the_same_batch_may_be_redacted() {
-        let state = given(world()).0;
-        let seq = state.next_seq();
-        Given(state)
-            .when([file(NEW), redact(seq, &["summary"])])
-            .then_accepted();
-    }
-
-    #[test]
-    fn the_target_is_an_earlier_record() {
-        let (events, seq) = with_complaint();
-        given(events.clone())
-            .when([filler(), redact(seq + 2, &["summary"])])
-            .then_refused(UnknownReference, 1, Some("target_seq"));
-        given(events)
-            .when([file(NEW_2), redact(seq + 1, &["summary"])])
-            .then_accepted();
-        given(world())
-            .when([filler(), redact(u64::MAX, &["summary"])])
-            .then_refused(UnknownReference, 1, Some("target_seq"));
-    }
-
-    #[test]
-    fn a_redaction_is_never_redacted() {
-        let (events, seq) = with_complaint();
-        given(events)
-            .when([redact(seq, &["summary"]), redact(seq + 1, &["reason"])])
-            .then_refused(WrongKind, 1, Some("target_seq"));
-    }
-
-    #[test]
-    fn only_personal_fields_are_redacted_each_once() {
-        let (events, seq) = with_complaint();
-        given(events.clone())
-            .when([filler(), redact(seq, &[])])
-            .then_refused(InvalidField, 1, Some("fields"));
-        given(events.clone())
-            .when([filler(), redact(seq, &["area_id"])])
-            .then_refused(InvalidField, 1, Some("fields"));
-        given(events.clone())
-            .when([filler(), redact(seq, &["resolution"])])
-            .then_refused(InvalidField, 1, Some("fields"));
-        given(events.clone())
-            .when([filler(), redact(seq, &["summary", "summary"])])
-            .then_refused(InvalidField, 1, Some("fields"));
-        given(events.clone())
-            .when([
-                redact(seq, &["summary"]),
-                redact(seq, &["resident_ref", "summary"]),
-            ])
-            .then_refused(RuleViolation, 1, Some("target_seq"));
-        // A record is redacted once (its marker names one redaction), naming every field.
-        given(events.clone())
-            .when([redact(seq, &["summary"]), redact(seq, &["resident_ref"])])
-            .then_refused(RuleViolation, 1, Some("target_seq"));
-        given(events)
-            .when([redact(seq, &["summary", "resident_ref"])])
-            .then_accepted();
-        given(world())
-            .when([filler(), redact(0, &["name"])])
-            .then_refused(InvalidField, 1, Some("fields"));
+        let world_seq = given(world()).0.next_seq();
+        run(vec![
+            case_given(
+                "personal_fields_of_an_earlier_record_are_redacted: of a complaint",
+                events.clone(),
+                [redact(seq, &["summary", "resident_ref"])],
+                Accepted,
+            ),
+            case(
+                "personal_fields_of_an_earlier_record_are_redacted: of an enrolment",
+                [redact(enrolment_seq as u64, &["name"])],
+                Accepted,
+            ),
+            case(
+                "a_record_earlier_in_the_same_batch_may_be_redacted",
+                [file(NEW), redact(world_seq, &["summary"])],
+                Accepted,
+            ),
+            case_given(
+                "the_target_is_an_earlier_record: one past the head",
+                events.clone(),
+                [filler(), redact(seq + 2, &["summary"])],
+                Refused(UnknownReference, 1, Some("target_seq")),
+            ),
+            case_given(
+                "the_target_is_an_earlier_record: earlier in the batch",
+                events.clone(),
+                [file(NEW_2), redact(seq + 1, &["summary"])],
+                Accepted,
+            ),
+            case(
+                "the_target_is_an_earlier_record: the largest seq",
+                [filler(), redact(u64::MAX, &["summary"])],
+                Refused(UnknownReference, 1, Some("target_seq")),
+            ),
+            case_given(
+                "a_redaction_is_never_redacted",
+                events.clone(),
+                [redact(seq, &["summary"]), redact(seq + 1, &["reason"])],
+                Refused(WrongKind, 1, Some("target_seq")),
+            ),
+            case_given(
+                "only_personal_fields_are_redacted_each_once: no fields",
+                events.clone(),
+                [filler(), redact(seq, &[])],
+                Refused(InvalidField, 1, Some("fields")),
+            ),
+            case_given(
+                "only_personal_fields_are_redacted_each_once: a place",
+                events.clone(),
+                [filler(), redact(seq, &["area_id"])],
+                Refused(InvalidField, 1, Some("fields")),
+            ),
+            case_given(
+                "only_personal_fields_are_redacted_each_once: a field the record lacks",
+                events.clone(),
+                [filler(), redact(seq, &["resolution"])],
+                Refused(InvalidField, 1, Some("fields")),
+            ),
+            case_given(
+                "only_personal_fields_are_redacted_each_once: a field twice",
+                events.clone(),
+                [filler(), redact(seq, &["summary", "summary"])],
+                Refused(InvalidField, 1, Some("fields")),
+            ),
+            case_given(
+                "only_personal_fields_are_redacted_each_once: a field again",
+                events.clone(),
+                [
+                    redact(seq, &["summary"]),
+                    redact(seq, &["resident_ref", "summary"]),
+                ],
+                Refused(RuleViolation, 1, Some("target_seq")),
+            ),
+            // A record is redacted once (its marker names one redaction), naming every field.
+            case_given(
+                "only_personal_fields_are_redacted_each_once: a record again",
+                events.clone(),
+                [redact(seq, &["summary"]), redact(seq, &["resident_ref"])],
+                Refused(RuleViolation, 1, Some("target_seq")),
+            ),
+            case_given(
+                "only_personal_fields_are_redacted_each_once: every field at once",
+                events,
+                [redact(seq, &["summary", "resident_ref"])],
+                Accepted,
+            ),
+            case(
+                "only_personal_fields_are_redacted_each_once: the name of an area",
+                [filler(), redact(0, &["name"])],
+                Refused(InvalidField, 1, Some("fields")),
+            ),
+        ]);
     }
 }
 
@@ -1897,55 +2357,8 @@ mod entity_ids {
     use super::*;
 
     #[test]
-    fn an_id_that_creates_an_entity_is_new_across_all_kinds() {
-        given(world())
-            .when([filler(), county(COUNTY)])
-            .then_refused(DuplicateId, 1, Some("area_id"));
-        given(world())
-            .when([filler(), county(RESIDENT)])
-            .then_refused(DuplicateId, 1, Some("area_id"));
-        given(world())
-            .when([filler(), resident(COMPOUND)])
-            .then_refused(DuplicateId, 1, Some("member_id"));
-        given(world())
-            .when([filler(), work_unit(BRANCH, COUNTY)])
-            .then_refused(DuplicateId, 1, Some("work_unit_id"));
-        given(world())
-            .when([
-                filler(),
-                org(WORKER, OrgKind::CompoundBranch, &[COMPOUND_2]).into(),
-            ])
-            .then_refused(DuplicateId, 1, Some("org_id"));
-        given(world())
-            .when([
-                filler(),
-                service(WORK_UNIT, ServiceProvider::MemberId(WORKER), COMPOUND, 30),
-            ])
-            .then_refused(DuplicateId, 1, Some("service_id"));
-        given(world())
-            .when([
-                filler(),
-                pairing(
-                    COUNTY,
-                    PairingKind::UnitCompound,
-                    WORK_UNIT,
-                    unit_of(COMPOUND, None),
-                ),
-            ])
-            .then_refused(DuplicateId, 1, Some("pairing_id"));
-        given(world())
-            .when([filler(), evaluation(TOWN, PartyRef::MemberId(WORKER), 80).into()])
-            .then_refused(DuplicateId, 1, Some("evaluation_id"));
-        given(world())
-            .when([filler(), file(COMMUNITY)])
-            .then_refused(DuplicateId, 1, Some("complaint_id"));
-    }
-
-    #[test]
-    fn an_id_created_earlier_in_the_batch_is_taken() {
-        given(world())
-            .when([file(NEW), filler(), resident(NEW)])
-            .then_refused(DuplicateId, 2, Some("member_id"));
+    fn cases() {
+        let name = "an_id_that_creates_an_entity_is_new_across_all_kinds";
         let venue = |venue_id| -> Event {
             VenueEstablished {
                 venue_id,
@@ -1956,17 +2369,90 @@ mod entity_ids {
             }
             .into()
         };
-        given(world())
-            .when([venue(NEW), venue(NEW)])
-            .then_refused(DuplicateId, 1, Some("venue_id"));
-        let plan = EmergencyPlanFiled {
-            plan_id: NEW,
-            area_id: COMPOUND,
-            hazards: vec![Hazard::Fire],
-        };
-        given(world())
-            .when([venue(NEW), plan.into()])
-            .then_refused(DuplicateId, 1, Some("plan_id"));
+        run(vec![
+            case(
+                format!("{name}: a county's id for a county"),
+                [filler(), county(COUNTY)],
+                Refused(DuplicateId, 1, Some("area_id")),
+            ),
+            case(
+                format!("{name}: a member's id for a county"),
+                [filler(), county(RESIDENT)],
+                Refused(DuplicateId, 1, Some("area_id")),
+            ),
+            case(
+                format!("{name}: an area's id for a member"),
+                [filler(), resident(COMPOUND)],
+                Refused(DuplicateId, 1, Some("member_id")),
+            ),
+            case(
+                format!("{name}: an organisation's id for a work unit"),
+                [filler(), work_unit(BRANCH, COUNTY)],
+                Refused(DuplicateId, 1, Some("work_unit_id")),
+            ),
+            case(
+                format!("{name}: a member's id for an organisation"),
+                [
+                    filler(),
+                    org(WORKER, OrgKind::CompoundBranch, &[COMPOUND_2]).into(),
+                ],
+                Refused(DuplicateId, 1, Some("org_id")),
+            ),
+            case(
+                format!("{name}: a work unit's id for a service"),
+                [
+                    filler(),
+                    service(WORK_UNIT, ServiceProvider::MemberId(WORKER), COMPOUND, 30),
+                ],
+                Refused(DuplicateId, 1, Some("service_id")),
+            ),
+            case(
+                format!("{name}: a county's id for a pairing"),
+                [
+                    filler(),
+                    pairing(
+                        COUNTY,
+                        PairingKind::UnitCompound,
+                        WORK_UNIT,
+                        unit_of(COMPOUND, None),
+                    ),
+                ],
+                Refused(DuplicateId, 1, Some("pairing_id")),
+            ),
+            case(
+                format!("{name}: a town's id for an evaluation"),
+                [filler(), evaluation(TOWN, PartyRef::MemberId(WORKER), 80).into()],
+                Refused(DuplicateId, 1, Some("evaluation_id")),
+            ),
+            case(
+                format!("{name}: a community's id for a complaint"),
+                [filler(), file(COMMUNITY)],
+                Refused(DuplicateId, 1, Some("complaint_id")),
+            ),
+            case(
+                "an_id_created_earlier_in_the_batch_is_taken: a complaint's for a member",
+                [file(NEW), filler(), resident(NEW)],
+                Refused(DuplicateId, 2, Some("member_id")),
+            ),
+            case(
+                "an_id_created_earlier_in_the_batch_is_taken: a venue's for a venue",
+                [venue(NEW), venue(NEW)],
+                Refused(DuplicateId, 1, Some("venue_id")),
+            ),
+            case(
+                "an_id_created_earlier_in_the_batch_is_taken: a venue's for a plan",
+                [
+                    venue(NEW),
+                    EmergencyPlanFiled {
+                        plan_id: NEW,
+                        area_id: COMPOUND,
+                        hazards: vec![Hazard::Fire],
+                    }
+                    .into(),
+                ],
+                Refused(DuplicateId, 1, Some("plan_id")),
+            ),
+        ]);
     }
 }
 
