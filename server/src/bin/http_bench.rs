@@ -42,7 +42,7 @@ async fn run(duration: Duration, only: Option<String>) {
     let dir = tempfile::tempdir_in(".").expect("scratch dir");
     let token = create_token(dir.path(), Role::Admin, Scope::All, "bench").expect("token");
     let store = Arc::new(Store::open(&dir.path().join("log"), StoreConfig::default()).expect("store"));
-    let demo = govrec_server::demo::load_demo(&store, "demo").expect("the demo data set loads");
+    let demo = govrec_demo::load_demo(&store, "demo").expect("the demo data set loads");
     let county = demo
         .counties
         .iter()
