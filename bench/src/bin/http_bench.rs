@@ -3,7 +3,7 @@
 //! Prints throughput and p50/p99 latency per scenario, and the store's own durable rate
 //! measured in the same run. Asserts nothing.
 //!
-//! `cargo run --release -p govrec-server --bin http-bench -- [SECONDS_PER_SCENARIO [ONLY]]`
+//! `cargo run --release -p govrec-bench --bin http-bench -- [SECONDS_PER_SCENARIO [ONLY]]`
 //!
 //! ONLY (`reads`, `singles`, `batches` or `store`) runs one group of scenarios, e.g. under a
 //! profiler.

@@ -3,7 +3,7 @@
 //! rebuild with checkpoints, a restart from a snapshot, a county coverage query, `as_of`
 //! queries and peak RSS. Prints figures; asserts nothing.
 //!
-//! `cargo run --release -p govrec-projections --bin replay-bench -- [EVENTS [DATA_DIR]]`
+//! `cargo run --release -p govrec-bench --bin replay-bench -- [EVENTS [DATA_DIR]]`
 //! (default 1,000,000). The store and snapshots live in a temporary directory under the current
 //! one, or in DATA_DIR, laid out as `govrec serve --data DATA_DIR` expects and kept, to measure
 //! the server on it. When DATA_DIR exists already (a kept run), nothing is generated: the
