@@ -200,7 +200,7 @@ enum Outcome {
     CheckFailed,
 }
 
-govrec_projections::use_jemalloc!();
+govrec_alloc::use_jemalloc!();
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

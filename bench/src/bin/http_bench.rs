@@ -17,7 +17,7 @@ use govrec_store::{NewEvent, Store, StoreConfig};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-govrec_projections::use_jemalloc!();
+govrec_alloc::use_jemalloc!();
 
 fn main() {
     let seconds: u64 = std::env::args()

@@ -23,7 +23,7 @@ mod generator;
 const COVERAGE_QUERIES: usize = 200;
 const AS_OF_QUERIES: usize = 5;
 
-govrec_projections::use_jemalloc!();
+govrec_alloc::use_jemalloc!();
 
 fn main() {
     let events: u64 = std::env::args()
@@ -177,7 +177,7 @@ fn serve(store: &Store, snapshots: &std::path::Path, generated: u64, counties: O
 /// server process does) is measured apart from the benchmark's own setup, whose freed
 /// replays the allocator would otherwise keep counting.
 fn start_serving_phase() {
-    govrec_projections::release_freed_memory();
+    govrec_alloc::release_freed_memory();
     // "5" resets VmHWM to the current RSS (proc(5), /proc/pid/clear_refs).
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
