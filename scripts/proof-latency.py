@@ -1,7 +1,7 @@
 """Latency of Merkle proofs over HTTP (keep-alive, one client): mean, p50, p99, max.
 
 Usage (a 1M-record store, then the release server on it):
-    cargo run --release -p govrec-tests --bin merkle-bench -- 1000000 /tmp/m1
+    cargo run --release -p govrec-bench --bin merkle-bench -- 1000000 /tmp/m1
     T=$(cargo run -q --release -- token create --role auditor --data /tmp/m1)
     cargo run --release -- serve --data /tmp/m1 --addr 127.0.0.1:18181 &
     python3 scripts/proof-latency.py 18181 "$T" 1000005

@@ -16,7 +16,6 @@ mod coverage;
 mod error;
 mod host;
 mod ledgers;
-pub mod memory;
 mod model;
 mod replay;
 mod scores;
@@ -33,7 +32,6 @@ pub use ledgers::{
     PairingCounts, PairingRow, PairingTargetJson, PairingsLedger, RegistrationRow, RegistrationsLedger,
     ReportJson, WorkUnitRegistrations, UNPAIRED_UNITS_LISTED_MAX,
 };
-pub use memory::{release_freed_memory, JEMALLOC_CONF};
 pub use model::{EvaluationAction, Models, Watermark};
 pub use replay::{
     replay_all, ModelCounts, ReplayProgress, ReplayReport, PROGRESS_EVERY_RECORDS, REPLAY_BATCH_RECORDS,

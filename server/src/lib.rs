@@ -5,7 +5,6 @@
 pub mod app;
 pub mod auth;
 pub mod cache;
-pub mod demo;
 pub mod error;
 pub mod redaction;
 pub mod routes;

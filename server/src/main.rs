@@ -200,7 +200,7 @@ enum Outcome {
     CheckFailed,
 }
 
-govrec_projections::use_jemalloc!();
+govrec_alloc::use_jemalloc!();
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -447,7 +447,7 @@ fn token_create(
 fn demo(data: PathBuf) -> anyhow::Result<Outcome> {
     let store =
         Store::open(&data, StoreConfig::default()).with_context(|| format!("opening {}", data.display()))?;
-    let loaded = govrec_server::demo::load_demo(&store, govrec_server::demo::DEMO_ACTOR);
+    let loaded = govrec_demo::load_demo(&store, govrec_demo::DEMO_ACTOR);
     store.close()?;
     println!(
         "{}",
@@ -461,7 +461,7 @@ fn demo(data: PathBuf) -> anyhow::Result<Outcome> {
 fn prepare_demo(store: &Store, data: &std::path::Path) -> anyhow::Result<String> {
     if store.head().next_seq == 0 {
         eprintln!("loading the demo data set into {} ...", data.display());
-        let summary = govrec_server::demo::load_demo(store, govrec_server::demo::DEMO_ACTOR)?;
+        let summary = govrec_demo::load_demo(store, govrec_demo::DEMO_ACTOR)?;
         eprintln!("{summary}");
     } else {
         eprintln!(

@@ -65,11 +65,10 @@ impl Drop for Running {
     fn drop(&mut self) {
         if let Some(mut child) = self.0.take() {
             // The whole group when the child leads one (ChromeDriver and the browser it
-            // started), else the child alone.
-            let group = i32::try_from(child.id()).expect("a pid fits in an i32");
-            // SAFETY: kill(2) with a negative pid signals that process group and nothing else;
-            // while the child is unreaped no other group can have its pid as id.
-            unsafe { libc::kill(-group, libc::SIGKILL) };
+            // started), else the child alone. While the child is unreaped no other group can
+            // have its pid as id.
+            let group = rustix::process::Pid::from_child(&child);
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
             let _ = child.kill();
             let _ = child.wait();
         }

@@ -13,10 +13,10 @@ use govrec_core::event::{
     AreaKind, MemberCategory, OrgKind, PairingKind, PairingTarget, ServiceKind, ServicePost, VenueSource,
 };
 use govrec_core::Event;
-use govrec_projections::{ComplaintsView, Models, Page, Scope, Stats};
-use govrec_server::demo::{
+use govrec_demo::{
     load_demo, DemoError, DemoSummary, DEMO_ACTOR, DEMO_LAST_DATE, GUANGLING, HUNYUAN, LINGQIU, ZUOYUN,
 };
+use govrec_projections::{ComplaintsView, Models, Page, Scope, Stats};
 use govrec_store::{BusinessDate, Record, Store, StoreConfig};
 use uuid::Uuid;
 

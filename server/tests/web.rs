@@ -6,8 +6,8 @@ use std::sync::{Arc, OnceLock};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use govrec_demo::{load_demo, DemoSummary, DEMO_ACTOR, HUNYUAN, LINGQIU};
 use govrec_server::auth::{create_token, Role, Scope};
-use govrec_server::demo::{load_demo, DemoSummary, DEMO_ACTOR, HUNYUAN, LINGQIU};
 use govrec_store::{Store, StoreConfig};
 use serde_json::Value;
 use tower::ServiceExt;

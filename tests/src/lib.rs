@@ -116,9 +116,9 @@ pub fn serve(
 
 /// Sends SIGTERM to a child and waits (at most 20 s) for it to exit.
 pub fn sigterm(mut child: std::process::Child) -> std::process::ExitStatus {
-    let pid = i32::try_from(child.id()).expect("a pid fits in an i32");
-    // SAFETY: kill(2) on a positive pid signals that one process.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0, "SIGTERM to {pid}");
+    let pid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM)
+        .unwrap_or_else(|error| panic!("SIGTERM to {pid}: {error}"));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         if let Some(status) = child.try_wait().unwrap() {

@@ -3,7 +3,7 @@
 //! Prints throughput and p50/p99 latency per scenario, and the store's own durable rate
 //! measured in the same run. Asserts nothing.
 //!
-//! `cargo run --release -p govrec-server --bin http-bench -- [SECONDS_PER_SCENARIO [ONLY]]`
+//! `cargo run --release -p govrec-bench --bin http-bench -- [SECONDS_PER_SCENARIO [ONLY]]`
 //!
 //! ONLY (`reads`, `singles`, `batches` or `store`) runs one group of scenarios, e.g. under a
 //! profiler.
@@ -17,7 +17,7 @@ use govrec_store::{NewEvent, Store, StoreConfig};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-govrec_projections::use_jemalloc!();
+govrec_alloc::use_jemalloc!();
 
 fn main() {
     let seconds: u64 = std::env::args()
@@ -42,7 +42,7 @@ async fn run(duration: Duration, only: Option<String>) {
     let dir = tempfile::tempdir_in(".").expect("scratch dir");
     let token = create_token(dir.path(), Role::Admin, Scope::All, "bench").expect("token");
     let store = Arc::new(Store::open(&dir.path().join("log"), StoreConfig::default()).expect("store"));
-    let demo = govrec_server::demo::load_demo(&store, "demo").expect("the demo data set loads");
+    let demo = govrec_demo::load_demo(&store, "demo").expect("the demo data set loads");
     let county = demo
         .counties
         .iter()

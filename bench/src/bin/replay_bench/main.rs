@@ -3,7 +3,7 @@
 //! rebuild with checkpoints, a restart from a snapshot, a county coverage query, `as_of`
 //! queries and peak RSS. Prints figures; asserts nothing.
 //!
-//! `cargo run --release -p govrec-projections --bin replay-bench -- [EVENTS [DATA_DIR]]`
+//! `cargo run --release -p govrec-bench --bin replay-bench -- [EVENTS [DATA_DIR]]`
 //! (default 1,000,000). The store and snapshots live in a temporary directory under the current
 //! one, or in DATA_DIR, laid out as `govrec serve --data DATA_DIR` expects and kept, to measure
 //! the server on it. When DATA_DIR exists already (a kept run), nothing is generated: the
@@ -23,7 +23,7 @@ mod generator;
 const COVERAGE_QUERIES: usize = 200;
 const AS_OF_QUERIES: usize = 5;
 
-govrec_projections::use_jemalloc!();
+govrec_alloc::use_jemalloc!();
 
 fn main() {
     let events: u64 = std::env::args()
@@ -177,7 +177,7 @@ fn serve(store: &Store, snapshots: &std::path::Path, generated: u64, counties: O
 /// server process does) is measured apart from the benchmark's own setup, whose freed
 /// replays the allocator would otherwise keep counting.
 fn start_serving_phase() {
-    govrec_projections::release_freed_memory();
+    govrec_alloc::release_freed_memory();
     // "5" resets VmHWM to the current RSS (proc(5), /proc/pid/clear_refs).
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }

@@ -2,7 +2,7 @@
 //! one-record-per-key sled measured in the same run; full-chain verify rate; open time and
 //! peak RSS. Prints figures; asserts nothing.
 //!
-//! `cargo run --release -p govrec-tests --bin store-bench -- [RECORDS]` (default 1,000,000
+//! `cargo run --release -p govrec-bench --bin store-bench -- [RECORDS]` (default 1,000,000
 //! records for the verify/open part). Durable means flushed *and* fsynced before an
 //! acknowledgement, for the baseline as for the store.
 

@@ -2,7 +2,7 @@
 //! inclusion and consistency proofs take at the head of a large log. Prints figures; asserts
 //! nothing.
 //!
-//! `cargo run --release -p govrec-tests --bin merkle-bench -- [RECORDS [DATA_DIR]]` (default
+//! `cargo run --release -p govrec-bench --bin merkle-bench -- [RECORDS [DATA_DIR]]` (default
 //! 1,000,000; with DATA_DIR the store is kept there, for `govrec serve --data DATA_DIR`).
 
 use std::time::{Duration, Instant};

@@ -1,9 +1,10 @@
 //! The memory allocator of the programs that hold read models: jemalloc, with settings that
 //! bound what it keeps.
 //!
-//! Every `govrec` binary that holds models or appends (`govrec`, `http-bench`,
-//! `replay-bench`) starts with [`use_jemalloc!`](crate::use_jemalloc), which makes jemalloc the
-//! global allocator and gives it [`JEMALLOC_CONF`].
+//! Every `govrec` binary that holds models or appends (`govrec` in `server/src/main.rs`,
+//! `http-bench` and `replay-bench` in `bench/`) starts with
+//! [`govrec_alloc::use_jemalloc!()`](crate::use_jemalloc), which makes jemalloc the global
+//! allocator and gives it [`JEMALLOC_CONF`].
 //!
 //! Why jemalloc (`docs/performance.md`, "Second session of 2026-11-28", which has the
 //! figures): glibc's malloc and free were a fifth of all CPU on the append path, with threads
@@ -52,11 +53,11 @@ pub use tikv_jemallocator::Jemalloc;
 macro_rules! use_jemalloc {
     () => {
         #[global_allocator]
-        static GLOBAL_ALLOCATOR: $crate::memory::Jemalloc = $crate::memory::Jemalloc;
+        static GLOBAL_ALLOCATOR: $crate::Jemalloc = $crate::Jemalloc;
 
         #[unsafe(export_name = "_rjem_malloc_conf")]
-        static JEMALLOC_CONF_POINTER: $crate::memory::ConfPointer =
-            $crate::memory::ConfPointer($crate::memory::JEMALLOC_CONF.as_ptr());
+        static JEMALLOC_CONF_POINTER: $crate::ConfPointer =
+            $crate::ConfPointer($crate::JEMALLOC_CONF.as_ptr());
     };
 }
 
