@@ -11,6 +11,7 @@
 //! The store never interprets an event beyond what `govrec_core` tells it (the ids an event
 //! touches); it knows nothing of HTTP or read models.
 
+mod backend;
 mod batch;
 mod checkpoint;
 mod config;
@@ -26,6 +27,7 @@ mod pipeline;
 mod record;
 mod redaction;
 mod shared;
+mod sled_backend;
 mod sled_open;
 mod staged;
 mod store;
@@ -35,6 +37,7 @@ mod verify;
 mod wire;
 mod writer;
 
+pub use backend::{Bytes, Keyspace, LogBackend};
 pub use batch::new_events_from_batch;
 pub use checkpoint::{
     Checkpoint, CheckpointError, CheckpointSigner, NoteVerifier, NOTE_BYTES_MAX, SIGNING_KEY_FILE,
@@ -52,6 +55,7 @@ pub use record::{
     check_marker, redaction_matches, validate_actor, BusinessDate, Record, RecordJson, RecordedAt, Redaction,
     ACTOR_BYTES_MAX,
 };
+pub use sled_backend::SledBackend;
 pub use sled_open::{open_sled, remove_uncommitted_snapshots};
 pub use store::{NewEvent, OpenReport, Store};
 pub use transfer::{

@@ -20,8 +20,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::backend::{Bytes, Keyspace, LogBackend};
 use crate::error::StoreError;
 use crate::record::{Record, StoredRecord, StoredRecordV1};
+use crate::sled_backend::SledBackend;
+use crate::tiles::TileWrites;
 
 /// The file of personal values in the data directory.
 pub const PERSONAL_FILE: &str = "personal.dat";
@@ -87,16 +90,9 @@ pub enum FaultPoint {
 
 /// The raw, durable log of blocks.
 pub struct Log {
-    db: sled::Db,
-    blocks: sled::Tree,
-    /// The Merkle tree's tiles (`tiles.rs`): derived from `blocks`, written after them.
-    merkle: sled::Tree,
-    /// Signed checkpoints issued so far (`checkpoint.rs`): tree size → note.
-    checkpoints: sled::Tree,
-    /// sled's data file, opened by us so a commit can `fsync` it: sled 0.34's `flush()` on
-    /// Linux only calls `sync_file_range`, which is not a durability barrier
-    /// (`shared/notes/sled-durability.md` §2.4).
-    data_file: File,
+    /// The blocks, the Merkle tree's tiles (derived from the blocks, written after them), the
+    /// signed checkpoints issued and the format version (`backend.rs` has the contract).
+    backend: Box<dyn LogBackend>,
     /// `personal.dat`: personal values, appended by the writer, overwritten by redactions.
     personal: File,
     /// How far `personal.dat` has been extended with zeros (≥ what records reference): the
@@ -118,9 +114,8 @@ impl Log {
     pub fn open(dir: &Path, config: &LogConfig) -> Result<Log, StoreError> {
         let created = !dir.exists();
         std::fs::create_dir_all(dir)?;
-        let db = open_sled(dir, config)?;
-        let meta = db.open_tree("meta")?;
-        match meta.get("format")? {
+        let backend = open_sled(dir, config)?;
+        match backend.get(Keyspace::Meta, b"format")? {
             Some(bytes) => {
                 let found =
                     u64::from_be_bytes(bytes.as_ref().try_into().map_err(|_| StoreError::Corrupt {
@@ -136,17 +131,19 @@ impl Log {
                 if found < STORE_FORMAT_VERSION {
                     // Version 1, whose blocks this build still reads: new blocks are version
                     // 2, which an older build must refuse.
-                    meta.insert("format", &STORE_FORMAT_VERSION.to_be_bytes())?;
+                    backend.put_batch(
+                        Keyspace::Meta,
+                        &[(b"format", &STORE_FORMAT_VERSION.to_be_bytes())],
+                    )?;
                 }
             }
             None => {
-                meta.insert("format", &STORE_FORMAT_VERSION.to_be_bytes())?;
+                backend.put_batch(
+                    Keyspace::Meta,
+                    &[(b"format", &STORE_FORMAT_VERSION.to_be_bytes())],
+                )?;
             }
         }
-        let blocks = db.open_tree("log")?;
-        let merkle = db.open_tree("merkle")?;
-        let checkpoints = db.open_tree("checkpoints")?;
-        let data_file = File::options().read(true).write(true).open(dir.join("db"))?;
         let personal_path = dir.join(PERSONAL_FILE);
         let personal_created = !personal_path.exists();
         let personal = File::options()
@@ -156,11 +153,7 @@ impl Log {
             .truncate(false)
             .open(&personal_path)?;
         let log = Log {
-            db,
-            blocks,
-            merkle,
-            checkpoints,
-            data_file,
+            backend: Box::new(backend),
             personal_allocated: std::sync::atomic::AtomicU64::new(personal.metadata()?.len()),
             personal,
             erasing: std::sync::RwLock::new(()),
@@ -215,9 +208,7 @@ impl Log {
     /// Makes everything written so far durable: sled's flush, then a real fsync of its file.
     pub fn sync(&self) -> Result<(), StoreError> {
         self.fault(FaultPoint::Sync)?;
-        self.db.flush()?;
-        self.data_file.sync_data()?;
-        Ok(())
+        self.backend.sync()
     }
 
     /// Writes the personal values of a commit at `offset` (the end of what records reference),
@@ -397,39 +388,42 @@ impl Log {
     /// durable once a later [`Log::sync`] returns.
     pub fn apply(&self, blocks: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
         self.fault(FaultPoint::Apply)?;
-        let mut batch = sled::Batch::default();
-        for (first_seq, bytes) in blocks {
-            batch.insert(&first_seq.to_be_bytes(), bytes.as_slice());
-        }
-        self.blocks.apply_batch(batch)?;
-        Ok(())
+        let keys: Vec<[u8; 8]> = blocks
+            .iter()
+            .map(|(first_seq, _)| first_seq.to_be_bytes())
+            .collect();
+        let entries: Vec<(&[u8], &[u8])> = keys
+            .iter()
+            .zip(blocks)
+            .map(|(key, (_, bytes))| (key.as_slice(), bytes.as_slice()))
+            .collect();
+        self.backend.put_batch(Keyspace::Blocks, &entries)
     }
 
-    /// Writes the Merkle tiles of records already applied, in their own atomic batch (sled
-    /// batches cover one tree); durable with the same [`Log::sync`] as the records. A crash
-    /// between the two batches leaves the tiles behind the log, which `Store::open` repairs.
-    pub(crate) fn apply_tiles(&self, batch: sled::Batch) -> Result<(), StoreError> {
-        self.merkle.apply_batch(batch)?;
-        Ok(())
+    /// Writes the Merkle tiles of records already applied, in their own atomic batch;
+    /// durable with the same [`Log::sync`] as the records. A crash between the two batches
+    /// leaves the tiles behind the log, which `Store::open` repairs.
+    pub(crate) fn apply_tiles(&self, tiles: TileWrites) -> Result<(), StoreError> {
+        let entries = tiles.entries();
+        let borrowed: Vec<(&[u8], &[u8])> = entries
+            .iter()
+            .map(|(key, value)| (key.as_slice(), value.as_slice()))
+            .collect();
+        self.backend.put_batch(Keyspace::Tiles, &borrowed)
     }
 
-    /// The sled tree of Merkle tiles.
-    pub(crate) fn merkle_tree(&self) -> &sled::Tree {
-        &self.merkle
-    }
-
-    /// The sled tree of issued checkpoints.
-    pub(crate) fn checkpoints_tree(&self) -> &sled::Tree {
-        &self.checkpoints
+    /// The stored bytes behind the log (the Merkle tiles and checkpoints are read through it).
+    pub(crate) fn backend(&self) -> &dyn LogBackend {
+        self.backend.as_ref()
     }
 
     /// The block holding `seq`, if any: `(first seq, block bytes)`.
-    pub fn block_containing(&self, seq: u64) -> Result<Option<(u64, sled::IVec)>, StoreError> {
-        match self.blocks.range(..=seq.to_be_bytes()).next_back() {
-            Some(entry) => {
-                let (key, value) = entry?;
-                Ok(Some((block_key(&key)?, value)))
-            }
+    pub fn block_containing(&self, seq: u64) -> Result<Option<(u64, Bytes)>, StoreError> {
+        match self
+            .backend
+            .last_at_or_below(Keyspace::Blocks, &seq.to_be_bytes())?
+        {
+            Some((key, value)) => Ok(Some((block_key(&key)?, value))),
             None => Ok(None),
         }
     }
@@ -483,23 +477,22 @@ impl Log {
     }
 
     /// Blocks in seq order, starting with the one that holds `from_seq`.
-    pub fn blocks_from(
-        &self,
-        from_seq: u64,
-    ) -> impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> + '_ {
+    pub fn blocks_from(&self, from_seq: u64) -> impl Iterator<Item = Result<(u64, Bytes), StoreError>> + '_ {
         let start = match self.block_containing(from_seq) {
             Ok(Some((first, _))) => first,
             _ => from_seq,
         };
-        self.blocks.range(start.to_be_bytes()..).map(|entry| {
-            let (key, value) = entry?;
-            Ok((block_key(&key)?, value))
-        })
+        self.backend
+            .range(Keyspace::Blocks, &start.to_be_bytes(), None)
+            .map(|entry| {
+                let (key, value) = entry?;
+                Ok((block_key(&key)?, value))
+            })
     }
 
     /// The last block, if the log is not empty.
-    pub fn last_block(&self) -> Result<Option<(u64, sled::IVec)>, StoreError> {
-        match self.blocks.last()? {
+    pub fn last_block(&self) -> Result<Option<(u64, Bytes)>, StoreError> {
+        match self.backend.last(Keyspace::Blocks)? {
             Some((key, value)) => Ok(Some((block_key(&key)?, value))),
             None => Ok(None),
         }
@@ -537,20 +530,24 @@ impl Log {
     }
 
     /// Direct access to the sled tree of blocks, for tests that damage the store behind its
-    /// back (tamper tests).
+    /// back (tamper tests). Panics on another backend.
     #[doc(hidden)]
     pub fn blocks_tree(&self) -> &sled::Tree {
-        &self.blocks
+        self.backend
+            .as_any()
+            .downcast_ref::<SledBackend>()
+            .expect("a sled log")
+            .blocks_tree()
     }
 
     /// Bytes sled occupies on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
-        Ok(self.db.size_on_disk()?)
+        self.backend.size_on_disk()
     }
 }
 
 /// Opens the log's sled database (see [`crate::open_sled`]).
-fn open_sled(dir: &Path, config: &LogConfig) -> Result<sled::Db, StoreError> {
+fn open_sled(dir: &Path, config: &LogConfig) -> Result<SledBackend, StoreError> {
     let sled_config = sled::Config::new()
         .path(dir)
         .mode(sled::Mode::LowSpace)
@@ -558,7 +555,7 @@ fn open_sled(dir: &Path, config: &LogConfig) -> Result<sled::Db, StoreError> {
         .cache_capacity(config.cache_capacity_bytes)
         .flush_every_ms(Some(config.flush_every_ms));
     let lock_wait = std::time::Duration::from_millis(config.lock_wait_ms);
-    Ok(crate::sled_open::open_sled(&sled_config, dir, lock_wait)?)
+    SledBackend::open(dir, &sled_config, lock_wait)
 }
 
 fn block_key(key: &[u8]) -> Result<u64, StoreError> {

@@ -8,6 +8,7 @@ use govrec_core::state::State;
 use govrec_core::{Event, IdMap};
 use uuid::Uuid;
 
+use crate::backend::Keyspace;
 use crate::entity_index::EntityIndex;
 use crate::error::StoreError;
 use crate::hash::Hash32;
@@ -252,10 +253,10 @@ pub(crate) fn index_records(records: &[Record], event_ids: &mut IdMap<Uuid, u64>
 /// commit, or a store written before the tree existed) are completed from the records; tiles
 /// ahead of it cannot come from a commit and are rebuilt from scratch.
 pub(crate) fn catch_up_tiles(log: &Log, head: u64) -> Result<TileWriter, StoreError> {
-    let mut tiles = TileWriter::load(log.merkle_tree())?;
+    let mut tiles = TileWriter::load(log.backend())?;
     if tiles.size() > head {
-        log.merkle_tree().clear()?;
-        tiles = TileWriter::load(log.merkle_tree())?;
+        log.backend().clear(Keyspace::Tiles)?;
+        tiles = TileWriter::load(log.backend())?;
     }
     if tiles.size() == head {
         return Ok(tiles);
@@ -267,7 +268,7 @@ pub(crate) fn catch_up_tiles(log: &Log, head: u64) -> Result<TileWriter, StoreEr
     let mut write = |writes: TileWrites| -> Result<(), StoreError> {
         if !writes.is_empty() {
             wrote = true;
-            log.apply_tiles(writes.into_batch())?;
+            log.apply_tiles(writes)?;
         }
         Ok(())
     };

@@ -201,7 +201,7 @@ pub(crate) fn apply_tickets(shared: &Shared, batch: &mut [Ticket]) -> Result<(),
     }
     shared.log.apply(&blocks)?;
     if let Some(tiles) = tiles {
-        shared.log.apply_tiles(tiles.into_batch())?;
+        shared.log.apply_tiles(tiles)?;
     }
     if let Some(partial) = partial {
         *shared.merkle_partial.write().expect("merkle lock") = partial;

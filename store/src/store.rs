@@ -14,6 +14,7 @@ use crossbeam_channel::Sender;
 use govrec_core::Event;
 use uuid::Uuid;
 
+use crate::backend::Keyspace;
 use crate::checkpoint::CheckpointSigner;
 use crate::config::{StoreConfig, EVENT_BYTES_MAX};
 use crate::error::{BadRequestCode, StoreError};
@@ -403,7 +404,7 @@ impl Store {
     /// A reader of the Merkle tree for sizes up to the durable head as read before this call.
     fn tile_reader(&self) -> TileReader<'_> {
         let partial = self.shared.merkle_partial.read().expect("merkle lock").clone();
-        TileReader::new(self.shared.log.merkle_tree(), partial)
+        TileReader::new(self.shared.log.backend(), partial)
     }
 
     /// Seconds the writer has spent maintaining the Merkle tree since the store opened
@@ -433,14 +434,19 @@ impl Store {
         // Ed25519 signatures are deterministic: two readers racing here store the same note.
         self.shared
             .log
-            .checkpoints_tree()
-            .insert(size.to_be_bytes(), note.as_bytes())?;
+            .backend()
+            .put_batch(Keyspace::Checkpoints, &[(&size.to_be_bytes(), note.as_bytes())])?;
         Ok((size, note))
     }
 
     /// The checkpoint issued earlier for tree size `size`, if one was.
     pub fn checkpoint_at(&self, size: u64) -> Result<Option<String>, StoreError> {
-        match self.shared.log.checkpoints_tree().get(size.to_be_bytes())? {
+        match self
+            .shared
+            .log
+            .backend()
+            .get(Keyspace::Checkpoints, &size.to_be_bytes())?
+        {
             None => Ok(None),
             Some(bytes) => String::from_utf8(bytes.to_vec())
                 .map(Some)

@@ -16,6 +16,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::backend::{Bytes, Keyspace, LogBackend};
 use crate::error::StoreError;
 use crate::hash::Hash32;
 use crate::merkle::{perfect_root, NodeSource};
@@ -40,8 +41,8 @@ fn corrupt(reason: String) -> StoreError {
 }
 
 /// The number of leaves the stored tiles cover.
-pub(crate) fn stored_size(tree: &sled::Tree) -> Result<u64, StoreError> {
-    match tree.get(SIZE_KEY)? {
+pub(crate) fn stored_size(backend: &dyn LogBackend) -> Result<u64, StoreError> {
+    match backend.get(Keyspace::Tiles, SIZE_KEY)? {
         None => Ok(0),
         Some(bytes) => Ok(u64::from_be_bytes(
             bytes
@@ -88,20 +89,22 @@ impl TileWrites {
         self.size = self.size.max(later.size);
     }
 
-    pub(crate) fn into_batch(self) -> sled::Batch {
-        let mut batch = sled::Batch::default();
-        for (key, value) in self.tiles {
-            batch.insert(&key, value);
-        }
-        batch.insert(SIZE_KEY, &self.size.to_be_bytes());
-        batch
+    /// The entries to write: the tiles, and the tree size they make up.
+    pub(crate) fn entries(self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut entries: Vec<(Vec<u8>, Vec<u8>)> = self
+            .tiles
+            .into_iter()
+            .map(|(key, value)| (key.to_vec(), value))
+            .collect();
+        entries.push((SIZE_KEY.to_vec(), self.size.to_be_bytes().to_vec()));
+        entries
     }
 }
 
 impl TileWriter {
     /// Loads the unfinished tiles of the tree stored in `tree`.
-    pub(crate) fn load(tree: &sled::Tree) -> Result<TileWriter, StoreError> {
-        let size = stored_size(tree)?;
+    pub(crate) fn load(backend: &dyn LogBackend) -> Result<TileWriter, StoreError> {
+        let size = stored_size(backend)?;
         let mut partial = Vec::new();
         let mut tile_level = 0u32;
         loop {
@@ -114,8 +117,8 @@ impl TileWriter {
             let mut entries = Vec::with_capacity(TILE_WIDTH);
             if in_partial > 0 {
                 let key = tile_key(tile_level as u8, nodes / TILE_WIDTH as u64);
-                let tile = tree
-                    .get(key)?
+                let tile = backend
+                    .get(Keyspace::Tiles, &key)?
                     .ok_or_else(|| corrupt(format!("merkle tile ({tile_level}, …) is missing")))?;
                 let hashes = decode_tile(&tile)?;
                 if hashes.len() < in_partial {
@@ -205,9 +208,12 @@ pub(crate) type TileMismatch = (u8, u64);
 /// Only what those leaves determine is checked: with a writer adding records meanwhile, the
 /// stored tree may already be larger, and a stored unfinished tile of a higher level may then
 /// hold more entries, of which the ones checked must come first.
-pub(crate) fn check_stored(tree: &sled::Tree, leaves: &[Hash32]) -> Result<Option<TileMismatch>, StoreError> {
+pub(crate) fn check_stored(
+    backend: &dyn LogBackend,
+    leaves: &[Hash32],
+) -> Result<Option<TileMismatch>, StoreError> {
     use rayon::prelude::*;
-    let stored = stored_size(tree)?;
+    let stored = stored_size(backend)?;
     let whole_tiles = leaves.len() - leaves.len() % TILE_WIDTH;
     let covered = (stored.min(whole_tiles as u64)) as usize;
     let exact = stored == covered as u64;
@@ -221,7 +227,7 @@ pub(crate) fn check_stored(tree: &sled::Tree, leaves: &[Hash32]) -> Result<Optio
             .par_chunks_exact(TILE_WIDTH)
             .enumerate()
             .map(|(index, tile)| {
-                let found = tree.get(tile_key(tile_level, index as u64))?;
+                let found = backend.get(Keyspace::Tiles, &tile_key(tile_level, index as u64))?;
                 Ok(match found {
                     Some(found) if found.as_ref() == encode_tile(tile).as_slice() => Ok(perfect_root(tile)),
                     _ => Err((tile_level, index as u64)),
@@ -241,7 +247,7 @@ pub(crate) fn check_stored(tree: &sled::Tree, leaves: &[Hash32]) -> Result<Optio
         if !rest.is_empty() {
             let key = tile_key(tile_level, full as u64);
             let wanted = encode_tile(rest);
-            let matches = match tree.get(key)? {
+            let matches = match backend.get(Keyspace::Tiles, &key)? {
                 Some(found) if exact => found.as_ref() == wanted.as_slice(),
                 Some(found) => found.get(..wanted.len()) == Some(wanted.as_slice()),
                 None => false,
@@ -253,11 +259,15 @@ pub(crate) fn check_stored(tree: &sled::Tree, leaves: &[Hash32]) -> Result<Optio
         }
         // Nothing stored past them at this level, when the stored tree is exactly this one.
         if exact {
-            let past = tree
-                .range(tile_key(tile_level, expected_tiles)..tile_key(tile_level + 1, 0))
-                .keys()
+            let past = backend
+                .range(
+                    Keyspace::Tiles,
+                    &tile_key(tile_level, expected_tiles),
+                    Some(&tile_key(tile_level + 1, 0)),
+                )
                 .next()
-                .transpose()?;
+                .transpose()?
+                .map(|(key, _)| key);
             if let Some(key) = past {
                 return Ok(Some((tile_level, tile_index(&key))));
             }
@@ -270,11 +280,11 @@ pub(crate) fn check_stored(tree: &sled::Tree, leaves: &[Hash32]) -> Result<Optio
     }
     if exact {
         // No tile of a level above the last (tile keys start with their level, below `size`).
-        let above = tree
-            .range(tile_key(tile_level + 1, 0).to_vec()..SIZE_KEY.to_vec())
-            .keys()
+        let above = backend
+            .range(Keyspace::Tiles, &tile_key(tile_level + 1, 0), Some(SIZE_KEY))
             .next()
-            .transpose()?;
+            .transpose()?
+            .map(|(key, _)| key);
         if let Some(key) = above {
             return Ok(Some((key[0], tile_index(&key))));
         }
@@ -314,15 +324,15 @@ fn decode_tile(bytes: &[u8]) -> Result<Vec<Hash32>, StoreError> {
 /// stores a completed tile before it moves its copy on, so every leaf below that size is
 /// either in the copy or in a stored tile.
 pub(crate) struct TileReader<'a> {
-    tree: &'a sled::Tree,
+    backend: &'a dyn LogBackend,
     partial: PartialLeaves,
-    cache: HashMap<[u8; 9], sled::IVec>,
+    cache: HashMap<[u8; 9], Bytes>,
 }
 
 impl<'a> TileReader<'a> {
-    pub(crate) fn new(tree: &'a sled::Tree, partial: PartialLeaves) -> TileReader<'a> {
+    pub(crate) fn new(backend: &'a dyn LogBackend, partial: PartialLeaves) -> TileReader<'a> {
         TileReader {
-            tree,
+            backend,
             partial,
             cache: HashMap::new(),
         }
@@ -351,8 +361,8 @@ impl NodeSource for TileReader<'_> {
             Some(tile) => tile.clone(),
             None => {
                 let tile = self
-                    .tree
-                    .get(key)?
+                    .backend
+                    .get(Keyspace::Tiles, &key)?
                     .ok_or_else(|| corrupt(format!("merkle node ({level}, {index}): its tile is missing")))?;
                 self.cache.insert(key, tile.clone());
                 tile
@@ -380,6 +390,7 @@ impl NodeSource for TileReader<'_> {
 mod tests {
     use super::*;
     use crate::merkle::{self, LeavesInMemory};
+    use crate::sled_backend::SledBackend;
 
     fn leaf(i: u64) -> Hash32 {
         merkle::leaf_hash(&Hash32(*blake3::hash(&i.to_le_bytes()).as_bytes()))
@@ -390,10 +401,9 @@ mod tests {
     /// its records), give the roots and proofs of the tree in memory.
     #[test]
     fn tiles_over_three_tile_levels_match_the_tree_in_memory() {
-        let db = sled::Config::new().temporary(true).open().unwrap();
-        let tree = db.open_tree("merkle").unwrap();
+        let backend = SledBackend::temporary();
         let leaves: Vec<Hash32> = (0..70_000).map(leaf).collect();
-        let mut writer = TileWriter::load(&tree).unwrap();
+        let mut writer = TileWriter::load(&backend).unwrap();
         let mut at = 0usize;
         let mut chunk = 1usize;
         while at < leaves.len() {
@@ -401,12 +411,17 @@ mod tests {
             let writes = writer.append(leaves[at..end].iter().copied());
             assert_eq!(writes.is_empty(), end / TILE_WIDTH == at / TILE_WIDTH);
             if !writes.is_empty() {
-                tree.apply_batch(writes.into_batch()).unwrap();
+                let entries = writes.entries();
+                let borrowed: Vec<(&[u8], &[u8])> = entries
+                    .iter()
+                    .map(|(key, value)| (key.as_slice(), value.as_slice()))
+                    .collect();
+                backend.put_batch(Keyspace::Tiles, &borrowed).unwrap();
             }
             at = end;
             chunk = chunk * 7 % 9_973 + 1;
             if chunk.is_multiple_of(3) {
-                writer = TileWriter::load(&tree).unwrap();
+                writer = TileWriter::load(&backend).unwrap();
                 let stored = writer.size() as usize;
                 assert_eq!(stored, at - at % TILE_WIDTH, "only whole leaf tiles are stored");
                 let writes = writer.append(leaves[stored..at].iter().copied());
@@ -414,7 +429,7 @@ mod tests {
             }
             assert_eq!(writer.size(), at as u64);
         }
-        let mut reader = TileReader::new(&tree, writer.partial_leaves());
+        let mut reader = TileReader::new(&backend, writer.partial_leaves());
         for size in [1u64, 255, 256, 257, 65_535, 65_536, 65_537, 69_999, 70_000] {
             let memory = &leaves[..size as usize];
             let expected = merkle::root_of_leaves(memory);

@@ -253,7 +253,7 @@ impl ChainWalker {
             return Ok(broken_promise(target, marker));
         }
         if let Some(leaves) = &self.leaves {
-            if let Some((tile_level, index)) = check_stored(log.merkle_tree(), leaves)? {
+            if let Some((tile_level, index)) = check_stored(log.backend(), leaves)? {
                 // Tile (t, i) starts at leaf i × 256^(t+1).
                 let shift = TILE_HEIGHT * (u32::from(tile_level) + 1);
                 let first_leaf = index.checked_shl(shift).unwrap_or(u64::MAX);
