@@ -57,8 +57,8 @@ pub struct AppState {
     pub shutting_down: tokio::sync::watch::Sender<bool>,
     /// Recent read-model answers, keyed by route, query, scope and log position.
     pub answers: crate::cache::AnswerCache,
-    /// How far the web page has verified the chain.
-    pub web: crate::web::ChainWatch,
+    /// How far the chain has been verified (the office page's audit state).
+    pub chain_watch: crate::chain_watch::ChainWatch,
     /// True while the model follower's last attempt to catch up with the log failed (an I/O
     /// error, a record it cannot read): `/readyz` then answers 503.
     pub models_failing: std::sync::atomic::AtomicBool,

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod auth;
 pub mod cache;
+pub mod chain_watch;
 pub mod error;
 pub mod redaction;
 pub mod routes;
@@ -196,7 +197,7 @@ pub fn state_for(
         metrics: metrics_handle(),
         shutting_down: tokio::sync::watch::channel(false).0,
         answers: cache::AnswerCache::default(),
-        web: web::ChainWatch::default(),
+        chain_watch: chain_watch::ChainWatch::default(),
         models_failing: std::sync::atomic::AtomicBool::new(false),
     }))
 }

@@ -512,7 +512,7 @@ fn serve(data: PathBuf, addr: std::net::SocketAddr, log_json: bool, demo: bool) 
         // page load only checks what was appended since.
         let watcher = state.clone();
         tokio::task::spawn_blocking(move || {
-            if let Err(error) = watcher.web.check(&watcher.store) {
+            if let Err(error) = watcher.chain_watch.check(&watcher.store) {
                 tracing::error!(%error, "verifying the chain for the audit state failed");
             }
         });

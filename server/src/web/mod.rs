@@ -12,8 +12,6 @@ mod chart;
 mod page;
 mod text;
 
-use std::sync::Mutex;
-
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -21,7 +19,6 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use govrec_projections::{ComplaintsView, Models, Page, ProjectionError, SubjectKind};
-use govrec_store::{verify_log, Store, StoreError, Verification};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -51,64 +48,6 @@ pub fn routes() -> Router<SharedState> {
         .route("/logout", post(logout))
         .route("/download/{table}", get(download))
         .route("/static/app.css", get(stylesheet))
-}
-
-/// How far the chain has been verified, kept between page loads so that each load checks
-/// only the records appended since the last one.
-#[derive(Default)]
-pub struct ChainWatch {
-    state: Mutex<Watched>,
-}
-
-#[derive(Default)]
-struct Watched {
-    next_seq: u64,
-    last: Option<(u64, String)>,
-    damaged: Option<(u64, String)>,
-}
-
-/// The audit state the page shows.
-#[derive(Debug, Clone)]
-pub enum AuditState {
-    Empty,
-    Intact { last_seq: u64, head_hash: String },
-    Damaged { first_bad_seq: u64, reason: String },
-}
-
-impl ChainWatch {
-    /// Verifies the records appended since the last check (their link to the record before
-    /// included) and returns the state; damage, once found, is reported until restart.
-    pub fn check(&self, store: &Store) -> Result<AuditState, StoreError> {
-        let mut watched = self.state.lock().expect("chain watch lock");
-        if watched.damaged.is_none() {
-            let head = store.head();
-            if let Some(last) = head.last_seq().filter(|last| *last >= watched.next_seq) {
-                match verify_log(store.log(), watched.next_seq, Some(last))? {
-                    Verification::Intact { head, .. } => {
-                        if let Some((seq, hash)) = head {
-                            watched.next_seq = seq + 1;
-                            watched.last = Some((seq, hash.to_hex()));
-                        }
-                    }
-                    Verification::Damaged {
-                        first_bad_seq,
-                        reason,
-                    } => watched.damaged = Some((first_bad_seq, reason)),
-                }
-            }
-        }
-        Ok(match (&watched.damaged, &watched.last) {
-            (Some((first_bad_seq, reason)), _) => AuditState::Damaged {
-                first_bad_seq: *first_bad_seq,
-                reason: reason.clone(),
-            },
-            (None, Some((last_seq, head_hash))) => AuditState::Intact {
-                last_seq: *last_seq,
-                head_hash: head_hash.clone(),
-            },
-            (None, None) => AuditState::Empty,
-        })
-    }
 }
 
 /// The query of the page and of its downloads.
@@ -395,7 +334,7 @@ async fn render_dashboard(
             )
             .map_err(|error| projection_error(lang, error))?;
         let audit = state
-            .web
+            .chain_watch
             .check(&state.store)
             .map_err(|error| WebError::from_app(lang, error.into()))?;
         Ok(page::dashboard(&page::Dashboard {

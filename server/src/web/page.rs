@@ -8,8 +8,9 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::chart;
 use super::text::{Lang, Text};
-use super::{AuditState, Link};
+use super::Link;
 use crate::auth::{Principal, Scope};
+use crate::chain_watch::AuditState;
 
 /// Rows of the ranking table (the CSV has them all).
 pub const RANKING_ROWS: usize = 20;
