@@ -6,6 +6,7 @@ pub mod app;
 pub mod auth;
 pub mod cache;
 pub mod chain_watch;
+pub mod envelope;
 pub mod error;
 pub mod redaction;
 pub mod routes;

@@ -12,7 +12,6 @@
 //! touches); it knows nothing of HTTP or read models.
 
 mod backend;
-mod batch;
 mod checkpoint;
 mod config;
 mod entity_index;
@@ -38,7 +37,6 @@ mod wire;
 mod writer;
 
 pub use backend::{Bytes, Keyspace, LogBackend};
-pub use batch::new_events_from_batch;
 pub use checkpoint::{
     Checkpoint, CheckpointError, CheckpointSigner, NoteVerifier, NOTE_BYTES_MAX, SIGNING_KEY_FILE,
 };

@@ -149,7 +149,7 @@ pub(crate) async fn append_checked(
 fn parse_batch(body: &[u8]) -> Result<Vec<NewEvent>, AppError> {
     // Straight into the typed events when the body is certainly valid; otherwise the general
     // path below, which explains what is wrong.
-    if let Some(events) = govrec_store::new_events_from_batch(body) {
+    if let Some(events) = crate::envelope::new_events_from_batch(body) {
         return Ok(events);
     }
     let value: Value = serde_json::from_slice(body)

@@ -3,7 +3,6 @@
 mod support;
 
 mod appends;
-mod batch_parsing;
 mod chain_verification;
 mod crash_recovery;
 mod export_import;

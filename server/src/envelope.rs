@@ -1,5 +1,5 @@
 //! The fast way through `{"events": [EVENT, ...]}`: each event decoded straight from the body
-//! into its typed struct, where [`crate::new_event_from_json`] first builds a
+//! into its typed struct, where [`govrec_store::new_event_from_json`] first builds a
 //! `serde_json::Value` of the whole body and then converts it (every string allocated twice, a
 //! map per object). That took a fifth of a batch append's CPU over HTTP.
 //!
@@ -29,8 +29,7 @@ use serde::de::{
 };
 use serde::{forward_to_deserialize_any, Deserialize};
 
-use crate::record::BusinessDate;
-use crate::store::NewEvent;
+use govrec_store::{BusinessDate, NewEvent};
 
 /// The events of a batch body, or `None` when the general path must decide (see the module
 /// doc).

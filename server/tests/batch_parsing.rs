@@ -1,9 +1,10 @@
-//! The fast path through an append body (`govrec_store::new_events_from_batch`) gives exactly
+//! The fast path through an append body (`govrec_server::envelope::new_events_from_batch`) gives exactly
 //! the events of the general path (`serde_json::Value`, then `new_event_from_json`), and steps
 //! aside (`None`) for every body it is not sure about, so that the general path's errors stay
 //! the only ones.
 
-use govrec_store::{new_event_from_json, new_events_from_batch, NewEvent};
+use govrec_server::envelope::new_events_from_batch;
+use govrec_store::{new_event_from_json, NewEvent};
 use serde_json::Value;
 
 /// What the general path makes of a body: its events, or `None` when it refuses it.
@@ -47,7 +48,7 @@ fn with_type_first(line: &str, extra: &str) -> (String, &'static str) {
 
 #[test]
 fn both_paths_give_the_same_events_of_every_type() {
-    let fixture = include_str!("../../../core/tests/fixtures/stored-v1.jsonl");
+    let fixture = include_str!("../../core/tests/fixtures/stored-v1.jsonl");
     let extras = [
         "",
         ",\"id\":\"0195f0c2-3b4a-7c8d-9e0f-123456789abc\"",
