@@ -69,7 +69,7 @@ pub struct PartyJson {
 
 /// The counties a caller may read: every county, or a list (`api.md`, "A scope").
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
+pub enum ReadScope {
     AllCounties,
     Counties(Vec<Uuid>),
 }
@@ -184,11 +184,11 @@ impl Models {
     pub(crate) fn area_filter(
         &self,
         area: Option<Uuid>,
-        scope: &Scope,
+        scope: &ReadScope,
     ) -> Result<AreaFilter, ProjectionError> {
         let counties = match scope {
-            Scope::AllCounties => None,
-            Scope::Counties(ids) => Some(ids.iter().filter_map(|&id| self.area(id).ok()).collect()),
+            ReadScope::AllCounties => None,
+            ReadScope::Counties(ids) => Some(ids.iter().filter_map(|&id| self.area(id).ok()).collect()),
         };
         let area = match area {
             Some(id) => Some(self.area(id).map_err(|_| ProjectionError::UnknownArea(id))?),

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::answer::{AreaRef, AsOf, Scope};
+use crate::answer::{AreaRef, AsOf, ReadScope};
 use crate::error::ProjectionError;
 use crate::model::{Index, Models, PairedWith};
 
@@ -93,7 +93,7 @@ impl Models {
     /// the work units (deduplicated) and the median are joined before they are reduced. So
     /// the whole province is walked once, not twice. Without `area` (every county, ~100k
     /// areas at a province's size) the counties are walked on all cores.
-    pub fn coverage(&self, area: Option<Uuid>, scope: &Scope) -> Result<CoverageAnswer, ProjectionError> {
+    pub fn coverage(&self, area: Option<Uuid>, scope: &ReadScope) -> Result<CoverageAnswer, ProjectionError> {
         let filter = self.area_filter(area, scope)?;
         let area = filter.area();
         let children: Vec<Index> = match area {

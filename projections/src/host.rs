@@ -7,11 +7,11 @@
 //!   still holds the previous `Arc`, the models are copied once (copy-on-write).
 //! - [`ModelHost::rebuild`] replays the whole log into fresh models while the old ones keep
 //!   answering (and keep catching up), then catches the fresh ones up under the lock and swaps.
-//! - Snapshots: every `checkpoint_interval_records` records (and on
+//! - Snapshots: every `snapshot_interval_records` records (and on
 //!   [`ModelHost::save_snapshot`]) the models are saved to the snapshot database. On open the
 //!   newest snapshot that matches the log is loaded and only the records after it replayed.
-//! - `as_of`: the models at seq k are the newest checkpoint at or before k, plus a replay of
-//!   the records up to k: at most one snapshot decode plus `checkpoint_interval_records`
+//! - `as_of`: the models at seq k are the newest snapshot point at or before k, plus a replay of
+//!   the records up to k: at most one snapshot decode plus `snapshot_interval_records`
 //!   records. A time maps to the last record with `recorded_at` ≤ that time, by binary search
 //!   over the log (`recorded_at` never decreases along seq). Recent answers are cached.
 
@@ -25,18 +25,20 @@ use govrec_store::{RecordedAt, Store};
 
 use crate::error::ProjectionError;
 use crate::model::Models;
-use crate::replay::{replay_until, report, Checkpoints, ReplayProgress, ReplayReport, REPLAY_BATCH_RECORDS};
+use crate::replay::{
+    replay_until, report, ReplayProgress, ReplayReport, SnapshotPoints, REPLAY_BATCH_RECORDS,
+};
 use crate::snapshot::SnapshotStore;
 
 /// Settings of a [`ModelHost`]; every limit is named with its unit last.
 #[derive(Debug, Clone)]
 pub struct HostConfig {
-    /// Records between two checkpoints: the bound on the replay an `as_of` answer or a
+    /// Records between two snapshot points: the bound on the replay an `as_of` answer or a
     /// restart needs.
-    pub checkpoint_interval_records: u64,
-    /// Checkpoints kept per generation; older ones are deleted (an `as_of` before the oldest
+    pub snapshot_interval_records: u64,
+    /// Snapshot points kept per generation; older ones are deleted (an `as_of` before the oldest
     /// kept then replays from the start of the log).
-    pub checkpoints_max: usize,
+    pub snapshot_points_max: usize,
     /// Past models kept in memory for repeated `as_of` reads (paging through an old ledger).
     /// Each costs about as much memory as the current models.
     pub as_of_cache_entries: usize,
@@ -45,8 +47,8 @@ pub struct HostConfig {
 impl Default for HostConfig {
     fn default() -> Self {
         HostConfig {
-            checkpoint_interval_records: 50_000,
-            checkpoints_max: 512,
+            snapshot_interval_records: 50_000,
+            snapshot_points_max: 512,
             as_of_cache_entries: 1,
         }
     }
@@ -109,23 +111,23 @@ struct Redactions {
     /// Reported since the start.
     reported: u64,
     /// How many of them the snapshots' generation reflects (the count when the rebuild that
-    /// made it began). While it is behind, checkpoints may hold erased values.
+    /// made it began). While it is behind, snapshot points may hold erased values.
     in_snapshots: u64,
-    /// While checkpoints may hold erased values: the lowest seq a reported redaction erases
-    /// from. A checkpoint at a position at or below it reflects only records before it, so it
+    /// While snapshot points may hold erased values: the lowest seq a reported redaction erases
+    /// from. A snapshot point at a position at or below it reflects only records before it, so it
     /// never held the erased values and `as_of` may still start from it. `u64::MAX` once the
     /// snapshots reflect every redaction reported.
     floor: u64,
 }
 
 impl Redactions {
-    /// Whether the checkpoints reflect every redaction reported.
+    /// Whether the snapshot points reflect every redaction reported.
     fn current(&self) -> bool {
         self.in_snapshots >= self.reported
     }
 
-    /// The latest position from which checkpoints may serve an answer at `position`.
-    fn checkpoints_usable_to(&self, position: u64) -> u64 {
+    /// The latest position from which snapshot points may serve an answer at `position`.
+    fn snapshot_points_usable_to(&self, position: u64) -> u64 {
         if self.current() {
             position
         } else {
@@ -172,16 +174,16 @@ impl ModelHost {
             // After a redaction whose rebuild did not finish (a crash), the snapshots may hold
             // erased values: replay into a new generation, which destroys the old one's key.
             let generation = snapshots.generation()? + u64::from(redaction_pending);
-            let checkpoints = Checkpoints {
+            let snapshot_points = SnapshotPoints {
                 snapshots,
                 generation,
-                interval: config.checkpoint_interval_records.max(1),
+                interval: config.snapshot_interval_records.max(1),
             };
             replay_until(
                 &mut models,
                 store,
                 store.head().next_seq,
-                Some(checkpoints),
+                Some(snapshot_points),
                 &mut |_| {},
             )?;
             if redaction_pending {
@@ -220,7 +222,7 @@ impl ModelHost {
     }
 
     /// Applies the records appended since the models were last brought up to date, saving
-    /// checkpoints on the way. Returns how many records it applied.
+    /// snapshot points on the way. Returns how many records it applied.
     pub fn catch_up(&self, store: &Store) -> Result<u64, ProjectionError> {
         let _maintenance = self.maintenance.lock().expect("maintenance lock");
         let start = self.models().next_seq();
@@ -241,25 +243,25 @@ impl ModelHost {
                 break;
             }
             if is_boundary(next, self.interval()) {
-                self.save_checkpoint(&self.models())?;
+                self.save_snapshot_point(&self.models())?;
             }
         }
         Ok(next - start)
     }
 
     /// Where a catch-up chunk starting at `next` stops: at most a batch, never across a
-    /// checkpoint boundary (so a checkpoint is taken exactly there).
+    /// snapshot point boundary (so a snapshot point is taken exactly there).
     fn chunk_end(&self, next: u64, end: u64) -> u64 {
         let boundary = (next / self.interval() + 1) * self.interval();
         end.min(boundary).min(next + REPLAY_BATCH_RECORDS as u64)
     }
 
     fn interval(&self) -> u64 {
-        self.config.checkpoint_interval_records.max(1)
+        self.config.snapshot_interval_records.max(1)
     }
 
     /// Replays the whole log into fresh models while the current ones keep answering, writes
-    /// the fresh models' checkpoints under a new snapshot generation, catches them up with
+    /// the fresh models' snapshot points under a new snapshot generation, catches them up with
     /// whatever was appended meanwhile, and swaps them in. Old snapshots are deleted after the
     /// swap. `POST /v1/admin/rebuild` and `govrec replay`.
     pub fn rebuild(
@@ -298,7 +300,7 @@ impl ModelHost {
             Some(snapshots) => snapshots.generation()? + 1,
             None => 0,
         };
-        let checkpoints = self.snapshots.as_ref().map(|snapshots| Checkpoints {
+        let snapshot_points = self.snapshots.as_ref().map(|snapshots| SnapshotPoints {
             snapshots,
             generation,
             interval: self.interval(),
@@ -308,11 +310,17 @@ impl ModelHost {
             &mut fresh,
             store,
             store.head().next_seq,
-            checkpoints,
+            snapshot_points,
             &mut progress,
         )?;
         let _maintenance = self.maintenance.lock().expect("maintenance lock");
-        replay_until(&mut fresh, store, store.head().next_seq, checkpoints, &mut |_| {})?;
+        replay_until(
+            &mut fresh,
+            store,
+            store.head().next_seq,
+            snapshot_points,
+            &mut |_| {},
+        )?;
         let report = report(&fresh, fresh.next_seq(), started);
         if let Some(snapshots) = &self.snapshots {
             snapshots.save(generation, &fresh)?;
@@ -337,9 +345,9 @@ impl ModelHost {
     /// past answers may hold the erased values. `erased_from` is the lowest seq whose values
     /// it erases (its `target_seq`; 0 when unknown). The `as_of` cache is emptied (answers
     /// being built are kept out of it); until a rebuild that began after the last call has
-    /// swapped in, `as_of` starts only from checkpoints at or below `erased_from` (they were
+    /// swapped in, `as_of` starts only from snapshot points at or below `erased_from` (they were
     /// written before that record was applied) or from the start of the log, never from
-    /// checkpoints that may hold the value; and the snapshot directory is marked
+    /// snapshot points that may hold the value; and the snapshot directory is marked
     /// ([`crate::snapshot::REDACTION_PENDING`], durably) so that a start before that rebuild
     /// finishes does not trust them either. Calling it before the append as well covers a
     /// rebuild that starts between the two.
@@ -356,23 +364,23 @@ impl ModelHost {
         }
     }
 
-    /// The latest position from which checkpoints may serve an answer at `position`: all of
+    /// The latest position from which snapshot points may serve an answer at `position`: all of
     /// them but those after a pending redaction's floor.
-    fn checkpoints_usable_to(&self, position: u64) -> u64 {
+    fn snapshot_points_usable_to(&self, position: u64) -> u64 {
         self.redactions
             .lock()
             .expect("redactions lock")
-            .checkpoints_usable_to(position)
+            .snapshot_points_usable_to(position)
     }
 
     /// The position an `as_of` answer at `position` would start from with the snapshots as
-    /// they are (the newest usable checkpoint at or before it, 0 for the start of the log),
-    /// leaving the cache out (for tests of which checkpoints are trusted).
+    /// they are (the newest usable snapshot point at or before it, 0 for the start of the log),
+    /// leaving the cache out (for tests of which snapshot points are trusted).
     #[doc(hidden)]
-    pub fn as_of_checkpoint_for(&self, position: u64) -> Result<u64, ProjectionError> {
+    pub fn as_of_snapshot_point_for(&self, position: u64) -> Result<u64, ProjectionError> {
         match &self.snapshots {
             Some(snapshots) => Ok(snapshots
-                .newest_at_or_before(self.checkpoints_usable_to(position))?
+                .newest_at_or_before(self.snapshot_points_usable_to(position))?
                 .unwrap_or(0)),
             None => Ok(0),
         }
@@ -385,24 +393,24 @@ impl ModelHost {
     }
 
     /// Saves the current models as the snapshot a restart starts from (call it on shutdown;
-    /// checkpoints are saved anyway every `checkpoint_interval_records`).
+    /// snapshot points are saved anyway every `snapshot_interval_records`).
     pub fn save_snapshot(&self) -> Result<(), ProjectionError> {
         let models = self.models();
-        self.save_checkpoint(&models)
+        self.save_snapshot_point(&models)
     }
 
-    fn save_checkpoint(&self, models: &Models) -> Result<(), ProjectionError> {
+    fn save_snapshot_point(&self, models: &Models) -> Result<(), ProjectionError> {
         let Some(snapshots) = &self.snapshots else {
             return Ok(());
         };
         let generation = snapshots.generation()?;
         snapshots.save(generation, models)?;
-        snapshots.prune(generation, self.interval(), self.config.checkpoints_max)
+        snapshots.prune(generation, self.interval(), self.config.snapshot_points_max)
     }
 
     /// The models as they were at `point` of the log: the current ones when that is where they
-    /// are, else the newest checkpoint at or before it plus a replay of at most
-    /// `checkpoint_interval_records` records.
+    /// are, else the newest snapshot point at or before it plus a replay of at most
+    /// `snapshot_interval_records` records.
     pub fn models_as_of(&self, store: &Store, point: AsOfPoint) -> Result<Arc<Models>, ProjectionError> {
         let Some(seq) = resolve(store, point)? else {
             return Ok(Arc::new(Models::new()));
@@ -427,13 +435,13 @@ impl ModelHost {
         Ok(models)
     }
 
-    /// Decodes the newest checkpoint before the current models into the `as_of` cache, as the
+    /// Decodes the newest snapshot point before the current models into the `as_of` cache, as the
     /// answer for that point. Call it in the background after a start or a rebuild: the first
     /// `as_of` then finds a start point (an answer in the last interval replays from it) or
     /// memory to decode into (any other answer reuses it), instead of faulting in the models'
     /// worth of fresh pages. It costs one snapshot decode, and while idle the memory of one
     /// past model, which a served `as_of` occupies anyway. Returns whether it cached an answer:
-    /// not without snapshots, a cache, an earlier checkpoint, when the cache is not empty, or
+    /// not without snapshots, a cache, an earlier snapshot point, when the cache is not empty, or
     /// while a redaction's rebuild is pending.
     pub fn warm_as_of(&self, store: &Store) -> Result<bool, ProjectionError> {
         let Some(snapshots) = &self.snapshots else {
@@ -491,7 +499,7 @@ impl ModelHost {
     }
 
     /// The closest models at or before `position` to replay from: a cached answer or a
-    /// checkpoint, whichever is later; empty models when neither exists.
+    /// snapshot point, whichever is later; empty models when neither exists.
     fn start_for(
         &self,
         store: &Store,
@@ -504,12 +512,12 @@ impl ModelHost {
         let Some(snapshots) = self.snapshots.as_ref() else {
             return Ok(cached.map_or_else(Models::default, |cached| self.take_or_copy(cached)));
         };
-        let usable = self.checkpoints_usable_to(position);
-        let checkpoint_position = snapshots.newest_at_or_before(usable)?.unwrap_or(0);
-        if let Some(cached) = cached.filter(|cached| cached.next_seq() > checkpoint_position) {
+        let usable = self.snapshot_points_usable_to(position);
+        let snapshot_point_position = snapshots.newest_at_or_before(usable)?.unwrap_or(0);
+        if let Some(cached) = cached.filter(|cached| cached.next_seq() > snapshot_point_position) {
             return Ok(self.take_or_copy(cached));
         }
-        if checkpoint_position == 0 {
+        if snapshot_point_position == 0 {
             return Ok(Models::default());
         }
         let loaded = snapshots.load_sharing(store, usable, shared_index, self.take_spare())?;
@@ -536,7 +544,7 @@ impl ModelHost {
     }
 
     /// The past model this answer evicts from the cache, when no request still holds it: the
-    /// checkpoint is decoded into it, reusing its memory (see `snapshot::decode_sections`).
+    /// snapshot point is decoded into it, reusing its memory (see `snapshot::decode_sections`).
     fn take_spare(&self) -> Option<Models> {
         let evicted = {
             let mut cache = self.as_of_cache.lock().expect("cache lock");
@@ -559,7 +567,7 @@ impl ModelHost {
     }
 }
 
-/// `govrec replay`: replays the whole log into fresh models, writing their checkpoints and a
+/// `govrec replay`: replays the whole log into fresh models, writing their snapshot points and a
 /// final snapshot to `snapshot_dir` under a new generation, and switches to it (the previous
 /// snapshots are deleted). Run it while no server uses `snapshot_dir` (sled locks it).
 pub fn replay_into_snapshots(
@@ -571,17 +579,17 @@ pub fn replay_into_snapshots(
     let started = Instant::now();
     let snapshots = SnapshotStore::open(snapshot_dir)?;
     let generation = snapshots.generation()? + 1;
-    let checkpoints = Checkpoints {
+    let snapshot_points = SnapshotPoints {
         snapshots: &snapshots,
         generation,
-        interval: config.checkpoint_interval_records.max(1),
+        interval: config.snapshot_interval_records.max(1),
     };
     let mut models = Models::new();
     replay_until(
         &mut models,
         store,
         store.head().next_seq,
-        Some(checkpoints),
+        Some(snapshot_points),
         &mut progress,
     )?;
     snapshots.save(generation, &models)?;

@@ -14,7 +14,7 @@ use govrec_store::BusinessDate;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::answer::{AreaFilter, AreaRef, AsOf, Page, PartyJson, Scope, StampJson};
+use crate::answer::{AreaFilter, AreaRef, AsOf, Page, PartyJson, ReadScope, StampJson};
 use crate::error::ProjectionError;
 use crate::model::{Index, Models, Name, PairedWith, Pairer, Stamp};
 use govrec_core::ComplaintStatus;
@@ -221,7 +221,7 @@ impl Models {
     pub fn members_ledger(
         &self,
         area: Option<Uuid>,
-        scope: &Scope,
+        scope: &ReadScope,
         page: &Page,
     ) -> Result<MembersLedger, ProjectionError> {
         let filter = self.area_filter(area, scope)?;
@@ -290,7 +290,7 @@ impl Models {
     pub fn registrations_ledger(
         &self,
         area: Option<Uuid>,
-        scope: &Scope,
+        scope: &ReadScope,
         page: &Page,
     ) -> Result<RegistrationsLedger, ProjectionError> {
         let filter = self.area_filter(area, scope)?;
@@ -422,7 +422,7 @@ impl Models {
     pub fn pairings_ledger(
         &self,
         area: Option<Uuid>,
-        scope: &Scope,
+        scope: &ReadScope,
         page: &Page,
     ) -> Result<PairingsLedger, ProjectionError> {
         let filter = self.area_filter(area, scope)?;
@@ -517,7 +517,7 @@ impl Models {
     pub fn complaints_ledger(
         &self,
         area: Option<Uuid>,
-        scope: &Scope,
+        scope: &ReadScope,
         view: ComplaintsView,
         overdue_on: Option<BusinessDate>,
         page: &Page,

@@ -21,7 +21,7 @@ mod replay;
 mod scores;
 pub mod snapshot;
 
-pub use answer::{AreaRef, AsOf, Page, PartyJson, Scope, StampJson, PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX};
+pub use answer::{AreaRef, AsOf, Page, PartyJson, ReadScope, StampJson, PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX};
 pub use coverage::{ChildCoverage, CoverageAnswer, FiveHaves, Stats};
 pub use error::ProjectionError;
 pub use govrec_core::ComplaintStatus;

@@ -299,13 +299,13 @@ impl Entity {
 }
 
 /// Every entity id of a log and where it is.
-pub(crate) type EntityIndex = govrec_core::IdMap<Uuid, Entity>;
+pub(crate) type EntityMap = govrec_core::IdMap<Uuid, Entity>;
 
 /// Lookups rebuilt from the entity `Vec`s; never serialised.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Lookup {
     /// Shared copy-on-write with earlier models of the same log (see the module doc).
-    pub entities: Arc<EntityIndex>,
+    pub entities: Arc<EntityMap>,
     pub actors: HashMap<String, u32>,
     pub periods: HashMap<String, PeriodIndex>,
 }
@@ -335,7 +335,7 @@ pub struct Models {
 }
 
 /// What applying one event may fail with, before the seq is known.
-type Applied = Result<(), String>;
+type ApplyResult = Result<(), String>;
 
 impl Models {
     pub fn new() -> Models {
@@ -390,14 +390,14 @@ impl Models {
 
     /// Uses `entities`, the index of these models' log at this point or a later one, instead
     /// of building one; rebuilds only the small name lookups.
-    pub(crate) fn share_index(&mut self, entities: Arc<EntityIndex>) {
+    pub(crate) fn share_index(&mut self, entities: Arc<EntityMap>) {
         self.reindex_names();
         self.lookup.entities = entities;
     }
 
     /// The index of the entity `Vec`s, built from scratch.
-    fn entity_index(&self) -> EntityIndex {
-        let mut entities = EntityIndex::default();
+    fn entity_index(&self) -> EntityMap {
+        let mut entities = EntityMap::default();
         let total = self.areas.len()
             + self.orgs.len()
             + self.work_units.len()
@@ -467,7 +467,7 @@ impl Models {
         (index as usize) < len
     }
 
-    fn apply_event(&mut self, record: &Record) -> Applied {
+    fn apply_event(&mut self, record: &Record) -> ApplyResult {
         let stamp = Stamp::of(record);
         match &record.event {
             Event::AreaRegistered(e) => self.area_registered(e),
@@ -715,7 +715,7 @@ impl Models {
     }
 
     /// A member, work unit or organisation exists.
-    fn party(&self, party: PartyRef) -> Applied {
+    fn party(&self, party: PartyRef) -> ApplyResult {
         match party {
             PartyRef::MemberId(id) => self.member(id).map(drop),
             PartyRef::WorkUnitId(id) => self.work_unit(id).map(drop),
@@ -723,7 +723,7 @@ impl Models {
         }
     }
 
-    fn create(&mut self, id: Uuid, entity: Entity) -> Applied {
+    fn create(&mut self, id: Uuid, entity: Entity) -> ApplyResult {
         match self.lookup.entities.get(&id).copied() {
             Some(existing) if self.holds(existing) => Err(format!("{id} already names an entity")),
             // A shared index of a later point already has it, where this record puts it.
@@ -738,7 +738,7 @@ impl Models {
 
     // Areas and organisations.
 
-    fn area_registered(&mut self, event: &AreaRegistered) -> Applied {
+    fn area_registered(&mut self, event: &AreaRegistered) -> ApplyResult {
         let parent = event.parent_id.map(|id| self.area(id)).transpose()?;
         let index = self.areas.len() as Index;
         self.create(event.area_id, Entity::Area(index))?;
@@ -771,7 +771,7 @@ impl Models {
         ids.iter().map(|&id| self.area(id)).collect()
     }
 
-    fn party_org_founded(&mut self, event: &PartyOrgFounded) -> Applied {
+    fn party_org_founded(&mut self, event: &PartyOrgFounded) -> ApplyResult {
         let areas = self.areas_of(event.area_ids.as_deref().unwrap_or_default())?;
         let work_unit = event.work_unit_id.map(|id| self.work_unit(id)).transpose()?;
         if let Some(parent) = event.parent_org_id {
@@ -794,7 +794,7 @@ impl Models {
         Ok(())
     }
 
-    fn party_org_coverage_changed(&mut self, org_id: Uuid, area_ids: &[Uuid]) -> Applied {
+    fn party_org_coverage_changed(&mut self, org_id: Uuid, area_ids: &[Uuid]) -> ApplyResult {
         let org = self.org(org_id)?;
         let areas = self.areas_of(area_ids)?;
         let old = std::mem::replace(&mut self.orgs[org as usize].areas, Indices::from_slice(&areas));
@@ -809,7 +809,7 @@ impl Models {
         Ok(())
     }
 
-    fn officer_relieved(&mut self, org_id: Uuid, member_id: Uuid) -> Applied {
+    fn officer_relieved(&mut self, org_id: Uuid, member_id: Uuid) -> ApplyResult {
         let org = self.org(org_id)?;
         let member = self.member(member_id)?;
         let officers = &mut self.orgs[org as usize].officers;
@@ -823,7 +823,7 @@ impl Models {
 
     // Members and registrations.
 
-    fn member_enrolled(&mut self, event: &MemberEnrolled, stamp: Stamp) -> Applied {
+    fn member_enrolled(&mut self, event: &MemberEnrolled, stamp: Stamp) -> ApplyResult {
         let home = self.area(event.home_area_id)?;
         let work_unit = event.work_unit_id.map(|id| self.work_unit(id)).transpose()?;
         let index = self.members.len() as Index;
@@ -846,7 +846,7 @@ impl Models {
         Ok(())
     }
 
-    fn member_updated(&mut self, event: &MemberUpdated) -> Applied {
+    fn member_updated(&mut self, event: &MemberUpdated) -> ApplyResult {
         let member = self.member(event.member_id)?;
         let home = event.home_area_id.map(|id| self.area(id)).transpose()?;
         let work_unit = event.work_unit_id.map(|id| self.work_unit(id)).transpose()?;
@@ -874,7 +874,7 @@ impl Models {
         }
     }
 
-    fn report_withdrawn(&mut self, event: &ReportWithdrawn) -> Applied {
+    fn report_withdrawn(&mut self, event: &ReportWithdrawn) -> ApplyResult {
         let area = self.area(event.area_id)?;
         match (event.member_id, event.work_unit_id) {
             (Some(member_id), None) => {
@@ -906,7 +906,7 @@ impl Models {
 
     // Services and pairings.
 
-    fn service_rendered(&mut self, event: &ServiceRendered) -> Applied {
+    fn service_rendered(&mut self, event: &ServiceRendered) -> ApplyResult {
         let area = self.area(event.area_id)?;
         let minutes = u64::from(event.minutes);
         match event.by {
@@ -930,7 +930,7 @@ impl Models {
         Ok(())
     }
 
-    fn pairing_established(&mut self, event: &PairingEstablished, stamp: Stamp) -> Applied {
+    fn pairing_established(&mut self, event: &PairingEstablished, stamp: Stamp) -> ApplyResult {
         let from = match event.kind {
             PairingKind::UnitCompound => Pairer::WorkUnit(self.work_unit(event.from_id)?),
             _ => Pairer::Member(self.member(event.from_id)?),
@@ -973,7 +973,7 @@ impl Models {
 
     // Evaluations and complaint ratings.
 
-    fn evaluation_recorded(&mut self, event: &EvaluationRecorded, record: &Record) -> Applied {
+    fn evaluation_recorded(&mut self, event: &EvaluationRecorded, record: &Record) -> ApplyResult {
         self.party(event.subject)?;
         let step = self.step(EvaluationAction::Recorded, Some(event.score), None, record);
         let period = self.period(&event.period)?;
@@ -1038,7 +1038,7 @@ impl Models {
 
     /// A rating counts toward the subject that accepted the round it rates, in every period
     /// (year, half, quarter) that contains the acceptance's business date.
-    fn complaint_rated(&mut self, complaint_id: Uuid, satisfaction: u32, record: &Record) -> Applied {
+    fn complaint_rated(&mut self, complaint_id: Uuid, satisfaction: u32, record: &Record) -> ApplyResult {
         let index = self.complaint(complaint_id)?;
         let complaint = &self.complaints[index as usize];
         let (Some(subject), Some(accepted)) = (complaint.accepted_by, complaint.accepted) else {
@@ -1077,7 +1077,7 @@ impl Models {
     /// Erases the personal data the models copied from record `target_seq`: only a member's
     /// name is kept here (complaint texts, pseudonyms, comments and reasons of removal are
     /// never copied into the models).
-    fn redacted(&mut self, seq: u64, target_seq: u64, fields: &[String]) -> Applied {
+    fn redacted(&mut self, seq: u64, target_seq: u64, fields: &[String]) -> ApplyResult {
         if target_seq >= seq {
             return Err(format!("target_seq {target_seq} is not an earlier record"));
         }

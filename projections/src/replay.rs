@@ -88,9 +88,9 @@ impl Models {
     }
 }
 
-/// Where a replay writes checkpoints: every `interval` records, under `generation`.
+/// Where a replay writes snapshot points: every `interval` records, under `generation`.
 #[derive(Clone, Copy)]
-pub(crate) struct Checkpoints<'a> {
+pub(crate) struct SnapshotPoints<'a> {
     pub snapshots: &'a SnapshotStore,
     pub generation: u64,
     pub interval: u64,
@@ -126,13 +126,13 @@ pub(crate) fn report(models: &Models, records: u64, started: Instant) -> ReplayR
     }
 }
 
-/// Applies records `models.next_seq()..end` of the log, saving a checkpoint at every multiple
-/// of the interval when `checkpoints` is given.
+/// Applies records `models.next_seq()..end` of the log, saving a snapshot point at every multiple
+/// of the interval when `snapshot points` is given.
 pub(crate) fn replay_until(
     models: &mut Models,
     store: &Store,
     end: u64,
-    checkpoints: Option<Checkpoints>,
+    snapshot_points: Option<SnapshotPoints>,
     progress: &mut dyn FnMut(ReplayProgress),
 ) -> Result<(), ProjectionError> {
     let start = models.next_seq();
@@ -153,9 +153,11 @@ pub(crate) fn replay_until(
             for record in &batch {
                 models.apply(record)?;
                 let done = record.seq + 1;
-                if let Some(checkpoints) = checkpoints {
-                    if crate::host::is_boundary(done, checkpoints.interval) {
-                        checkpoints.snapshots.save(checkpoints.generation, models)?;
+                if let Some(snapshot_points) = snapshot_points {
+                    if crate::host::is_boundary(done, snapshot_points.interval) {
+                        snapshot_points
+                            .snapshots
+                            .save(snapshot_points.generation, models)?;
                     }
                 }
                 if done - last_reported >= PROGRESS_EVERY_RECORDS {

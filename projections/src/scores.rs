@@ -16,7 +16,7 @@ use govrec_core::event::{Evaluator, PartyRef};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::answer::{AreaFilter, AsOf, Scope, StampJson};
+use crate::answer::{AreaFilter, AsOf, ReadScope, StampJson};
 use crate::error::ProjectionError;
 use crate::model::{Entity, EvaluationAction, Index, Models, ScoreSheet};
 
@@ -177,7 +177,7 @@ impl Models {
         period: &str,
         area: Option<Uuid>,
         subject_kind: Option<SubjectKind>,
-        scope: &Scope,
+        scope: &ReadScope,
     ) -> Result<ScoresAnswer, ProjectionError> {
         check_period(period)?;
         let filter = self.area_filter(area, scope)?;

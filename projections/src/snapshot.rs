@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ProjectionError;
 use crate::model::{
-    Area, Complaint, EmergencyPlan, EntityIndex, Evaluation, Member, Models, Org, Pairing, PeriodIndex,
+    Area, Complaint, EmergencyPlan, EntityMap, Evaluation, Member, Models, Org, Pairing, PeriodIndex,
     ScoreSheet, Watermark, WorkUnit,
 };
 
@@ -225,27 +225,27 @@ impl SnapshotStore {
     }
 
     /// Deletes snapshots of `generation` other than the ones at multiples of `interval`,
-    /// except the newest: one "latest" snapshot for restarts, checkpoints for `as_of`.
+    /// except the newest: one "latest" snapshot for restarts, snapshot points for `as_of`.
     pub fn prune(
         &self,
         generation: u64,
         interval: u64,
-        checkpoints_max: usize,
+        snapshot_points_max: usize,
     ) -> Result<(), ProjectionError> {
         let positions = self.positions(generation)?;
         let Some((_newest, older)) = positions.split_last() else {
             return Ok(());
         };
-        let mut checkpoints: Vec<u64> = Vec::new();
+        let mut snapshot_points: Vec<u64> = Vec::new();
         for &position in older {
             if crate::host::is_boundary(position, interval) {
-                checkpoints.push(position);
+                snapshot_points.push(position);
             } else {
                 self.remove(generation, position)?;
             }
         }
-        let excess = checkpoints.len().saturating_sub(checkpoints_max);
-        for &position in &checkpoints[..excess] {
+        let excess = snapshot_points.len().saturating_sub(snapshot_points_max);
+        for &position in &snapshot_points[..excess] {
             self.remove(generation, position)?;
         }
         Ok(())
@@ -384,7 +384,7 @@ impl SnapshotStore {
         &self,
         store: &Store,
         position_max: u64,
-        shared_index: Option<&Arc<EntityIndex>>,
+        shared_index: Option<&Arc<EntityMap>>,
         mut spare: Option<Models>,
     ) -> Result<Loaded, ProjectionError> {
         let generation = self.generation()?;
@@ -707,7 +707,7 @@ sections! {
 ///
 /// LZ4 stores the models in about 40% of their size (36 MiB → 15 MiB at 1M events): less for
 /// sled to write and read, the cipher to run over and the checksum to hash, and a fraction of
-/// the disk the checkpoints took (they are full snapshots, so their sum grows with the
+/// the disk the snapshot points took (they are full snapshots, so their sum grows with the
 /// square of the log).
 pub fn encode(models: &Models) -> Vec<u8> {
     let (first, second) = sections_of(models);
@@ -752,7 +752,7 @@ pub fn decode_timed(bytes: &[u8]) -> Result<(Models, [Duration; 3]), String> {
 /// shared instead of built.
 pub(crate) fn decode_with_index(
     bytes: &[u8],
-    shared_index: Option<Arc<EntityIndex>>,
+    shared_index: Option<Arc<EntityMap>>,
     into: Models,
     sections: &mut [Vec<u8>; 2],
 ) -> Result<(Models, [Duration; 3]), String> {

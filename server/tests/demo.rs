@@ -16,7 +16,7 @@ use govrec_core::Event;
 use govrec_demo::{
     load_demo, DemoError, DemoSummary, DEMO_ACTOR, DEMO_LAST_DATE, GUANGLING, HUNYUAN, LINGQIU, ZUOYUN,
 };
-use govrec_projections::{ComplaintsView, Models, Page, Scope, Stats};
+use govrec_projections::{ComplaintsView, Models, Page, ReadScope, Stats};
 use govrec_store::{BusinessDate, Record, Store, StoreConfig};
 use uuid::Uuid;
 
@@ -126,17 +126,20 @@ impl Log {
 }
 
 fn stats_of(models: &Models, area: Uuid) -> Stats {
-    models.coverage(Some(area), &Scope::AllCounties).unwrap().stats
+    models
+        .coverage(Some(area), &ReadScope::AllCounties)
+        .unwrap()
+        .stats
 }
 
 fn communities(models: &Models, county: Uuid) -> usize {
-    let answer = models.coverage(Some(county), &Scope::AllCounties).unwrap();
+    let answer = models.coverage(Some(county), &ReadScope::AllCounties).unwrap();
     answer
         .children
         .iter()
         .map(|town| {
             models
-                .coverage(Some(town.area.id), &Scope::AllCounties)
+                .coverage(Some(town.area.id), &ReadScope::AllCounties)
                 .unwrap()
                 .children
                 .len()
@@ -319,7 +322,7 @@ fn lingqiu(models: &Models, log: &Log, county: Uuid, tianhe_yiju: Uuid) {
 
     assert_eq!(log.households(tianhe_yiju), 102);
     let members = models
-        .members_ledger(Some(tianhe_yiju), &Scope::AllCounties, &Page::default())
+        .members_ledger(Some(tianhe_yiju), &ReadScope::AllCounties, &Page::default())
         .unwrap();
     assert_eq!(members.counts.total, 64);
     let tianhe = stats_of(models, tianhe_yiju);
@@ -376,7 +379,7 @@ fn the_demo_has_a_year_of_every_kind_of_record() {
         let ledger = models
             .complaints_ledger(
                 Some(county.id),
-                &Scope::AllCounties,
+                &ReadScope::AllCounties,
                 ComplaintsView::All,
                 Some(last),
                 &page,

@@ -49,5 +49,5 @@ pub struct Appended {
     pub head: Head,
     /// True when every event was already recorded with identical content (an idempotent
     /// retry); nothing new was written.
-    pub replayed: bool,
+    pub idempotent_retry: bool,
 }

@@ -224,7 +224,7 @@ pub(crate) enum Pending {
     Append {
         reply: oneshot::Sender<Result<Appended, StoreError>>,
         receipts: Vec<Receipt>,
-        replayed: bool,
+        idempotent_retry: bool,
     },
     Restore {
         reply: oneshot::Sender<Result<Head, StoreError>>,
@@ -237,12 +237,12 @@ impl Pending {
             Pending::Append {
                 reply,
                 receipts,
-                replayed,
+                idempotent_retry,
             } => {
                 let _ = reply.send(Ok(Appended {
                     receipts,
                     head,
-                    replayed,
+                    idempotent_retry,
                 }));
             }
             Pending::Restore { reply } => {

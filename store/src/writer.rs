@@ -175,10 +175,10 @@ impl Writer {
                     prepared,
                     reply,
                 }) => match self.stage_append(&actor, events, prepared, now, &mut staged) {
-                    Ok((receipts, replayed)) => pending.push(Pending::Append {
+                    Ok((receipts, idempotent_retry)) => pending.push(Pending::Append {
                         reply,
                         receipts,
-                        replayed,
+                        idempotent_retry,
                     }),
                     Err(error) => {
                         let _ = reply.send(Err(error));

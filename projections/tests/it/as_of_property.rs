@@ -13,8 +13,8 @@ fn steps() -> impl Strategy<Value = Vec<Step>> {
 
 fn config() -> HostConfig {
     HostConfig {
-        checkpoint_interval_records: 16,
-        checkpoints_max: 8,
+        snapshot_interval_records: 16,
+        snapshot_points_max: 8,
         as_of_cache_entries: 2,
     }
 }

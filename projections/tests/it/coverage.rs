@@ -1,6 +1,6 @@
 //! Coverage statistics of the hand-built county (`scenario.rs` explains every figure).
 
-use govrec_projections::{ProjectionError, Scope};
+use govrec_projections::{ProjectionError, ReadScope};
 use serde_json::{json, Value};
 
 use crate::scenario;
@@ -94,7 +94,7 @@ fn county_answer_has_every_stats_key_and_its_children() {
     let log = scenario::build();
     let models = models_of(log.records());
     let answer = models
-        .coverage(Some(id("C")), &Scope::AllCounties)
+        .coverage(Some(id("C")), &ReadScope::AllCounties)
         .expect("coverage");
     let last = log.records().last().expect("records");
     let expected = json!({
@@ -112,7 +112,7 @@ fn county_answer_has_every_stats_key_and_its_children() {
 fn town_children_are_its_communities() {
     let models = models_of(scenario::build().records());
     let answer = models
-        .coverage(Some(id("T")), &Scope::AllCounties)
+        .coverage(Some(id("T")), &ReadScope::AllCounties)
         .expect("coverage");
     let m1 = stats(
         2,
@@ -154,7 +154,7 @@ fn town_children_are_its_communities() {
 fn community_children_are_its_live_compounds() {
     let models = models_of(scenario::build().records());
     let answer = models
-        .coverage(Some(id("M1")), &Scope::AllCounties)
+        .coverage(Some(id("M1")), &ReadScope::AllCounties)
         .expect("coverage");
     let p1 = stats(
         1,
@@ -194,7 +194,7 @@ fn community_children_are_its_live_compounds() {
 fn whole_scope_lists_counties_as_children() {
     let models = models_of(scenario::build().records());
     let answer = models
-        .coverage(None, &Scope::Counties(vec![id("C")]))
+        .coverage(None, &ReadScope::Counties(vec![id("C")]))
         .expect("coverage");
     assert_eq!(answer.area, None);
     assert_eq!(json(&answer.stats), county_stats());
@@ -206,7 +206,7 @@ fn whole_scope_lists_counties_as_children() {
 fn a_retired_area_counts_nothing() {
     let models = models_of(scenario::build().records());
     let answer = models
-        .coverage(Some(id("P3")), &Scope::AllCounties)
+        .coverage(Some(id("P3")), &ReadScope::AllCounties)
         .expect("coverage");
     let nothing = stats(
         0,
@@ -227,8 +227,8 @@ fn a_retired_area_counts_nothing() {
 #[test]
 fn unknown_and_out_of_scope_areas_are_refused() {
     let models = models_of(scenario::build().records());
-    let unknown = models.coverage(Some(id("nowhere")), &Scope::AllCounties);
+    let unknown = models.coverage(Some(id("nowhere")), &ReadScope::AllCounties);
     assert!(matches!(unknown, Err(ProjectionError::UnknownArea(area)) if area == id("nowhere")));
-    let elsewhere = models.coverage(Some(id("M1")), &Scope::Counties(vec![id("another county")]));
+    let elsewhere = models.coverage(Some(id("M1")), &ReadScope::Counties(vec![id("another county")]));
     assert!(matches!(elsewhere, Err(ProjectionError::OutOfScope(area)) if area == id("M1")));
 }

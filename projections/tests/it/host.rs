@@ -2,7 +2,7 @@
 
 use govrec_core::event::{AreaKind, AreaRegistered};
 use govrec_projections::snapshot;
-use govrec_projections::{AsOfPoint, HostConfig, ModelHost, ProjectionError, Scope};
+use govrec_projections::{AsOfPoint, HostConfig, ModelHost, ProjectionError, ReadScope};
 use govrec_store::NewEvent;
 
 use crate::scenario;
@@ -23,7 +23,7 @@ fn compound(name: &str, community: &str) -> NewEvent {
 
 fn compounds_of_m2(host: &ModelHost) -> u64 {
     host.models()
-        .coverage(Some(id("M2")), &Scope::AllCounties)
+        .coverage(Some(id("M2")), &ReadScope::AllCounties)
         .expect("coverage")
         .stats
         .compounds
@@ -55,7 +55,7 @@ fn rebuild_replays_into_fresh_models_and_swaps_them_in() {
     let log = scenario::build();
     let (dir, store) = store_with(log.records());
     let config = HostConfig {
-        checkpoint_interval_records: 20,
+        snapshot_interval_records: 20,
         ..HostConfig::default()
     };
     let (host, _) = ModelHost::open(&store, Some(&dir.path().join("models")), config).expect("open");
@@ -103,24 +103,24 @@ fn as_of_models_never_see_later_entities() {
     let log = scenario::build();
     let (dir, store) = store_with(log.records());
     let config = HostConfig {
-        checkpoint_interval_records: 20,
+        snapshot_interval_records: 20,
         ..HostConfig::default()
     };
     let (host, _) = ModelHost::open(&store, Some(&dir.path().join("models")), config).expect("open");
     let early = host.models_as_of(&store, AsOfPoint::Seq(5)).expect("as_of");
     assert!(
-        early.coverage(Some(id("P2")), &Scope::AllCounties).is_ok(),
+        early.coverage(Some(id("P2")), &ReadScope::AllCounties).is_ok(),
         "P2 is record 5"
     );
     assert!(matches!(
-        early.coverage(Some(id("P4")), &Scope::AllCounties),
+        early.coverage(Some(id("P4")), &ReadScope::AllCounties),
         Err(ProjectionError::UnknownArea(_))
     ));
     store
         .append("recorder-1", vec![compound("P5", "M2")])
         .expect("append");
     host.catch_up(&store).expect("catch up");
-    assert!(early.coverage(Some(id("P5")), &Scope::AllCounties).is_err());
+    assert!(early.coverage(Some(id("P5")), &ReadScope::AllCounties).is_err());
     assert_eq!(
         snapshot::encode(&early),
         snapshot::encode(&models_of(&log.records()[..6]))
@@ -133,7 +133,7 @@ fn as_of_models_never_see_later_entities() {
     );
 }
 
-/// The warm-up a server runs after a start caches the newest checkpoint as an answer; later
+/// The warm-up a server runs after a start caches the newest snapshot point as an answer; later
 /// answers start from it (taken, or copied while a request holds it) or decode into its
 /// memory, and each equals a fresh replay.
 #[test]
@@ -142,17 +142,17 @@ fn warmed_as_of_answers_equal_fresh_replays() {
     let records = log.records();
     let (dir, store) = store_with(records);
     let config = HostConfig {
-        checkpoint_interval_records: 20,
+        snapshot_interval_records: 20,
         ..HostConfig::default()
     };
     let (host, _) = ModelHost::open(&store, Some(&dir.path().join("models")), config).expect("open");
     let length = records.len() as u64;
     assert!(length > 45, "the scenario spans more than two intervals");
-    let checkpoint = (length - 1) / 20 * 20;
+    let snapshot_point = (length - 1) / 20 * 20;
     let replayed = |seq: u64| snapshot::encode(&models_of(&records[..=seq as usize]));
     assert!(
         host.warm_as_of(&store).expect("warm"),
-        "a checkpoint before the head is cached"
+        "a snapshot point before the head is cached"
     );
     assert!(
         !host.warm_as_of(&store).expect("warm again"),
@@ -160,28 +160,28 @@ fn warmed_as_of_answers_equal_fresh_replays() {
     );
 
     let warmed = host
-        .models_as_of(&store, AsOfPoint::Seq(checkpoint - 1))
+        .models_as_of(&store, AsOfPoint::Seq(snapshot_point - 1))
         .expect("as_of");
-    assert_eq!(snapshot::encode(&warmed), replayed(checkpoint - 1));
+    assert_eq!(snapshot::encode(&warmed), replayed(snapshot_point - 1));
     // Later in the last interval: starts from the warmed answer, which a request still holds,
     // so it is copied, never changed under that request.
     let later = host
         .models_as_of(&store, AsOfPoint::Seq(length - 2))
         .expect("as_of");
     assert_eq!(snapshot::encode(&later), replayed(length - 2));
-    assert_eq!(snapshot::encode(&warmed), replayed(checkpoint - 1));
+    assert_eq!(snapshot::encode(&warmed), replayed(snapshot_point - 1));
     drop((warmed, later));
-    // An earlier interval: the checkpoint is decoded into the evicted answer's memory.
+    // An earlier interval: the snapshot point is decoded into the evicted answer's memory.
     let earlier = host
-        .models_as_of(&store, AsOfPoint::Seq(checkpoint - 3))
+        .models_as_of(&store, AsOfPoint::Seq(snapshot_point - 3))
         .expect("as_of");
-    assert_eq!(snapshot::encode(&earlier), replayed(checkpoint - 3));
+    assert_eq!(snapshot::encode(&earlier), replayed(snapshot_point - 3));
     drop(earlier);
     // Held by no request: the cached answer is taken and replayed further.
     let further = host
-        .models_as_of(&store, AsOfPoint::Seq(checkpoint - 2))
+        .models_as_of(&store, AsOfPoint::Seq(snapshot_point - 2))
         .expect("as_of");
-    assert_eq!(snapshot::encode(&further), replayed(checkpoint - 2));
+    assert_eq!(snapshot::encode(&further), replayed(snapshot_point - 2));
 
     let (_, store_without) = store_with(records);
     let (bare, _) = ModelHost::open(&store_without, None, HostConfig::default()).expect("open");
@@ -225,7 +225,7 @@ fn log_of_compounds_and_members(entries: &[Entry]) -> crate::support::LogBuilder
 fn ledger_shows(host: &ModelHost, store: &govrec_store::Store, seq: u64, name: &str) -> bool {
     let models = host.models_as_of(store, AsOfPoint::Seq(seq)).expect("as_of");
     let page = models
-        .members_ledger(None, &Scope::AllCounties, &Default::default())
+        .members_ledger(None, &ReadScope::AllCounties, &Default::default())
         .expect("ledger");
     serde_json::to_string(&page).expect("json").contains(name)
 }
@@ -246,7 +246,7 @@ fn redact_name(host: &ModelHost, store: &govrec_store::Store, target_seq: u64) {
 }
 
 /// After a redaction, until the rebuild that follows it has swapped in, an `as_of` must not
-/// come from a checkpoint written before the redaction: those still hold the erased value.
+/// come from a snapshot point written before the redaction: those still hold the erased value.
 #[test]
 fn as_of_after_a_redaction_never_shows_the_erased_value() {
     const NAME: &str = "王秀英";
@@ -256,7 +256,7 @@ fn as_of_after_a_redaction_never_shows_the_erased_value() {
     let log = log_of_compounds_and_members(&entries);
     let (dir, store) = store_with(log.records());
     let config = HostConfig {
-        checkpoint_interval_records: 10,
+        snapshot_interval_records: 10,
         ..HostConfig::default()
     };
     let (host, _) = ModelHost::open(&store, Some(&dir.path().join("models")), config).expect("open");
@@ -265,26 +265,26 @@ fn as_of_after_a_redaction_never_shows_the_erased_value() {
     redact_name(&host, &store, 4);
     assert!(
         !host.warm_as_of(&store).expect("warm"),
-        "no warm-up from old checkpoints"
+        "no warm-up from old snapshot points"
     );
     assert!(
         !shows_name(25),
-        "not from the cache nor from a checkpoint of before the redaction"
+        "not from the cache nor from a snapshot point of before the redaction"
     );
     assert!(!shows_name(15));
     let pending = dir.path().join("models").join(snapshot::REDACTION_PENDING);
     assert!(pending.exists(), "marked durably until the rebuild");
     host.rebuild(&store, |_| {}).expect("rebuild");
     assert!(!pending.exists(), "the rebuild covered the redaction");
-    assert!(!shows_name(25), "nor from the rebuilt checkpoints");
+    assert!(!shows_name(25), "nor from the rebuilt snapshot points");
 }
 
-/// Until the rebuild after a redaction is done, `as_of` still starts from the checkpoints
+/// Until the rebuild after a redaction is done, `as_of` still starts from the snapshot points
 /// written before the redacted record (they never held its values), not from the start of the
-/// log; later checkpoints are not trusted, and a second redaction of an earlier record lowers
-/// that bound. After the rebuild every checkpoint serves again.
+/// log; later snapshot points are not trusted, and a second redaction of an earlier record lowers
+/// that bound. After the rebuild every snapshot point serves again.
 #[test]
-fn as_of_after_a_redaction_starts_from_checkpoints_before_the_redacted_record() {
+fn as_of_after_a_redaction_starts_from_snapshot_points_before_the_redacted_record() {
     const NAME: &str = "李桂兰";
     // Seq 4: a member a second redaction erases; seq 27: the one redacted first.
     let mut entries = vec![Entry::Compound(0), Entry::Member("V", "张建国")];
@@ -298,31 +298,31 @@ fn as_of_after_a_redaction_starts_from_checkpoints_before_the_redacted_record() 
         govrec_core::Event::MemberEnrolled(_)
     ));
     let config = HostConfig {
-        checkpoint_interval_records: 10,
+        snapshot_interval_records: 10,
         ..HostConfig::default()
     };
     let (host, _) = ModelHost::open(&store, Some(&dir.path().join("models")), config).expect("open");
     let shows_name = |seq: u64| ledger_shows(&host, &store, seq, NAME);
-    assert_eq!(host.as_of_checkpoint_for(41).expect("start"), 40);
+    assert_eq!(host.as_of_snapshot_point_for(41).expect("start"), 40);
     assert!(shows_name(40));
     redact_name(&host, &store, 27);
     assert_eq!(
-        host.as_of_checkpoint_for(41).expect("start"),
+        host.as_of_snapshot_point_for(41).expect("start"),
         20,
-        "the newest checkpoint written before record 27"
+        "the newest snapshot point written before record 27"
     );
-    assert_eq!(host.as_of_checkpoint_for(15).expect("start"), 10);
+    assert_eq!(host.as_of_snapshot_point_for(15).expect("start"), 10);
     assert!(!shows_name(40));
     assert!(!shows_name(35));
     redact_name(&host, &store, 4);
     assert_eq!(
-        host.as_of_checkpoint_for(41).expect("start"),
+        host.as_of_snapshot_point_for(41).expect("start"),
         0,
         "the floor only goes down"
     );
     host.rebuild(&store, |_| {}).expect("rebuild");
-    assert_eq!(host.as_of_checkpoint_for(41).expect("start"), 40);
-    assert!(!shows_name(40), "nor from the rebuilt checkpoints");
+    assert_eq!(host.as_of_snapshot_point_for(41).expect("start"), 40);
+    assert!(!shows_name(40), "nor from the rebuilt snapshot points");
 }
 
 /// A stop between a redaction and the end of its rebuild (a crash): the next start does not
@@ -334,7 +334,7 @@ fn a_start_after_an_unfinished_redaction_rebuild_sets_the_snapshots_aside() {
     let (dir, store) = store_with(records);
     let models_dir = dir.path().join("models");
     let config = HostConfig {
-        checkpoint_interval_records: 20,
+        snapshot_interval_records: 20,
         ..HostConfig::default()
     };
     {

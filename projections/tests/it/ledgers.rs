@@ -1,6 +1,6 @@
 //! The 台账 ledgers of the hand-built county (`scenario.rs` explains every figure).
 
-use govrec_projections::{ComplaintsView, Page, Scope};
+use govrec_projections::{ComplaintsView, Page, ReadScope};
 use govrec_store::BusinessDate;
 use serde_json::{json, Value};
 
@@ -24,7 +24,7 @@ fn members_ledger_of_a_compound() {
     let log = scenario::build();
     let models = models_of(log.records());
     let ledger = models
-        .members_ledger(Some(id("P1")), &Scope::AllCounties, &Page::default())
+        .members_ledger(Some(id("P1")), &ReadScope::AllCounties, &Page::default())
         .expect("ledger");
     let reported = stamp(
         &log,
@@ -56,7 +56,7 @@ fn members_ledger_of_a_compound() {
 fn members_ledger_pages_in_enrolment_order() {
     let models = models_of(scenario::build().records());
     let first = models
-        .members_ledger(Some(id("C")), &Scope::AllCounties, &Page::first(4))
+        .members_ledger(Some(id("C")), &ReadScope::AllCounties, &Page::first(4))
         .expect("ledger");
     assert_eq!(
         json(&first.counts),
@@ -69,7 +69,7 @@ fn members_ledger_pages_in_enrolment_order() {
         after: first.next.clone(),
     };
     let second = models
-        .members_ledger(Some(id("C")), &Scope::AllCounties, &next)
+        .members_ledger(Some(id("C")), &ReadScope::AllCounties, &next)
         .expect("ledger");
     let rest: Vec<_> = second
         .members
@@ -82,7 +82,9 @@ fn members_ledger_pages_in_enrolment_order() {
         limit: None,
         after: Some("not a cursor".to_owned()),
     };
-    assert!(models.members_ledger(None, &Scope::AllCounties, &bad).is_err());
+    assert!(models
+        .members_ledger(None, &ReadScope::AllCounties, &bad)
+        .is_err());
 }
 
 /// Current reports: A→P1, F→P3, W1→M1, W2→M2 (D and W2→M1 were withdrawn).
@@ -91,7 +93,7 @@ fn registrations_ledger() {
     let log = scenario::build();
     let models = models_of(log.records());
     let ledger = models
-        .registrations_ledger(Some(id("C")), &Scope::AllCounties, &Page::default())
+        .registrations_ledger(Some(id("C")), &ReadScope::AllCounties, &Page::default())
         .expect("ledger");
     let member_report = |name: &str, compound: &str| {
         json!({"reporter": {"member_id": id(name), "name": name}, "area": area(compound, "compound"),
@@ -141,7 +143,7 @@ fn pairings_ledger() {
     let log = scenario::build();
     let models = models_of(log.records());
     let ledger = models
-        .pairings_ledger(Some(id("C")), &Scope::AllCounties, &Page::first(2))
+        .pairings_ledger(Some(id("C")), &ReadScope::AllCounties, &Page::first(2))
         .expect("ledger");
     assert_eq!(
         json(&ledger.counts),
@@ -173,7 +175,7 @@ fn pairings_ledger() {
     assert_eq!(ledger.pairings.len(), 2);
     assert!(ledger.next.is_some());
     let household = models
-        .pairings_ledger(Some(id("P4")), &Scope::AllCounties, &Page::default())
+        .pairings_ledger(Some(id("P4")), &ReadScope::AllCounties, &Page::default())
         .expect("ledger");
     let kinds: Vec<Value> = household.pairings.iter().map(|row| json(&row.to)).collect();
     assert_eq!(kinds, vec![json!("household")]);
@@ -189,7 +191,7 @@ fn complaints_ledger_with_overdue_ones() {
     let all = models
         .complaints_ledger(
             Some(id("C")),
-            &Scope::AllCounties,
+            &ReadScope::AllCounties,
             ComplaintsView::All,
             None,
             &Page::default(),
@@ -228,7 +230,7 @@ fn complaints_ledger_with_overdue_ones() {
     let overdue = models
         .complaints_ledger(
             None,
-            &Scope::AllCounties,
+            &ReadScope::AllCounties,
             ComplaintsView::Overdue,
             None,
             &Page::default(),
@@ -240,7 +242,7 @@ fn complaints_ledger_with_overdue_ones() {
     let not_yet = models
         .complaints_ledger(
             None,
-            &Scope::AllCounties,
+            &ReadScope::AllCounties,
             ComplaintsView::Overdue,
             earlier,
             &Page::default(),

@@ -1,7 +1,7 @@
 //! Replay is a pure function of the log: the same records give byte-identical models and
 //! answers, and a record that cannot apply is an error naming its seq.
 
-use govrec_projections::{snapshot, Models, ProjectionError, Scope};
+use govrec_projections::{snapshot, Models, ProjectionError, ReadScope};
 use govrec_store::{Hash32, Record};
 use serde_json::json;
 
@@ -16,12 +16,12 @@ fn replaying_twice_gives_byte_identical_models_and_answers() {
     assert_eq!(snapshot::encode(&first), snapshot::encode(&second));
     let answers = |models: &Models| {
         serde_json::to_vec(&(
-            models.coverage(None, &Scope::AllCounties).expect("coverage"),
+            models.coverage(None, &ReadScope::AllCounties).expect("coverage"),
             models
-                .scores("2026", None, None, &Scope::AllCounties)
+                .scores("2026", None, None, &ReadScope::AllCounties)
                 .expect("scores"),
             models
-                .members_ledger(None, &Scope::AllCounties, &Default::default())
+                .members_ledger(None, &ReadScope::AllCounties, &Default::default())
                 .expect("members"),
         ))
         .expect("json")
@@ -101,7 +101,7 @@ fn apply_checks_no_business_rule() {
     assert_eq!(
         json(
             &models
-                .coverage(Some(id("C")), &Scope::AllCounties)
+                .coverage(Some(id("C")), &ReadScope::AllCounties)
                 .expect("coverage")
                 .stats
         )["compounds"],

@@ -1,6 +1,6 @@
 //! 双评价 scores of the hand-built county (`scenario.rs` explains every figure).
 
-use govrec_projections::{Scope, SubjectKind};
+use govrec_projections::{ReadScope, SubjectKind};
 use serde_json::{json, Value};
 
 use crate::scenario;
@@ -32,7 +32,7 @@ fn row(
 fn year_scores_use_amended_values_without_retracted_ones_and_with_complaint_ratings() {
     let models = models_of(scenario::build().records());
     let answer = models
-        .scores("2026", None, None, &Scope::AllCounties)
+        .scores("2026", None, None, &ReadScope::AllCounties)
         .expect("scores");
     let scores: Vec<Value> = answer.scores.iter().map(json).collect();
     assert_eq!(
@@ -93,7 +93,7 @@ fn complaint_ratings_count_in_the_quarter_of_their_acceptance() {
 fn grade_edges() {
     let models = models_of(scenario::build().records());
     let answer = models
-        .scores("2026-Q4", None, None, &Scope::AllCounties)
+        .scores("2026-Q4", None, None, &ReadScope::AllCounties)
         .expect("scores");
     let expected = [
         ("member", "B", json!("B"), 59.0, ["unqualified", "不合格"]),
@@ -142,7 +142,7 @@ fn area_and_kind_filters() {
     let models = models_of(scenario::build().records());
     let subjects = |period: &str, area: &str, kind: Option<SubjectKind>| -> Vec<uuid::Uuid> {
         let answer = models
-            .scores(period, Some(id(area)), kind, &Scope::AllCounties)
+            .scores(period, Some(id(area)), kind, &ReadScope::AllCounties)
             .expect("scores");
         answer.scores.iter().map(|row| row.subject_id).collect()
     };
@@ -223,7 +223,7 @@ fn unknown_subjects_and_malformed_periods_are_refused() {
         Err(govrec_projections::ProjectionError::UnknownSubject(_))
     ));
     assert!(matches!(
-        models.scores("2026-Q5", None, None, &Scope::AllCounties),
+        models.scores("2026-Q5", None, None, &ReadScope::AllCounties),
         Err(govrec_projections::ProjectionError::InvalidQuery(_))
     ));
     let nothing = models.score(id("G"), "2026").expect("a known subject");

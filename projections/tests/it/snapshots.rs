@@ -12,7 +12,7 @@ use crate::support::{id, models_of, store_with, LogBuilder};
 
 fn config() -> HostConfig {
     HostConfig {
-        checkpoint_interval_records: 25,
+        snapshot_interval_records: 25,
         ..HostConfig::default()
     }
 }
@@ -58,7 +58,7 @@ fn a_corrupted_snapshot_is_discarded_and_rebuilt() {
     assert_eq!(opened.snapshots_discarded, 1);
     assert_eq!(
         opened.snapshot_records, 75,
-        "falls back to the checkpoint at 75 records"
+        "falls back to the snapshot point at 75 records"
     );
     assert_eq!(opened.records_replayed, log.records().len() as u64 - 75);
     assert_eq!(
@@ -218,11 +218,14 @@ fn replay_into_snapshots_replaces_every_snapshot() {
     );
 }
 
-/// An `as_of` whose newest checkpoint turns out damaged replays from the earlier one instead.
+/// An `as_of` whose newest snapshot point turns out damaged replays from the earlier one instead.
 #[test]
-fn an_as_of_whose_checkpoint_is_damaged_replays_from_an_earlier_one() {
+fn an_as_of_whose_snapshot_point_is_damaged_replays_from_an_earlier_one() {
     let log = scenario::build();
-    assert!(log.records().len() > 75, "the scenario spans three checkpoints");
+    assert!(
+        log.records().len() > 75,
+        "the scenario spans three snapshot points"
+    );
     let (dir, store) = store_with(log.records());
     let snapshots = dir.path().join("models");
     drop(ModelHost::open(&store, Some(&snapshots), config()).expect("open"));
@@ -234,7 +237,7 @@ fn an_as_of_whose_checkpoint_is_damaged_replays_from_an_earlier_one() {
             .keys()
             .map(|key| key.expect("read"))
             .find(|key| key[8..16] == 50u64.to_be_bytes() && key[16..20] == [0; 4])
-            .expect("the checkpoint at 50");
+            .expect("the snapshot point at 50");
         let mut bytes = tree.get(&key).expect("read").expect("chunk 0").to_vec();
         let middle = bytes.len() / 2;
         bytes[middle] ^= 0x40;
@@ -295,7 +298,7 @@ fn a_snapshot_database_sled_finds_damaged_is_recreated_and_the_models_rebuilt() 
     assert!(!snapshots.join("snap.7FFFFFFFFFFFFFFF").exists());
 }
 
-/// A checkpoint decoded into the models of an earlier `as_of` answer (to reuse their memory)
+/// A snapshot point decoded into the models of an earlier `as_of` answer (to reuse their memory)
 /// equals one decoded into empty models, whether those held more entities than it or fewer,
 /// and answers the same.
 #[test]
@@ -308,7 +311,7 @@ fn decoding_into_other_models_equals_a_fresh_decode() {
         let fresh = snapshot::decode(bytes).unwrap();
         let reused = snapshot::decode_into(bytes, snapshot::decode(into).unwrap()).unwrap();
         assert_eq!(snapshot::encode(&reused), snapshot::encode(&fresh));
-        let scope = govrec_projections::Scope::AllCounties;
+        let scope = govrec_projections::ReadScope::AllCounties;
         assert_eq!(
             serde_json::to_value(reused.coverage(None, &scope).unwrap()).unwrap(),
             serde_json::to_value(fresh.coverage(None, &scope).unwrap()).unwrap()

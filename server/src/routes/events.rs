@@ -120,7 +120,7 @@ pub(crate) async fn append_checked(
     let appended = appended?;
     metrics::counter!("govrec_appended_events_total").increment(appended.receipts.len() as u64);
     metrics::histogram!("govrec_append_batch_events").record(appended.receipts.len() as f64);
-    let status = if appended.replayed {
+    let status = if appended.idempotent_retry {
         StatusCode::OK
     } else {
         StatusCode::CREATED

@@ -84,11 +84,11 @@ impl From<ProjectionError> for AppError {
     }
 }
 
-pub(crate) fn model_scope(principal: &Principal) -> govrec_projections::Scope {
+pub(crate) fn model_scope(principal: &Principal) -> govrec_projections::ReadScope {
     match (&principal.role, &principal.scope) {
-        (Role::Admin, _) | (_, Scope::All) => govrec_projections::Scope::AllCounties,
+        (Role::Admin, _) | (_, Scope::All) => govrec_projections::ReadScope::AllCounties,
         (_, Scope::Counties(counties)) => {
-            govrec_projections::Scope::Counties(counties.iter().copied().collect())
+            govrec_projections::ReadScope::Counties(counties.iter().copied().collect())
         }
     }
 }

@@ -60,9 +60,9 @@ fn a_retried_batch_returns_the_original_receipts_and_a_changed_one_conflicts() {
             .collect()
     };
     let original = store.append("recorder", with_ids(hierarchy(0))).unwrap();
-    assert!(!original.replayed);
+    assert!(!original.idempotent_retry);
     let retried = store.append("recorder", with_ids(hierarchy(0))).unwrap();
-    assert!(retried.replayed);
+    assert!(retried.idempotent_retry);
     assert_eq!(retried.receipts, original.receipts);
     assert_eq!(next_seq(&store), 5);
 
@@ -243,7 +243,7 @@ fn reopening_keeps_state_indexes_and_idempotency() {
     let store = open(dir.path());
     assert_eq!(store.head(), original.head);
     let retried = store.append("recorder", ids).unwrap();
-    assert!(retried.replayed);
+    assert!(retried.idempotent_retry);
     assert_eq!(store.seq_of_event(&uuid_of(903)), Some(3));
     assert_eq!(store.entity_seqs(&uuid_of(2)), vec![2]);
     // The validation state was rebuilt: a second county with an existing id is refused.

@@ -62,7 +62,7 @@ fn reopen_and_retry(dir: &Path, head: u64, failed_commit_may_survive: bool) {
         assert_eq!(reopened, head, "records of a commit that never reached sled");
     }
     let retried = store.append("recorder", complaints()).unwrap();
-    assert_eq!(retried.replayed, reopened == head + 3);
+    assert_eq!(retried.idempotent_retry, reopened == head + 3);
     assert_eq!(next_seq(&store), head + 3);
     let records = store.read_range(head, 10).unwrap();
     let ids: Vec<_> = records.iter().map(|record| record.id).collect();
@@ -150,7 +150,7 @@ fn a_failed_erasure_is_done_when_the_store_reopens() {
         );
     }
     let retried = store.append("admin", redact()).unwrap();
-    assert!(retried.replayed);
+    assert!(retried.idempotent_retry);
     assert_eq!(retried.receipts[0].seq, head);
     assert_chain_intact(&store, head + 1);
 }

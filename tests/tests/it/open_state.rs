@@ -123,7 +123,7 @@ fn a_clean_shutdown_saves_the_state_and_the_next_open_replays_only_what_follows(
         )
         .unwrap();
     assert!(
-        retried.replayed,
+        retried.idempotent_retry,
         "an event id from before the saved state is known"
     );
     drop(store);

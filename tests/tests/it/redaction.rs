@@ -5,7 +5,7 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use govrec_projections::{replay_all, Page, Scope};
+use govrec_projections::{replay_all, Page, ReadScope};
 use govrec_store::merkle::{leaf_hash, verify_consistency, verify_inclusion};
 use govrec_store::{export_jsonl, import_jsonl, verify_log, NewEvent, Redaction, Store};
 
@@ -154,7 +154,7 @@ fn redacted_fields_are_gone_while_chain_proofs_replay_and_import_hold() {
     let (models, _) = replay_all(&store, |_| {}).unwrap();
     assert_eq!(models.counts(), models_before.counts());
     let members = models
-        .members_ledger(None, &Scope::AllCounties, &Page::first(10))
+        .members_ledger(None, &ReadScope::AllCounties, &Page::first(10))
         .unwrap();
     let rows = serde_json::to_value(&members).unwrap();
     assert!(rows.to_string().contains(&uuid_of(101).to_string()));

@@ -116,7 +116,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 }
                 let original = model.batches[batch % model.batches.len()].clone();
                 let appended = current.append("model", original).unwrap();
-                prop_assert!(appended.replayed);
+                prop_assert!(appended.idempotent_retry);
             }
             Op::Reopen => {
                 store.take().unwrap().close().unwrap();

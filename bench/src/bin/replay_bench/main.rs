@@ -1,6 +1,6 @@
 //! Read-model benchmark: generates a province's worth of realistic events (every event kind)
 //! into a store, then measures full replay against a decode-only scan of the same store, the
-//! rebuild with checkpoints, a restart from a snapshot, a county coverage query, `as_of`
+//! rebuild with snapshot points, a restart from a snapshot, a county coverage query, `as_of`
 //! queries and peak RSS. Prints figures; asserts nothing.
 //!
 //! `cargo run --release -p govrec-bench --bin replay-bench -- [EVENTS [DATA_DIR]]`
@@ -14,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use govrec_projections::{replay_all, AsOfPoint, HostConfig, ModelHost, Page, Scope};
+use govrec_projections::{replay_all, AsOfPoint, HostConfig, ModelHost, Page, ReadScope};
 use govrec_store::{BusinessDate, NewEvent, Store, StoreConfig};
 use uuid::Uuid;
 
@@ -87,15 +87,15 @@ fn main() {
     let started = Instant::now();
     let (host, _) = ModelHost::open(&store, Some(&snapshots), config.clone()).expect("first open");
     println!(
-        "replay with a checkpoint every {} records (first start, no snapshot): {:.3} s",
-        config.checkpoint_interval_records,
+        "replay with a snapshot point every {} records (first start, no snapshot): {:.3} s",
+        config.snapshot_interval_records,
         started.elapsed().as_secs_f64()
     );
     drop(host);
     let setup_peak = rss_kib("VmHWM:");
     start_serving_phase();
     println!(
-        "peak RSS of the setup (generation, three full replays, checkpoints): {} MiB; now {} MiB after trimming",
+        "peak RSS of the setup (generation, three full replays, snapshot points): {} MiB; now {} MiB after trimming",
         setup_peak / 1024,
         rss_kib("VmRSS:") / 1024
     );
@@ -152,7 +152,7 @@ fn serve(store: &Store, snapshots: &std::path::Path, generated: u64, counties: O
         None => {
             let province = host
                 .models()
-                .coverage(None, &Scope::AllCounties)
+                .coverage(None, &ReadScope::AllCounties)
                 .expect("coverage");
             province.children.iter().map(|child| child.area.id).collect()
         }
@@ -162,7 +162,7 @@ fn serve(store: &Store, snapshots: &std::path::Path, generated: u64, counties: O
         &host,
         store,
         generated,
-        config.checkpoint_interval_records,
+        config.snapshot_interval_records,
         &counties,
     );
     ledger_queries(&host, &counties);
@@ -245,7 +245,7 @@ fn coverage_queries(host: &ModelHost, counties: &[Uuid]) {
         let county = counties[n % counties.len()];
         let one = time(|| {
             models
-                .coverage(Some(county), &Scope::AllCounties)
+                .coverage(Some(county), &ReadScope::AllCounties)
                 .expect("coverage")
         });
         slowest = slowest.max(one);
@@ -256,7 +256,7 @@ fn coverage_queries(host: &ModelHost, counties: &[Uuid]) {
         mean.as_secs_f64() * 1e3,
         slowest.as_secs_f64() * 1e3
     );
-    let whole = time(|| models.coverage(None, &Scope::AllCounties).expect("coverage"));
+    let whole = time(|| models.coverage(None, &ReadScope::AllCounties).expect("coverage"));
     println!(
         "whole-province coverage query: {:.3} ms",
         whole.as_secs_f64() * 1e3
@@ -265,16 +265,18 @@ fn coverage_queries(host: &ModelHost, counties: &[Uuid]) {
 
 fn as_of_queries(host: &ModelHost, store: &Store, generated: u64, interval: u64, counties: &[Uuid]) {
     let mut times = Vec::new();
-    // The worst case of each point: the record just before a checkpoint, so the answer
+    // The worst case of each point: the record just before a snapshot point, so the answer
     // replays all but one record of an interval; spread from the first interval to the last.
     let last_interval = (generated.saturating_sub(2) / interval).saturating_sub(1);
     for n in 0..AS_OF_QUERIES as u64 {
-        let checkpoint = last_interval * n / (AS_OF_QUERIES as u64 - 1);
-        let seq = ((checkpoint + 1) * interval).saturating_sub(2).min(generated - 2);
+        let snapshot_point = last_interval * n / (AS_OF_QUERIES as u64 - 1);
+        let seq = ((snapshot_point + 1) * interval)
+            .saturating_sub(2)
+            .min(generated - 2);
         let started = Instant::now();
         let models = host.models_as_of(store, AsOfPoint::Seq(seq)).expect("as_of");
         models
-            .coverage(Some(counties[0]), &Scope::AllCounties)
+            .coverage(Some(counties[0]), &ReadScope::AllCounties)
             .expect("coverage");
         times.push((seq, started.elapsed()));
     }
@@ -283,7 +285,7 @@ fn as_of_queries(host: &ModelHost, store: &Store, generated: u64, interval: u64,
         .map(|(seq, time)| format!("seq {seq}: {:.0} ms", time.as_secs_f64() * 1e3))
         .collect();
     println!(
-        "as_of query, worst case (checkpoint + replay of all but one record of an interval + county coverage): {}",
+        "as_of query, worst case (snapshot point + replay of all but one record of an interval + county coverage): {}",
         described.join(", ")
     );
     let last = store.get(generated / 2).expect("read").expect("a record");
@@ -304,7 +306,7 @@ fn warm(host: &ModelHost, store: &Store) {
         "as_of warm-up after the start (in the background in the server): {:.0} ms, {}",
         started.elapsed().as_secs_f64() * 1e3,
         if warmed {
-            "a checkpoint cached"
+            "a snapshot point cached"
         } else {
             "nothing to cache"
         }
@@ -316,7 +318,7 @@ fn warm(host: &ModelHost, store: &Store) {
 /// store (`cold`: without the warm-up the server does after a start).
 fn as_of_repeated(store: &Store, snapshots: &std::path::Path, repeats: usize, cold: bool) {
     let config = HostConfig::default();
-    let interval = config.checkpoint_interval_records;
+    let interval = config.snapshot_interval_records;
     let (host, _) = ModelHost::open(store, Some(snapshots), config).expect("restart");
     if !cold {
         warm(&host, store);
@@ -340,7 +342,7 @@ fn as_of_repeated(store: &Store, snapshots: &std::path::Path, repeats: usize, co
 fn ledger_queries(host: &ModelHost, counties: &[Uuid]) {
     let models = host.models();
     let county = Some(counties[0]);
-    let scope = Scope::AllCounties;
+    let scope = ReadScope::AllCounties;
     let page = Page::default();
     let members = time(|| models.members_ledger(county, &scope, &page).expect("members"));
     let complaints = time(|| {
