@@ -16,7 +16,7 @@ pub mod violation;
 
 pub use event::{Event, EventType};
 pub use json::{event_canonical_json, event_from_json, event_to_json, JsonEventError};
-pub use state::{ComplaintStatus, State};
+pub use state::{ComplaintStatus, State, StateDecodeError};
 pub use violation::{ApplyError, Violation, ViolationCode};
 
 /// A hash map keyed by ids (UUIDs, seqs): foldhash instead of std's SipHash, several times

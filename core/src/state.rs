@@ -174,6 +174,18 @@ impl Entity {
     }
 }
 
+/// Why saved state bytes ([`State::to_bytes`]) cannot be read back. The state is derived: a
+/// caller that gets this rebuilds it from the log.
+#[derive(Debug, thiserror::Error)]
+pub enum StateDecodeError {
+    /// The bytes are not a saved state of this version.
+    #[error("{0}")]
+    Malformed(#[from] postcard::Error),
+    /// A saved redaction names a field that is not personal in its record's type.
+    #[error("redaction of {name:?} at seq {seq} names no personal field")]
+    NotAPersonalField { seq: u64, name: String },
+}
+
 /// One change to the state and what was there before, so it can be undone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Change {
@@ -241,15 +253,18 @@ impl State {
     }
 
     /// Reads what [`State::to_bytes`] wrote.
-    pub fn from_bytes(bytes: &[u8]) -> Result<State, String> {
-        let saved: SavedState = postcard::from_bytes(bytes).map_err(|error| error.to_string())?;
+    pub fn from_bytes(bytes: &[u8]) -> Result<State, StateDecodeError> {
+        let saved: SavedState = postcard::from_bytes(bytes)?;
         let mut redactions = IdSet::with_capacity_and_hasher(saved.redactions.len(), Default::default());
         for (seq, name) in saved.redactions {
             let field = saved
                 .record_types
                 .get(seq as usize)
                 .and_then(|&target| personal_field(target, &name))
-                .ok_or_else(|| format!("redaction of {name:?} at seq {seq} names no personal field"))?;
+                .ok_or(StateDecodeError::NotAPersonalField {
+                    seq,
+                    name: name.clone(),
+                })?;
             redactions.insert((seq, field));
         }
         let mut reports = IdSet::with_capacity_and_hasher(saved.reports.len(), Default::default());

@@ -14,7 +14,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
-use govrec_core::state::State;
+use govrec_core::state::{State, StateDecodeError};
 use govrec_core::IdMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -107,21 +107,45 @@ pub(crate) fn save(dir: &Path, saved: &SavedRef<'_>) -> Result<(), StoreError> {
     sync_directory(dir)
 }
 
-/// Reads the file; `Ok(None)` when there is none, `Err(reason)` when it cannot be used.
-pub(crate) fn load(dir: &Path) -> Result<Option<Saved>, String> {
+/// Why a saved open state is not used (the store then replays the whole log: the file is a
+/// cache, never trusted alone).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum OpenStateUnusable {
+    #[error("{0}")]
+    Unreadable(#[from] std::io::Error),
+    #[error("not an open-state file")]
+    NotOpenState,
+    #[error("open-state version {found}, this build reads {VERSION}")]
+    Version { found: u32 },
+    #[error("open-state checksum does not match")]
+    Checksum,
+    /// The sections do not frame: what is wrong with them.
+    #[error("{0}")]
+    Sections(String),
+    #[error("{0}")]
+    Summary(#[from] postcard::Error),
+    #[error("{0}")]
+    State(#[from] StateDecodeError),
+    #[error("the saved state and head disagree")]
+    HeadMismatch,
+    /// One of the two indexes does not decode.
+    #[error("a damaged {0}")]
+    DamagedIndex(&'static str),
+}
+
+/// Reads the file; `Ok(None)` when there is none, `Err` when it cannot be used.
+pub(crate) fn load(dir: &Path) -> Result<Option<Saved>, OpenStateUnusable> {
     let bytes = match std::fs::read(dir.join(OPEN_STATE_FILE)) {
         Ok(bytes) => bytes,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(error.to_string()),
+        Err(error) => return Err(error.into()),
     };
     if bytes.len() < HEADER_BYTES || &bytes[..4] != MAGIC {
-        return Err("not an open-state file".to_owned());
+        return Err(OpenStateUnusable::NotOpenState);
     }
     let version = u32::from_be_bytes(bytes[4..8].try_into().expect("4 bytes"));
     if version != VERSION {
-        return Err(format!(
-            "open-state version {version}, this build reads {VERSION}"
-        ));
+        return Err(OpenStateUnusable::Version { found: version });
     }
     let body = &bytes[HEADER_BYTES..];
     let expected = &bytes[8..HEADER_BYTES];
@@ -129,8 +153,8 @@ pub(crate) fn load(dir: &Path) -> Result<Option<Saved>, String> {
     let checksum_matches = || blake3::hash(body).as_bytes() == expected;
     let [summary, state, event_ids, entities] = match sections_of(body) {
         Ok(sections) => sections,
-        Err(_) if !checksum_matches() => return Err("open-state checksum does not match".to_owned()),
-        Err(reason) => return Err(reason),
+        Err(_) if !checksum_matches() => return Err(OpenStateUnusable::Checksum),
+        Err(reason) => return Err(OpenStateUnusable::Sections(reason)),
     };
     // The three big parts decode at once, and the checksum beside them: decoding unchecked
     // bytes is safe (every length is bounded by the input), and they are dropped if it fails.
@@ -147,12 +171,12 @@ pub(crate) fn load(dir: &Path) -> Result<Option<Saved>, String> {
         )
     });
     if !checksum_ok {
-        return Err("open-state checksum does not match".to_owned());
+        return Err(OpenStateUnusable::Checksum);
     }
-    let summary: Summary = postcard::from_bytes(summary).map_err(|error| error.to_string())?;
+    let summary: Summary = postcard::from_bytes(summary)?;
     let state = state?;
     if state.next_seq() != summary.next_seq {
-        return Err("the saved state and head disagree".to_owned());
+        return Err(OpenStateUnusable::HeadMismatch);
     }
     Ok(Some(Saved {
         head: Head {
@@ -162,8 +186,8 @@ pub(crate) fn load(dir: &Path) -> Result<Option<Saved>, String> {
         },
         blocks: summary.blocks,
         state,
-        event_ids: event_ids.ok_or("a damaged event-id index")?,
-        entities: entities.ok_or("a damaged entity index")?,
+        event_ids: event_ids.ok_or(OpenStateUnusable::DamagedIndex("event-id index"))?,
+        entities: entities.ok_or(OpenStateUnusable::DamagedIndex("entity index"))?,
         personal_end: summary.personal_end,
         promises: summary.promises.into_iter().collect(),
     }))

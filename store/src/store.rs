@@ -95,7 +95,7 @@ impl Store {
                     Err(error) => (None, Some(error.to_string())),
                 }
             }
-            Err(reason) => (None, Some(reason)),
+            Err(reason) => (None, Some(reason.to_string())),
         };
         if let Some(reason) = &saved_state_ignored {
             tracing::warn!(%reason, "the saved open state is not used: replaying the whole log");
