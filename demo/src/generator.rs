@@ -55,7 +55,8 @@ fn business_date(day: Day) -> BusinessDate {
         .rposition(|&start| start <= day)
         .expect("the year starts at day 0");
     let day_of_month = u32::from(day - MONTH_STARTS[month]) + 1;
-    BusinessDate(YEAR * 10_000 + (month as u32 + 1) * 100 + day_of_month)
+    BusinessDate::from_yyyymmdd(YEAR * 10_000 + (month as u32 + 1) * 100 + day_of_month)
+        .expect("a calendar date")
 }
 
 // The generator.

@@ -249,7 +249,7 @@ impl Models {
             return None;
         }
         let resolved = complaint.resolved?;
-        let microseconds = resolved.recorded_at.0 - complaint.filed.recorded_at.0;
+        let microseconds = resolved.recorded_at.micros() - complaint.filed.recorded_at.micros();
         Some(microseconds as f64 / MICROSECONDS_PER_HOUR)
     }
 }

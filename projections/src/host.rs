@@ -71,7 +71,9 @@ impl AsOfPoint {
             return Some(AsOfPoint::Seq(seq));
         }
         let timestamp: jiff::Timestamp = text.parse().ok()?;
-        Some(AsOfPoint::Time(RecordedAt(timestamp.as_microsecond())))
+        Some(AsOfPoint::Time(RecordedAt::from_micros(
+            timestamp.as_microsecond(),
+        )))
     }
 }
 

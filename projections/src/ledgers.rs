@@ -528,7 +528,7 @@ impl Models {
                 self.watermark
                     .map(|watermark| BusinessDate::of(watermark.recorded_at))
             })
-            .unwrap_or(BusinessDate(0));
+            .unwrap_or(BusinessDate::BEFORE_ALL);
         let mut counts = ComplaintCounts::default();
         let mut selected = Vec::new();
         for (index, complaint) in self.complaints.iter().enumerate() {

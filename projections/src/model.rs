@@ -1096,8 +1096,8 @@ impl Models {
 
 /// The year, half and quarter that contain `date`: `["2026", "2026-H2", "2026-Q3"]`.
 pub(crate) fn periods_containing(date: BusinessDate) -> [String; 3] {
-    let year = date.0 / 10_000;
-    let month = date.0 / 100 % 100;
+    let year = date.yyyymmdd() / 10_000;
+    let month = date.yyyymmdd() / 100 % 100;
     let half = if month <= 6 { 1 } else { 2 };
     let quarter = (month.clamp(1, 12) - 1) / 3 + 1;
     [

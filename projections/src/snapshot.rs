@@ -729,20 +729,46 @@ pub fn encode(models: &Models) -> Vec<u8> {
     bytes
 }
 
+/// Why a stored snapshot is not used: the caller discards it and starts from an earlier one
+/// (or from the log), since snapshots are a cache.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotUnusable {
+    #[error("not a snapshot")]
+    NotSnapshot,
+    #[error("snapshot format {found}, this build reads {SNAPSHOT_FORMAT_VERSION}")]
+    Version { found: u32 },
+    #[error("snapshot checksum does not match")]
+    Checksum,
+    /// The body's sections do not frame.
+    #[error("{0}")]
+    Framing(&'static str),
+    /// A section does not decompress or decode.
+    #[error("{section} section: {problem}")]
+    Section { section: &'static str, problem: String },
+    #[error("a snapshot of no records")]
+    NoRecords,
+    #[error("the log ends before the snapshot's watermark")]
+    BeyondLog,
+    #[error("the log's record {0} has another hash")]
+    OtherHash(u64),
+    #[error("{0}")]
+    Store(#[from] govrec_store::StoreError),
+}
+
 /// Decodes a snapshot, checking magic, version and checksum; rebuilds the id lookups.
-pub fn decode(bytes: &[u8]) -> Result<Models, String> {
+pub fn decode(bytes: &[u8]) -> Result<Models, SnapshotUnusable> {
     decode_timed(bytes).map(|(models, _)| models)
 }
 
 /// [`decode`] into `into`, reusing its memory; equals a decode into empty models.
-pub fn decode_into(bytes: &[u8], into: Models) -> Result<Models, String> {
+pub fn decode_into(bytes: &[u8], into: Models) -> Result<Models, SnapshotUnusable> {
     decode_with_index(bytes, None, into, &mut Default::default()).map(|(models, _)| models)
 }
 
 /// [`decode`], with the time taken by its checksum, decoding and indexing steps (for the
 /// benchmark).
 #[doc(hidden)]
-pub fn decode_timed(bytes: &[u8]) -> Result<(Models, [Duration; 3]), String> {
+pub fn decode_timed(bytes: &[u8]) -> Result<(Models, [Duration; 3]), SnapshotUnusable> {
     decode_with_index(bytes, None, Models::default(), &mut Default::default())
 }
 
@@ -755,16 +781,14 @@ pub(crate) fn decode_with_index(
     shared_index: Option<Arc<EntityMap>>,
     into: Models,
     sections: &mut [Vec<u8>; 2],
-) -> Result<(Models, [Duration; 3]), String> {
+) -> Result<(Models, [Duration; 3]), SnapshotUnusable> {
     let started = Instant::now();
     if bytes.len() < HEADER_BYTES || &bytes[..4] != SNAPSHOT_MAGIC {
-        return Err("not a snapshot".to_owned());
+        return Err(SnapshotUnusable::NotSnapshot);
     }
     let version = u32::from_be_bytes(bytes[4..8].try_into().expect("4 bytes"));
     if version != SNAPSHOT_FORMAT_VERSION {
-        return Err(format!(
-            "snapshot format {version}, this build reads {SNAPSHOT_FORMAT_VERSION}"
-        ));
+        return Err(SnapshotUnusable::Version { found: version });
     }
     let body = &bytes[HEADER_BYTES..];
     let expected = &bytes[8..HEADER_BYTES];
@@ -780,7 +804,7 @@ pub(crate) fn decode_with_index(
         (checksum.join().expect("hashing never panics"), decoded)
     });
     if !checksum_ok {
-        return Err("snapshot checksum does not match".to_owned());
+        return Err(SnapshotUnusable::Checksum);
     }
     let mut models = decoded?;
     let decoding = started.elapsed();
@@ -798,15 +822,23 @@ pub(crate) fn decode_with_index(
 /// models of an earlier `as_of` answer reuses their `Vec` buffers and the memory their entities
 /// free as they are replaced, instead of fresh pages: at 1M events those cost ~37k page faults
 /// per answer, a quarter of its CPU, the kernel faulting in and zeroing each page.
-fn decode_sections(body: &[u8], mut models: Models, sections: &mut [Vec<u8>; 2]) -> Result<Models, String> {
+fn decode_sections(
+    body: &[u8],
+    mut models: Models,
+    sections: &mut [Vec<u8>; 2],
+) -> Result<Models, SnapshotUnusable> {
     let length = body
         .get(..8)
         .map(|bytes| u64::from_be_bytes(bytes.try_into().expect("8 bytes")))
-        .ok_or("a snapshot body without its first section's length")?;
+        .ok_or(SnapshotUnusable::Framing(
+            "a snapshot body without its first section's length",
+        ))?;
     let (first, second) = usize::try_from(length)
         .ok()
         .and_then(|length| body[8..].split_at_checked(length))
-        .ok_or("a snapshot body shorter than its first section")?;
+        .ok_or(SnapshotUnusable::Framing(
+            "a snapshot body shorter than its first section",
+        ))?;
     let (first_into, second_into) = sections_into(&mut models);
     let [first_buffer, second_buffer] = sections;
     let (first, second) = std::thread::scope(|scope| {
@@ -825,44 +857,48 @@ fn decode_sections(body: &[u8], mut models: Models, sections: &mut [Vec<u8>; 2])
 const DECOMPRESSED_PER_STORED_MAX: usize = 255;
 
 /// Decompresses one section into `buffer` and decodes it into its places.
-fn decode_section<S>(stored: &[u8], name: &str, into: S, buffer: &mut Vec<u8>) -> Result<(), String>
+fn decode_section<S>(
+    stored: &[u8],
+    name: &'static str,
+    into: S,
+    buffer: &mut Vec<u8>,
+) -> Result<(), SnapshotUnusable>
 where
     S: for<'de> DeserializeSeed<'de, Value = ()>,
 {
+    let problem = |problem: String| SnapshotUnusable::Section {
+        section: name,
+        problem,
+    };
     let length = stored
         .get(..4)
         .map(|bytes| u32::from_le_bytes(bytes.try_into().expect("4 bytes")) as usize)
-        .ok_or_else(|| format!("{name} section: shorter than its length"))?;
+        .ok_or_else(|| problem("shorter than its length".to_owned()))?;
     if length > stored.len().saturating_mul(DECOMPRESSED_PER_STORED_MAX) {
-        return Err(format!(
-            "{name} section: {length} bytes cannot come from {}",
+        return Err(problem(format!(
+            "{length} bytes cannot come from {}",
             stored.len()
-        ));
+        )));
     }
     // Only what the buffer never held is zeroed: LZ4 writes the rest.
     if buffer.len() < length {
         buffer.resize(length, 0);
     }
     let written = lz4_flex::block::decompress_into(&stored[4..], &mut buffer[..length])
-        .map_err(|error| format!("{name} section: {error}"))?;
+        .map_err(|error| problem(error.to_string()))?;
     if written != length {
-        return Err(format!(
-            "{name} section: {written} bytes where {length} were stored"
-        ));
+        return Err(problem(format!("{written} bytes where {length} were stored")));
     }
     into.deserialize(&mut postcard::Deserializer::from_bytes(&buffer[..length]))
-        .map_err(|error| format!("{name} section: {error}"))
+        .map_err(|error| problem(error.to_string()))
 }
 
 /// The snapshot's watermark names a record of the log with the same hash.
-fn matches_log(models: Models, store: &Store) -> Result<Models, String> {
-    let watermark = models.watermark().ok_or("a snapshot of no records")?;
-    let record = store
-        .get(watermark.seq)
-        .map_err(|error| error.to_string())?
-        .ok_or("the log ends before the snapshot's watermark")?;
+fn matches_log(models: Models, store: &Store) -> Result<Models, SnapshotUnusable> {
+    let watermark = models.watermark().ok_or(SnapshotUnusable::NoRecords)?;
+    let record = store.get(watermark.seq)?.ok_or(SnapshotUnusable::BeyondLog)?;
     if record.hash != watermark.hash {
-        return Err(format!("the log's record {} has another hash", watermark.seq));
+        return Err(SnapshotUnusable::OtherHash(watermark.seq));
     }
     Ok(models)
 }

@@ -34,7 +34,12 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// The `tlog-checkpoint` body: origin, decimal size, base64 root, each ending in `\n`.
     pub fn body(&self) -> String {
-        format!("{}\n{}\n{}\n", self.origin, self.size, BASE64.encode(self.root.0))
+        format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            BASE64.encode(self.root.to_bytes())
+        )
     }
 
     /// Parses a `tlog-checkpoint` body (extension lines after the root are allowed and
@@ -68,7 +73,7 @@ impl Checkpoint {
         Ok(Checkpoint {
             origin: origin.to_owned(),
             size,
-            root: Hash32(root),
+            root: Hash32::from_bytes(root),
         })
     }
 }
@@ -354,12 +359,15 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         let verifier = NoteVerifier::parse(&signer.verifier_key()).unwrap();
-        let note = signer.sign(42, Hash32([7; 32]));
+        let note = signer.sign(42, Hash32::from_bytes([7; 32]));
         assert!(note.starts_with(
             "example.org/log\n42\nBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\n\n\u{2014} example.org/log "
         ));
         let checkpoint = verifier.verify_checkpoint(&note).unwrap();
-        assert_eq!((checkpoint.size, checkpoint.root), (42, Hash32([7; 32])));
+        assert_eq!(
+            (checkpoint.size, checkpoint.root),
+            (42, Hash32::from_bytes([7; 32]))
+        );
         let changed = note.replacen("\n42\n", "\n43\n", 1);
         assert!(matches!(
             verifier.verify_checkpoint(&changed),
@@ -368,7 +376,7 @@ mod tests {
         let other_dir = tempfile_dir();
         let other = CheckpointSigner::load_or_create(&other_dir, Some("example.org/log")).unwrap();
         assert!(verifier
-            .verify_checkpoint(&other.sign(42, Hash32([7; 32])))
+            .verify_checkpoint(&other.sign(42, Hash32::from_bytes([7; 32])))
             .is_err());
         std::fs::remove_dir_all(dir).unwrap();
         std::fs::remove_dir_all(other_dir).unwrap();

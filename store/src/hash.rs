@@ -11,11 +11,21 @@ pub const RECORD_HASH_CONTEXT: &str = "govrec record v1";
 
 /// A BLAKE3 hash; shown and parsed as 64 lowercase hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
-pub struct Hash32(pub [u8; 32]);
+pub struct Hash32([u8; 32]);
 
 impl Hash32 {
     /// The `prev_hash` of record 0.
     pub const ZERO: Hash32 = Hash32([0; 32]);
+
+    /// The hash whose bytes are `bytes`.
+    pub const fn from_bytes(bytes: [u8; 32]) -> Hash32 {
+        Hash32(bytes)
+    }
+
+    /// The hash's 32 bytes.
+    pub const fn to_bytes(self) -> [u8; 32] {
+        self.0
+    }
 
     /// 64 lowercase hex digits. (Not `hex::encode`, which collects one `char` at a time: it
     /// was 2% of the CPU of an append of 100 events, whose receipts carry their hashes.)

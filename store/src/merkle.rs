@@ -19,22 +19,22 @@ pub const PROOF_HASHES_MAX: usize = 64;
 pub fn leaf_hash(record_hash: &Hash32) -> Hash32 {
     let mut hasher = blake3::Hasher::new();
     hasher.update(&[LEAF_PREFIX]);
-    hasher.update(&record_hash.0);
-    Hash32(*hasher.finalize().as_bytes())
+    hasher.update(&record_hash.to_bytes());
+    Hash32::from_bytes(*hasher.finalize().as_bytes())
 }
 
 /// `BLAKE3(0x01 || left || right)`.
 pub fn node_hash(left: &Hash32, right: &Hash32) -> Hash32 {
     let mut input = [0u8; 65];
     input[0] = NODE_PREFIX;
-    input[1..33].copy_from_slice(&left.0);
-    input[33..].copy_from_slice(&right.0);
-    Hash32(*blake3::hash(&input).as_bytes())
+    input[1..33].copy_from_slice(&left.to_bytes());
+    input[33..].copy_from_slice(&right.to_bytes());
+    Hash32::from_bytes(*blake3::hash(&input).as_bytes())
 }
 
 /// The root of the empty tree: `BLAKE3("")`.
 pub fn empty_root() -> Hash32 {
-    Hash32(*blake3::hash(b"").as_bytes())
+    Hash32::from_bytes(*blake3::hash(b"").as_bytes())
 }
 
 /// The root of a perfect subtree whose leaves (or nodes of one level) are `hashes`, whose

@@ -279,7 +279,7 @@ pub(crate) fn catch_up_tiles(log: &Log, head: u64) -> Result<TileWriter, StoreEr
         }
         for record in decode_block(first, &bytes)? {
             if record.seq >= from && record.seq < head {
-                leaves.push(leaf_hash(&Hash32(record.hash)));
+                leaves.push(leaf_hash(&Hash32::from_bytes(record.hash)));
             }
         }
         if leaves.len() >= LEAVES_PER_BATCH {

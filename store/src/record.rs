@@ -19,9 +19,19 @@ pub const ACTOR_BYTES_MAX: usize = 128;
 /// Server time of a record, in microseconds since the Unix epoch (UTC). Shown in RFC 3339 with
 /// exactly six fractional digits and `Z`, as `record-format.md` requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct RecordedAt(pub i64);
+pub struct RecordedAt(i64);
 
 impl RecordedAt {
+    /// The time `micros` microseconds after the Unix epoch.
+    pub const fn from_micros(micros: i64) -> RecordedAt {
+        RecordedAt(micros)
+    }
+
+    /// Microseconds since the Unix epoch.
+    pub const fn micros(self) -> i64 {
+        self.0
+    }
+
     pub fn now() -> RecordedAt {
         RecordedAt(Timestamp::now().as_microsecond())
     }
@@ -87,9 +97,32 @@ impl RecordedAt {
 
 /// A business date (`occurred_on`), stored as the number `yyyymmdd`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct BusinessDate(pub u32);
+pub struct BusinessDate(u32);
 
 impl BusinessDate {
+    /// Earlier than every date: nothing is due before it (the overdue date of empty models).
+    pub const BEFORE_ALL: BusinessDate = BusinessDate(0);
+
+    /// The date as the number `yyyymmdd` (2026-03-15 is 20260315).
+    pub const fn yyyymmdd(self) -> u32 {
+        self.0
+    }
+
+    /// The date whose number `yyyymmdd` is `value`, if it is a real calendar date in the
+    /// years [`BusinessDate::parse`] accepts.
+    pub fn from_yyyymmdd(value: u32) -> Option<BusinessDate> {
+        let (year, month, day) = (value / 10_000, value / 100 % 100, value % 100);
+        let date = Date::new(
+            i16::try_from(year).ok()?,
+            i8::try_from(month).ok()?,
+            i8::try_from(day).ok()?,
+        )
+        .ok()?;
+        (1900..=2200)
+            .contains(&date.year())
+            .then(|| BusinessDate::from_date(date))
+    }
+
     pub fn from_date(date: Date) -> BusinessDate {
         BusinessDate(date.year() as u32 * 10_000 + date.month() as u32 * 100 + date.day() as u32)
     }
@@ -509,9 +542,9 @@ impl<'a> StoredRecordRef<'a> {
             occurred_on: record.occurred_on.0,
             actor: &record.actor,
             event,
-            event_hash: record.event_hash.0,
-            prev_hash: record.prev_hash.0,
-            hash: record.hash.0,
+            event_hash: record.event_hash.to_bytes(),
+            prev_hash: record.prev_hash.to_bytes(),
+            hash: record.hash.to_bytes(),
             redaction: record.redaction.as_ref(),
             personal,
         }
@@ -595,9 +628,9 @@ impl StoredRecord {
             occurred_on: BusinessDate(self.occurred_on),
             actor: self.actor,
             event,
-            event_hash: Hash32(self.event_hash),
-            prev_hash: Hash32(self.prev_hash),
-            hash: Hash32(self.hash),
+            event_hash: Hash32::from_bytes(self.event_hash),
+            prev_hash: Hash32::from_bytes(self.prev_hash),
+            hash: Hash32::from_bytes(self.hash),
             redaction: self.redaction,
         })
     }

@@ -302,7 +302,7 @@ fn tile_index(key: &[u8]) -> u64 {
 fn encode_tile(hashes: &[Hash32]) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(hashes.len() * 32);
     for hash in hashes {
-        bytes.extend_from_slice(&hash.0);
+        bytes.extend_from_slice(&hash.to_bytes());
     }
     bytes
 }
@@ -313,7 +313,7 @@ fn decode_tile(bytes: &[u8]) -> Result<Vec<Hash32>, StoreError> {
     }
     Ok(bytes
         .chunks_exact(32)
-        .map(|chunk| Hash32(chunk.try_into().expect("32-byte chunk")))
+        .map(|chunk| Hash32::from_bytes(chunk.try_into().expect("32-byte chunk")))
         .collect())
 }
 
@@ -374,13 +374,13 @@ impl NodeSource for TileReader<'_> {
             )));
         }
         if count == 1 {
-            return Ok(Hash32(
+            return Ok(Hash32::from_bytes(
                 tile[offset * 32..offset * 32 + 32].try_into().expect("32 bytes"),
             ));
         }
         let hashes: Vec<Hash32> = tile[offset * 32..(offset + count) * 32]
             .chunks_exact(32)
-            .map(|chunk| Hash32(chunk.try_into().expect("32-byte chunk")))
+            .map(|chunk| Hash32::from_bytes(chunk.try_into().expect("32-byte chunk")))
             .collect();
         Ok(perfect_root(&hashes))
     }
@@ -393,7 +393,7 @@ mod tests {
     use crate::sled_backend::SledBackend;
 
     fn leaf(i: u64) -> Hash32 {
-        merkle::leaf_hash(&Hash32(*blake3::hash(&i.to_le_bytes()).as_bytes()))
+        merkle::leaf_hash(&Hash32::from_bytes(*blake3::hash(&i.to_le_bytes()).as_bytes()))
     }
 
     /// Tiles over 70,000 leaves (three tile levels), appended in uneven chunks with the writer

@@ -164,7 +164,7 @@ impl Writer {
             return;
         }
         self.prune_inflight();
-        let now = RecordedAt::now().max(self.head.recorded_at.unwrap_or(RecordedAt(i64::MIN)));
+        let now = RecordedAt::now().max(self.head.recorded_at.unwrap_or(RecordedAt::from_micros(i64::MIN)));
         let mut staged = Staged::default();
         let mut pending = Vec::with_capacity(group.len());
         for command in group {

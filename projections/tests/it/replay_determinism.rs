@@ -54,8 +54,8 @@ fn record_with(seq: u64, event: serde_json::Value) -> Record {
     Record {
         seq,
         id: uuid::Uuid::from_u64_pair(9, seq),
-        recorded_at: govrec_store::RecordedAt(0),
-        occurred_on: govrec_store::BusinessDate(20260301),
+        recorded_at: govrec_store::RecordedAt::from_micros(0),
+        occurred_on: govrec_store::BusinessDate::from_yyyymmdd(20260301).expect("a calendar date"),
         actor: "test".to_owned(),
         event_hash: govrec_store::event_hash(&event),
         event,

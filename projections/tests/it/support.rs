@@ -101,10 +101,10 @@ impl LogBuilder {
 
     fn record(&mut self, event: Event) -> &mut Self {
         let seq = self.records.len() as u64;
-        let recorded_at = RecordedAt(self.clock_us);
+        let recorded_at = RecordedAt::from_micros(self.clock_us);
         let occurred_on = self
             .occurred_on
-            .unwrap_or_else(|| BusinessDate::of(RecordedAt(self.clock_us)));
+            .unwrap_or_else(|| BusinessDate::of(RecordedAt::from_micros(self.clock_us)));
         let prev_hash = self.records.last().map_or(Hash32::ZERO, |record| record.hash);
         let mut record = Record {
             seq,

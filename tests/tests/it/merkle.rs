@@ -88,7 +88,7 @@ impl XorShift {
         for chunk in bytes.chunks_exact_mut(8) {
             chunk.copy_from_slice(&self.next().to_le_bytes());
         }
-        Hash32(bytes)
+        Hash32::from_bytes(bytes)
     }
 }
 
@@ -281,9 +281,16 @@ fn forgery() -> impl Strategy<Value = Forgery> {
     ]
 }
 
+/// `hash` with bit `bit` of byte `byte` flipped.
+fn flipped(hash: Hash32, byte: usize, bit: u8) -> Hash32 {
+    let mut bytes = hash.to_bytes();
+    bytes[byte] ^= 1 << bit;
+    Hash32::from_bytes(bytes)
+}
+
 fn flip(proof: &mut [Hash32], hash: usize, byte: usize, bit: u8) {
     let at = hash % proof.len();
-    proof[at].0[byte] ^= 1 << bit;
+    proof[at] = flipped(proof[at], byte, bit);
 }
 
 proptest! {
@@ -315,7 +322,7 @@ proptest! {
                 claim_index = other % size;
                 prop_assume!(claim_index != index);
             }
-            Forgery::OtherLeaf => leaf.0[0] ^= 1,
+            Forgery::OtherLeaf => leaf = flipped(leaf, 0, 0),
         }
         // The claim is checked against the root of the size it names, as a checkpoint binds
         // them (a proof alone does not tie a root to a size: PATH(0, D[65]) also checks as a
@@ -357,7 +364,7 @@ proptest! {
                 prop_assume!(claim_new != size && claim_new >= old && old > 0);
             }
             Forgery::OtherLeaf => {
-                old_root.0[0] ^= 1;
+                old_root = flipped(old_root, 0, 0);
             }
         }
         let new_root = roots(claim_new);
@@ -370,7 +377,9 @@ proptest! {
 
 /// The test vectors of `docs/merkle.md`: record hash i is 32 bytes each equal to i.
 fn vector_leaves() -> Vec<Hash32> {
-    (0..8u8).map(|i| leaf_hash(&Hash32([i; 32]))).collect()
+    (0..8u8)
+        .map(|i| leaf_hash(&Hash32::from_bytes([i; 32])))
+        .collect()
 }
 
 const VECTOR_ROOTS: [&str; 9] = [

@@ -159,7 +159,7 @@ proptest::proptest! {
     /// time jiff can hold (years -9999..=9999), and parse back to the same time.
     #[test]
     fn recorded_at_text_is_jiffs_and_parses_back(micros in -377_705_023_201_000_000i64..=253_402_207_200_000_000) {
-        let at = govrec_store::RecordedAt(micros);
+        let at = govrec_store::RecordedAt::from_micros(micros);
         proptest::prop_assert_eq!(at.to_rfc3339(), at.to_rfc3339_by_jiff());
         if micros >= 0 {
             proptest::prop_assert_eq!(govrec_store::RecordedAt::parse_rfc3339(&at.to_rfc3339()), Some(at));
@@ -169,7 +169,7 @@ proptest::proptest! {
     /// `occurred_on` text is `YYYY-MM-DD` and parses back.
     #[test]
     fn occurred_on_text_parses_back(year in 1900u32..=2200, month in 1u32..=12, day in 1u32..=28) {
-        let date = govrec_store::BusinessDate(year * 10_000 + month * 100 + day);
+        let date = govrec_store::BusinessDate::from_yyyymmdd(year * 10_000 + month * 100 + day).expect("a calendar date");
         proptest::prop_assert_eq!(date.to_iso(), format!("{year:04}-{month:02}-{day:02}"));
         proptest::prop_assert_eq!(govrec_store::BusinessDate::parse(&date.to_iso()), Some(date));
     }
@@ -185,7 +185,7 @@ fn recorded_at_text_at_the_edges() {
         (253_402_207_200_000_000, "9999-12-30T22:00:00.000000Z"),
         (-62_167_219_200_000_000, "0000-01-01T00:00:00.000000Z"),
     ] {
-        let at = govrec_store::RecordedAt(micros);
+        let at = govrec_store::RecordedAt::from_micros(micros);
         assert_eq!(at.to_rfc3339(), text);
         assert_eq!(at.to_rfc3339_by_jiff(), text);
     }
@@ -196,12 +196,12 @@ fn record_of(seq: u64, event: govrec_core::Event, actor: &str) -> govrec_store::
     let mut record = govrec_store::Record {
         seq,
         id: uuid_of(seq + 100),
-        recorded_at: govrec_store::RecordedAt(1_772_323_200_123_456 + seq as i64),
-        occurred_on: govrec_store::BusinessDate(20_260_301),
+        recorded_at: govrec_store::RecordedAt::from_micros(1_772_323_200_123_456 + seq as i64),
+        occurred_on: govrec_store::BusinessDate::from_yyyymmdd(20_260_301).expect("a calendar date"),
         actor: actor.to_owned(),
         event_hash: govrec_store::event_hash(&event),
         event,
-        prev_hash: govrec_store::Hash32([seq as u8; 32]),
+        prev_hash: govrec_store::Hash32::from_bytes([seq as u8; 32]),
         hash: govrec_store::Hash32::ZERO,
         redaction: None,
     };

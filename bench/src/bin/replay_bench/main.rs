@@ -374,7 +374,8 @@ fn rss_kib(field: &str) -> u64 {
 /// A business date in 2026 from a day number.
 fn date_of(day: u64) -> BusinessDate {
     let day = day % 336;
-    BusinessDate(20_260_000 + (day / 28 + 1) as u32 * 100 + (day % 28 + 1) as u32)
+    BusinessDate::from_yyyymmdd(20_260_000 + (day / 28 + 1) as u32 * 100 + (day % 28 + 1) as u32)
+        .expect("a calendar date")
 }
 
 /// An event with a business date.
