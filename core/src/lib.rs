@@ -5,6 +5,7 @@
 //! so everything here is deterministic and testable without a store.
 
 pub mod canonical;
+pub mod date;
 pub mod entity;
 pub mod event;
 pub mod json;

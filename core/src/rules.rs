@@ -996,39 +996,11 @@ pub fn is_period(period: &str) -> bool {
 
 /// Whether `date` is a real calendar date `YYYY-MM-DD` in [`YEAR_MIN`]`..=`[`YEAR_MAX`].
 pub fn is_date(date: &str) -> bool {
-    let bytes = date.as_bytes();
-    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
-        return false;
-    }
-    let year = date.get(..4).and_then(year_number);
-    let month = date.get(5..7).and_then(digits);
-    let day = date.get(8..).and_then(digits);
-    let (Some(year), Some(month), Some(day)) = (year, month, day) else {
-        return false;
-    };
-    (1..=12).contains(&month) && (1..=days_in_month(year, month)).contains(&day)
+    crate::date::parse_date(date, YEAR_MIN..=YEAR_MAX).is_some()
 }
 
 fn year_number(text: &str) -> Option<u32> {
-    digits(text).filter(|year| (YEAR_MIN..=YEAR_MAX).contains(year))
-}
-
-/// Only ASCII digits (`u32::from_str` would also take a sign).
-fn digits(text: &str) -> Option<u32> {
-    let all_digits = !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit());
-    all_digits.then(|| text.parse().ok()).flatten()
-}
-
-// `u32::is_multiple_of` needs Rust 1.87; the workspace promises 1.80.
-#[allow(clippy::manual_is_multiple_of)]
-fn days_in_month(year: u32, month: u32) -> u32 {
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    match month {
-        2 if leap => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
+    crate::date::digits(text).filter(|year| (YEAR_MIN..=YEAR_MAX).contains(year))
 }
 
 // Names for messages.

@@ -100,6 +100,9 @@ impl RecordedAt {
 pub struct BusinessDate(u32);
 
 impl BusinessDate {
+    /// The years a business date may have.
+    pub const BUSINESS_YEARS: std::ops::RangeInclusive<u32> = 1900..=2200;
+
     /// Earlier than every date: nothing is due before it (the overdue date of empty models).
     pub const BEFORE_ALL: BusinessDate = BusinessDate(0);
 
@@ -127,16 +130,11 @@ impl BusinessDate {
         BusinessDate(date.year() as u32 * 10_000 + date.month() as u32 * 100 + date.day() as u32)
     }
 
-    /// Parses `YYYY-MM-DD`, a real calendar date in years 1900..=2200.
+    /// Parses `YYYY-MM-DD`, a real calendar date in years [`BUSINESS_YEARS`](Self::BUSINESS_YEARS)
+    /// (`govrec_core::date`, the one date parser).
     pub fn parse(text: &str) -> Option<BusinessDate> {
-        let bytes = text.as_bytes();
-        if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
-            return None;
-        }
-        let date: Date = text.parse().ok()?;
-        (1900..=2200)
-            .contains(&date.year())
-            .then(|| BusinessDate::from_date(date))
+        let (year, month, day) = govrec_core::date::parse_date(text, BusinessDate::BUSINESS_YEARS)?;
+        Some(BusinessDate(year * 10_000 + month * 100 + day))
     }
 
     /// The UTC calendar date of a server time (the default `occurred_on`).
@@ -633,5 +631,40 @@ impl StoredRecord {
             hash: Hash32::from_bytes(self.hash),
             redaction: self.redaction,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `BusinessDate::parse` did before it used `govrec_core::date`: jiff's parser.
+    fn parse_by_jiff(text: &str) -> Option<BusinessDate> {
+        let bytes = text.as_bytes();
+        if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+            return None;
+        }
+        let date: Date = text.parse().ok()?;
+        (1900..=2200)
+            .contains(&date.year())
+            .then(|| BusinessDate::from_date(date))
+    }
+
+    proptest::proptest! {
+        /// The core parser accepts and refuses exactly what jiff did, on date-shaped text.
+        #[test]
+        fn business_dates_parse_as_jiff_did(year in 1850u32..2250, month in 0u32..14, day in 0u32..33) {
+            let text = format!("{year:04}-{month:02}-{day:02}");
+            proptest::prop_assert_eq!(BusinessDate::parse(&text), parse_by_jiff(&text), "{}", text);
+            if let Some(date) = BusinessDate::parse(&text) {
+                proptest::prop_assert_eq!(BusinessDate::from_yyyymmdd(date.yyyymmdd()), Some(date));
+            }
+        }
+
+        /// And on any short text.
+        #[test]
+        fn any_text_parses_as_jiff_did(text in "[0-9+ -]{8,11}") {
+            proptest::prop_assert_eq!(BusinessDate::parse(&text), parse_by_jiff(&text));
+        }
     }
 }
