@@ -8,6 +8,29 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// The personal-field part of an [`EventFacts`] impl whose personal fields are plain `String`
+/// members: `plain_personal_fields!(Summary => summary, ResidentRef => resident_ref)` declares
+/// them in that (stored) order and gives both accessors.
+macro_rules! plain_personal_fields {
+    ($($field:ident => $member:ident),+ $(,)?) => {
+        const PERSONAL_FIELDS: &'static [PersonalField] = &[$(PersonalField::$field),+];
+
+        fn personal_value(&self, field: PersonalField) -> Option<&str> {
+            match field {
+                $(PersonalField::$field => Some(self.$member.as_str()),)+
+                _ => None,
+            }
+        }
+
+        fn personal_value_mut(&mut self, field: PersonalField) -> Option<&mut String> {
+            match field {
+                $(PersonalField::$field => Some(&mut self.$member),)+
+                _ => None,
+            }
+        }
+    };
+}
+
 /// Level of an area in the hierarchy county > town > community > compound > building.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -346,8 +369,6 @@ pub struct MemberEnrolled {
 }
 
 impl EventFacts for MemberEnrolled {
-    const PERSONAL_FIELDS: &'static [PersonalField] = &[PersonalField::Name];
-
     fn entity_ids(&self) -> Vec<Uuid> {
         vec![self.member_id]
     }
@@ -356,19 +377,7 @@ impl EventFacts for MemberEnrolled {
         vec![CountyAnchor::Entity(self.home_area_id)]
     }
 
-    fn personal_value(&self, field: PersonalField) -> Option<&str> {
-        match field {
-            PersonalField::Name => Some(self.name.as_str()),
-            _ => None,
-        }
-    }
-
-    fn personal_value_mut(&mut self, field: PersonalField) -> Option<&mut String> {
-        match field {
-            PersonalField::Name => Some(&mut self.name),
-            _ => None,
-        }
-    }
+    plain_personal_fields!(Name => name);
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -401,8 +410,6 @@ pub struct MemberRemoved {
 }
 
 impl EventFacts for MemberRemoved {
-    const PERSONAL_FIELDS: &'static [PersonalField] = &[PersonalField::Reason];
-
     fn entity_ids(&self) -> Vec<Uuid> {
         vec![self.member_id]
     }
@@ -411,19 +418,7 @@ impl EventFacts for MemberRemoved {
         vec![CountyAnchor::Entity(self.member_id)]
     }
 
-    fn personal_value(&self, field: PersonalField) -> Option<&str> {
-        match field {
-            PersonalField::Reason => Some(self.reason.as_str()),
-            _ => None,
-        }
-    }
-
-    fn personal_value_mut(&mut self, field: PersonalField) -> Option<&mut String> {
-        match field {
-            PersonalField::Reason => Some(&mut self.reason),
-            _ => None,
-        }
-    }
+    plain_personal_fields!(Reason => reason);
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -751,8 +746,6 @@ pub struct ComplaintFiled {
 }
 
 impl EventFacts for ComplaintFiled {
-    const PERSONAL_FIELDS: &'static [PersonalField] = &[PersonalField::Summary, PersonalField::ResidentRef];
-
     fn entity_ids(&self) -> Vec<Uuid> {
         vec![self.complaint_id]
     }
@@ -761,21 +754,7 @@ impl EventFacts for ComplaintFiled {
         vec![CountyAnchor::Entity(self.area_id)]
     }
 
-    fn personal_value(&self, field: PersonalField) -> Option<&str> {
-        match field {
-            PersonalField::Summary => Some(self.summary.as_str()),
-            PersonalField::ResidentRef => Some(self.resident_ref.as_str()),
-            _ => None,
-        }
-    }
-
-    fn personal_value_mut(&mut self, field: PersonalField) -> Option<&mut String> {
-        match field {
-            PersonalField::Summary => Some(&mut self.summary),
-            PersonalField::ResidentRef => Some(&mut self.resident_ref),
-            _ => None,
-        }
-    }
+    plain_personal_fields!(Summary => summary, ResidentRef => resident_ref);
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -821,8 +800,6 @@ pub struct ComplaintResolved {
 }
 
 impl EventFacts for ComplaintResolved {
-    const PERSONAL_FIELDS: &'static [PersonalField] = &[PersonalField::Resolution];
-
     fn entity_ids(&self) -> Vec<Uuid> {
         vec![self.complaint_id]
     }
@@ -831,19 +808,7 @@ impl EventFacts for ComplaintResolved {
         vec![CountyAnchor::Entity(self.complaint_id)]
     }
 
-    fn personal_value(&self, field: PersonalField) -> Option<&str> {
-        match field {
-            PersonalField::Resolution => Some(self.resolution.as_str()),
-            _ => None,
-        }
-    }
-
-    fn personal_value_mut(&mut self, field: PersonalField) -> Option<&mut String> {
-        match field {
-            PersonalField::Resolution => Some(&mut self.resolution),
-            _ => None,
-        }
-    }
+    plain_personal_fields!(Resolution => resolution);
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -871,8 +836,6 @@ pub struct ComplaintReopened {
 }
 
 impl EventFacts for ComplaintReopened {
-    const PERSONAL_FIELDS: &'static [PersonalField] = &[PersonalField::Reason];
-
     fn entity_ids(&self) -> Vec<Uuid> {
         vec![self.complaint_id]
     }
@@ -881,19 +844,7 @@ impl EventFacts for ComplaintReopened {
         vec![CountyAnchor::Entity(self.complaint_id)]
     }
 
-    fn personal_value(&self, field: PersonalField) -> Option<&str> {
-        match field {
-            PersonalField::Reason => Some(self.reason.as_str()),
-            _ => None,
-        }
-    }
-
-    fn personal_value_mut(&mut self, field: PersonalField) -> Option<&mut String> {
-        match field {
-            PersonalField::Reason => Some(&mut self.reason),
-            _ => None,
-        }
-    }
+    plain_personal_fields!(Reason => reason);
 }
 
 /// Erases personal fields of an earlier record (admin only); see `record-format.md`.
