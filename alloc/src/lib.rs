@@ -1,8 +1,9 @@
 //! The memory allocator of the programs that hold read models: jemalloc, with settings that
 //! bound what it keeps.
 //!
-//! Every `govrec` binary that holds models or appends (`govrec` in `server/src/main.rs`,
-//! `http-bench` and `replay-bench` in `bench/`) starts with
+//! The binaries that hold models or serve appends (`govrec` in `server/src/main.rs`,
+//! `http-bench` and `replay-bench` in `bench/`; not `store-bench`, which measures the store
+//! on the system allocator) start with
 //! [`govrec_alloc::use_jemalloc!()`](crate::use_jemalloc), which makes jemalloc the global
 //! allocator and gives it [`JEMALLOC_CONF`].
 //!
