@@ -104,6 +104,14 @@ pub struct Principal {
     pub scope: Scope,
 }
 
+impl Principal {
+    /// Whether this principal may append in every county (an admin, or a scope of `*`), so
+    /// no append of it needs a county looked up.
+    pub fn appends_everywhere(&self) -> bool {
+        self.role == Role::Admin || self.scope.is_all()
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct TokenEntry {
     name: String,

@@ -58,14 +58,9 @@ impl PendingRedaction {
         if let Some(state) = self.state.take() {
             let erased_from = self.erased_from;
             let marking = state.clone();
-            match tokio::task::spawn_blocking(move || marking.models.forget_past_answers(erased_from)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => {
-                    tracing::error!(%error, "marking the snapshots as holding an erased value failed")
-                }
-                Err(error) => {
-                    tracing::error!(%error, "marking the snapshots as holding an erased value panicked")
-                }
+            if let Err(error) = tokio::task::spawn_blocking(move || forget_again(&marking, erased_from)).await
+            {
+                tracing::error!(%error, "marking the snapshots as holding an erased value panicked");
             }
             tokio::task::spawn_blocking(move || rebuild(&state));
         }
@@ -79,15 +74,21 @@ impl Drop for PendingRedaction {
         };
         let erased_from = self.erased_from;
         let finish = move || {
-            if let Err(error) = state.models.forget_past_answers(erased_from) {
-                tracing::error!(%error, "marking the snapshots as holding an erased value failed");
-            }
+            forget_again(&state, erased_from);
             rebuild(&state);
         };
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => drop(runtime.spawn_blocking(finish)),
             Err(_) => finish(),
         }
+    }
+}
+
+/// The second forgetting, after the append (it fsyncs a marker file: call it off the async
+/// workers). A failure is logged: the append has happened, and the rebuild still runs.
+fn forget_again(state: &AppState, erased_from: u64) {
+    if let Err(error) = state.models.forget_past_answers(erased_from) {
+        tracing::error!(%error, "marking the snapshots as holding an erased value failed");
     }
 }
 

@@ -14,7 +14,7 @@ use govrec_core::Event;
 use govrec_store::{Store, StoreError};
 use uuid::Uuid;
 
-use crate::auth::{Principal, Role, Scope};
+use crate::auth::{Principal, Scope};
 
 /// How deep an area chain may be (county > town > community > compound > building).
 const AREA_DEPTH_MAX: usize = 8;
@@ -137,7 +137,7 @@ impl Counties {
         principal: &Principal,
         events: impl IntoIterator<Item = &'a Event>,
     ) -> Result<(), ScopeDenied> {
-        if principal.role == Role::Admin || principal.scope.is_all() {
+        if principal.appends_everywhere() {
             return Ok(());
         }
         let mut batch = BatchCounties::default();
