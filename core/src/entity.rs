@@ -35,9 +35,13 @@ impl EntityKind {
 
     /// The kind without its article: "member", "area".
     pub fn bare_noun(self) -> &'static str {
-        let noun = self.noun();
-        noun.split_once(' ').map_or(noun, |(_, bare)| bare)
+        without_article(self.noun())
     }
+}
+
+/// A noun without its article: "town" for "a town".
+pub fn without_article(noun: &str) -> &str {
+    noun.split_once(' ').map_or(noun, |(_, bare)| bare)
 }
 
 /// Why looking up an id for an entity of some kind failed.

@@ -70,7 +70,7 @@
 
 use uuid::Uuid;
 
-use crate::entity::{lookup, EntityKind, LookupError};
+use crate::entity::{lookup, without_article, EntityKind, LookupError};
 use crate::event::{
     AreaKind, AreaRegistered, AreaRetired, ComplaintDispatched, ComplaintFiled, ComplaintRated,
     EmergencyDrillHeld, EmergencyPlanFiled, EvaluationAmended, EvaluationRecorded, EvaluationRetracted,
@@ -333,7 +333,7 @@ fn coverage(state: &State, kind: OrgKind, area_ids: Option<&[Uuid]>) -> Checked 
         let message = format!(
             "{} covers {wanted} {}, not {}",
             org_noun(kind),
-            bare(area_noun(covered)),
+            without_article(area_noun(covered)),
             area_ids.len()
         );
         return Err(invalid("area_ids", message));
@@ -1050,9 +1050,4 @@ fn pairing_target_shape(kind: PairingKind) -> &'static str {
         PairingKind::MemberBuildingUnit => "a building unit: {\"area_id\", \"unit_no\"}",
         PairingKind::MemberHousehold => "a household: {\"household_ref\"}",
     }
-}
-
-/// A noun without its article: "town" for "a town".
-fn bare(noun: &str) -> &str {
-    noun.split_once(' ').map_or(noun, |(_, bare)| bare)
 }
