@@ -146,6 +146,7 @@ impl EventFacts for PartyOrgFounded {
             .flatten()
             .copied()
             .chain(self.work_unit_id)
+            .chain(self.parent_org_id)
             .map(CountyAnchor::Entity)
             .collect()
     }
@@ -210,7 +211,10 @@ impl EventFacts for OfficerAppointed {
     }
 
     fn county_anchors(&self) -> Vec<CountyAnchor> {
-        vec![CountyAnchor::Entity(self.org_id)]
+        vec![
+            CountyAnchor::Entity(self.org_id),
+            CountyAnchor::Entity(self.member_id),
+        ]
     }
 }
 
@@ -227,7 +231,10 @@ impl EventFacts for OfficerRelieved {
     }
 
     fn county_anchors(&self) -> Vec<CountyAnchor> {
-        vec![CountyAnchor::Entity(self.org_id)]
+        vec![
+            CountyAnchor::Entity(self.org_id),
+            CountyAnchor::Entity(self.member_id),
+        ]
     }
 }
 
@@ -374,7 +381,10 @@ impl EventFacts for MemberEnrolled {
     }
 
     fn county_anchors(&self) -> Vec<CountyAnchor> {
-        vec![CountyAnchor::Entity(self.home_area_id)]
+        std::iter::once(self.home_area_id)
+            .chain(self.work_unit_id)
+            .map(CountyAnchor::Entity)
+            .collect()
     }
 
     plain_personal_fields!(Name => name);
@@ -397,6 +407,7 @@ impl EventFacts for MemberUpdated {
     fn county_anchors(&self) -> Vec<CountyAnchor> {
         std::iter::once(self.member_id)
             .chain(self.home_area_id)
+            .chain(self.work_unit_id)
             .map(CountyAnchor::Entity)
             .collect()
     }
@@ -434,7 +445,10 @@ impl EventFacts for UnitReported {
     }
 
     fn county_anchors(&self) -> Vec<CountyAnchor> {
-        vec![CountyAnchor::Entity(self.community_id)]
+        vec![
+            CountyAnchor::Entity(self.community_id),
+            CountyAnchor::Entity(self.work_unit_id),
+        ]
     }
 }
 
@@ -463,7 +477,10 @@ impl EventFacts for MemberReported {
     }
 
     fn county_anchors(&self) -> Vec<CountyAnchor> {
-        vec![CountyAnchor::Entity(self.compound_id)]
+        vec![
+            CountyAnchor::Entity(self.compound_id),
+            CountyAnchor::Entity(self.member_id),
+        ]
     }
 }
 
@@ -482,7 +499,11 @@ impl EventFacts for ReportWithdrawn {
     }
 
     fn county_anchors(&self) -> Vec<CountyAnchor> {
-        vec![CountyAnchor::Entity(self.area_id)]
+        std::iter::once(self.area_id)
+            .chain(self.member_id)
+            .chain(self.work_unit_id)
+            .map(CountyAnchor::Entity)
+            .collect()
     }
 }
 
@@ -570,7 +591,13 @@ impl EventFacts for PairingEstablished {
             PairingTarget::Area { area_id, .. } => {
                 vec![CountyAnchor::Entity(self.from_id), CountyAnchor::Entity(*area_id)]
             }
-            _ => vec![CountyAnchor::Entity(self.from_id)],
+            PairingTarget::Member { member_id } => {
+                vec![
+                    CountyAnchor::Entity(self.from_id),
+                    CountyAnchor::Entity(*member_id),
+                ]
+            }
+            PairingTarget::Household { .. } => vec![CountyAnchor::Entity(self.from_id)],
         }
     }
 
@@ -660,7 +687,10 @@ impl EventFacts for EvaluationRecorded {
     }
 
     fn county_anchors(&self) -> Vec<CountyAnchor> {
-        vec![CountyAnchor::Entity(self.subject.id())]
+        vec![
+            CountyAnchor::Entity(self.subject.id()),
+            CountyAnchor::Entity(self.evaluator_ref),
+        ]
     }
 
     fn personal_value(&self, field: PersonalField) -> Option<&str> {
@@ -772,7 +802,10 @@ impl EventFacts for ComplaintDispatched {
     }
 
     fn county_anchors(&self) -> Vec<CountyAnchor> {
-        vec![CountyAnchor::Entity(self.complaint_id)]
+        vec![
+            CountyAnchor::Entity(self.complaint_id),
+            CountyAnchor::Entity(self.assignee.id()),
+        ]
     }
 }
 
@@ -953,8 +986,11 @@ pub trait EventFacts {
     /// The first one is the entity the event is mainly about.
     fn entity_ids(&self) -> Vec<Uuid>;
 
-    /// What places this event in a county (empty for a redaction, which is placed by its
-    /// target).
+    /// Every entity this event references (or the county it names), each of which places it
+    /// in a county: an event touches every county its anchors resolve to. The first anchor is
+    /// the event's home: an entity the event creates belongs to that anchor's county. Empty for
+    /// a redaction, which is placed by its target. A reference missing here is a reference a
+    /// scoped recorder could use to write into another county: list them all.
     fn county_anchors(&self) -> Vec<CountyAnchor>;
 
     /// The string holding personal field `field`, if the event has that field and it is

@@ -17,8 +17,8 @@ pub mod violation;
 
 pub use event::{Event, EventType};
 pub use json::{event_canonical_json, event_from_json, event_to_json, JsonEventError};
-pub use state::{ComplaintStatus, State, StateDecodeError};
-pub use violation::{ApplyError, Violation, ViolationCode};
+pub use state::{ComplaintStatus, CountyScope, Refusal, State, StateDecodeError};
+pub use violation::{ApplyError, CannotApply, Violation, ViolationCode};
 
 /// A hash map keyed by ids (UUIDs, seqs): foldhash instead of std's SipHash, several times
 /// faster on 16-byte keys, which matters for maps of a million entries rebuilt on open and

@@ -13,19 +13,20 @@
 //! work units, of which a county has thousands, not millions, keep more. A record costs one
 //! byte (its type, for redactions).
 
+use std::collections::BTreeSet;
 use std::hash::Hash;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::entity::EntityKind;
+use crate::entity::{EntityKind, LookupError};
 use crate::event::{
-    AreaKind, AreaRegistered, Event, EventType, MemberCategory, OfficerAppointed, OfficerRelieved,
-    OfficerRole, OrgKind, PersonalField, Redacted, ReportWithdrawn,
+    AreaKind, AreaRegistered, CountyAnchor, Event, EventType, MemberCategory, OfficerAppointed,
+    OfficerRelieved, OfficerRole, OrgKind, PersonalField, Redacted, ReportWithdrawn,
 };
 use crate::personal::personal_field;
 use crate::rules;
-use crate::violation::{ApplyError, Violation};
+use crate::violation::{ApplyError, CannotApply, Violation};
 use crate::{IdMap, IdSet};
 
 /// The levels of the area hierarchy (county > town > community > compound > building): no walk
@@ -38,8 +39,13 @@ const AREA_LEVELS: usize = 5;
 /// state that refused some batches equals one that never saw them.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct State {
-    /// Every entity ever created, whatever its kind: entity ids share one namespace.
-    entities: IdMap<Uuid, Entity>,
+    /// Every entity ever created, whatever its kind (entity ids share one namespace), and the
+    /// county it belongs to.
+    entities: IdMap<Uuid, Placed>,
+    /// Every county registered, in log order; an entity's county is an index into it.
+    counties: Vec<Uuid>,
+    /// The index of each county in `counties`.
+    county_numbers: IdMap<Uuid, CountyNumber>,
     /// Where each area sits in the hierarchy; its id is also in `entities`.
     areas: IdMap<Uuid, AreaFacts>,
     /// The county each work unit is registered in.
@@ -56,6 +62,63 @@ pub struct State {
     /// What the batch being applied changed, oldest first, to undo it if the batch fails.
     /// Empty between calls.
     journal: Vec<Change>,
+}
+
+/// A county's index in `State::counties`: four bytes per entity instead of a 16-byte id.
+type CountyNumber = u32;
+
+/// The county number of an entity no county places (an area whose chain does not reach a
+/// county, on a log replayed without the rules).
+const NO_COUNTY: CountyNumber = CountyNumber::MAX;
+
+/// An entity and the county it belongs to.
+///
+/// This is the one answer to "which county is this entity in", for office scopes: an entity
+/// belongs to the county of its creating event's home anchor (the first of its
+/// [`crate::event::EventFacts::county_anchors`]): an area to its parent's county (a county to
+/// itself), a complaint to its compound's, an evaluation to its subject's. A member alone
+/// moves: they belong to the county of their current home.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Placed {
+    entity: Entity,
+    county: CountyNumber,
+}
+
+/// Which counties a principal may append in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CountyScope {
+    /// Every county (an admin, or a recorder with no scope).
+    Everywhere,
+    /// Only these counties.
+    Only(BTreeSet<Uuid>),
+}
+
+impl CountyScope {
+    fn allows(&self, county: &Uuid) -> bool {
+        match self {
+            CountyScope::Everywhere => true,
+            CountyScope::Only(counties) => counties.contains(county),
+        }
+    }
+}
+
+/// Why a batch was refused by [`State::check_and_apply_within`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// An event broke a rule.
+    #[error(transparent)]
+    Broken(#[from] Violation),
+    /// An event touches a county outside the scope, before or after it applies (`county`), or
+    /// is a redaction (`None`), which only an unscoped principal may append.
+    #[error("{}", out_of_scope_message(*.index, .county))]
+    OutOfScope { index: usize, county: Option<Uuid> },
+}
+
+fn out_of_scope_message(index: usize, county: &Option<Uuid>) -> String {
+    match county {
+        Some(county) => format!("event {index} touches county {county}, outside this scope"),
+        None => format!("event {index} is a redaction, which only an unscoped principal may append"),
+    }
 }
 
 /// What the rules know about one entity. Kept to a few bytes: a log holds millions of
@@ -189,7 +252,9 @@ pub enum StateDecodeError {
 /// One change to the state and what was there before, so it can be undone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Change {
-    Entity(Uuid, Option<Entity>),
+    Entity(Uuid, Option<Placed>),
+    /// A county was pushed to `counties`.
+    County,
     Area(Uuid, Option<AreaFacts>),
     WorkUnitCounty(Uuid, Option<Uuid>),
     Officer((Uuid, Uuid), Option<OfficerRole>),
@@ -205,7 +270,8 @@ enum Change {
 /// exact capacity), a redaction's field by name.
 #[derive(Serialize, Deserialize)]
 struct SavedState {
-    entities: Vec<(Uuid, Entity)>,
+    entities: Vec<(Uuid, Placed)>,
+    counties: Vec<Uuid>,
     areas: Vec<(Uuid, AreaFacts)>,
     work_unit_counties: Vec<(Uuid, Uuid)>,
     officers: Vec<((Uuid, Uuid), OfficerRole)>,
@@ -238,6 +304,7 @@ impl State {
         );
         let saved = SavedState {
             entities: pairs(&self.entities),
+            counties: self.counties.clone(),
             areas: pairs(&self.areas),
             work_unit_counties: pairs(&self.work_unit_counties),
             officers: pairs(&self.officers),
@@ -269,8 +336,14 @@ impl State {
         }
         let mut reports = IdSet::with_capacity_and_hasher(saved.reports.len(), Default::default());
         reports.extend(saved.reports);
+        let county_numbers = (0..)
+            .zip(&saved.counties)
+            .map(|(number, county)| (*county, number))
+            .collect::<Vec<_>>();
         Ok(State {
             entities: map_of(saved.entities),
+            counties: saved.counties,
+            county_numbers: map_of(county_numbers),
             areas: map_of(saved.areas),
             work_unit_counties: map_of(saved.work_unit_counties),
             officers: map_of(saved.officers),
@@ -291,6 +364,27 @@ impl State {
     /// an event passed every rule but cannot apply (the rules and `apply` disagree): both are
     /// bugs, not bad input.
     pub fn check_and_apply(&mut self, first_seq: u64, events: &[Event]) -> Result<(), Violation> {
+        match self.check_and_apply_within(first_seq, events, &CountyScope::Everywhere) {
+            Ok(()) => Ok(()),
+            Err(Refusal::Broken(violation)) => Err(violation),
+            Err(Refusal::OutOfScope { .. }) => unreachable!("every county is in scope"),
+        }
+    }
+
+    /// [`State::check_and_apply`] for a principal limited to `scope`: each event must also
+    /// touch only counties in scope, both in the state before it (where its references lie
+    /// now) and after it (where they lie once it applies: a member moved, an entity created
+    /// earlier in the batch). The scope is checked before the rules, so a reference into
+    /// another county is refused as such. On `Err` the state is exactly as before.
+    ///
+    /// # Panics
+    /// As [`State::check_and_apply`].
+    pub fn check_and_apply_within(
+        &mut self,
+        first_seq: u64,
+        events: &[Event],
+        scope: &CountyScope,
+    ) -> Result<(), Refusal> {
         assert_eq!(
             first_seq,
             self.next_seq(),
@@ -301,17 +395,46 @@ impl State {
             "the journal is emptied after every batch"
         );
         for (index, event) in events.iter().enumerate() {
+            if let Err(refusal) = self.check_scope(index, event, scope) {
+                self.roll_back();
+                return Err(refusal);
+            }
             if let Err(fault) = rules::check(self, event) {
                 self.roll_back();
-                return Err(fault.at(index));
+                return Err(fault.at(index).into());
             }
             if let Err(message) = self.apply(event) {
                 self.roll_back();
                 panic!("event {index} passed every rule but cannot apply: {message}");
             }
+            if let Err(refusal) = self.check_scope(index, event, scope) {
+                self.roll_back();
+                return Err(refusal);
+            }
         }
         self.journal.clear();
         Ok(())
+    }
+
+    /// Whether every county `event` touches in the current state is in `scope`.
+    fn check_scope(&self, index: usize, event: &Event, scope: &CountyScope) -> Result<(), Refusal> {
+        if *scope == CountyScope::Everywhere {
+            return Ok(());
+        }
+        if let Event::Redacted(_) = event {
+            return Err(Refusal::OutOfScope { index, county: None });
+        }
+        match self
+            .counties_touched(event)
+            .into_iter()
+            .find(|county| !scope.allows(county))
+        {
+            Some(county) => Err(Refusal::OutOfScope {
+                index,
+                county: Some(county),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Applies an already-recorded event without the business rules (replay when the store
@@ -319,21 +442,53 @@ impl State {
     /// exist, creates one that does, or `seq` is not the next one. The state is then unchanged.
     pub fn apply_recorded(&mut self, seq: u64, event: &Event) -> Result<(), ApplyError> {
         if seq != self.next_seq() {
-            let message = format!("the next record should have seq {}", self.next_seq());
-            return Err(ApplyError { seq, message });
+            let reason = CannotApply::OutOfOrder {
+                expected: self.next_seq(),
+            };
+            return Err(ApplyError { seq, reason });
         }
-        if let Err(message) = self.apply(event) {
+        if let Err(reason) = self.apply(event) {
             self.roll_back();
-            return Err(ApplyError { seq, message });
+            return Err(ApplyError { seq, reason });
         }
         self.journal.clear();
         Ok(())
     }
 
-    /// The county an area belongs to (itself for a county); `None` for an unknown area.
-    pub fn county_of(&self, area_id: Uuid) -> Option<Uuid> {
-        let (top_id, top) = self.lineage(area_id).last()?;
-        (top.kind == AreaKind::County).then_some(top_id)
+    /// The county an entity belongs to (see [`Placed`]): an area's county (itself for a
+    /// county), a member's current home county, the county where anything else was created.
+    /// `None` for an unknown id, or an entity no county places.
+    pub fn county_of(&self, id: Uuid) -> Option<Uuid> {
+        self.county_by_number(self.entities.get(&id)?.county)
+    }
+
+    /// The counties an event touches: those of every entity it references (its
+    /// [`CountyAnchor`]s) that is known, and any county it names. Empty for a redaction, which
+    /// its target places.
+    pub fn counties_touched(&self, event: &Event) -> BTreeSet<Uuid> {
+        event
+            .county_anchors()
+            .into_iter()
+            .filter_map(|anchor| match anchor {
+                CountyAnchor::IsCounty(county) => Some(county),
+                CountyAnchor::Entity(id) => self.county_of(id),
+            })
+            .collect()
+    }
+
+    fn county_by_number(&self, number: CountyNumber) -> Option<Uuid> {
+        self.counties.get(usize::try_from(number).ok()?).copied()
+    }
+
+    /// The county number of an event's home anchor, in the state before it applies.
+    fn home_county(&self, event: &Event) -> CountyNumber {
+        match event.county_anchors().first() {
+            Some(CountyAnchor::IsCounty(county)) => {
+                self.county_numbers.get(county).copied().unwrap_or(NO_COUNTY)
+            }
+            Some(CountyAnchor::Entity(id)) => self.entities.get(id).map_or(NO_COUNTY, |placed| placed.county),
+            None => NO_COUNTY,
+        }
     }
 
     /// The number of records applied so far: the seq the next record gets.
@@ -342,7 +497,7 @@ impl State {
     }
 
     pub(crate) fn entity(&self, id: Uuid) -> Option<Entity> {
-        self.entities.get(&id).copied()
+        self.entities.get(&id).map(|placed| placed.entity)
     }
 
     pub(crate) fn area(&self, id: Uuid) -> Option<AreaFacts> {
@@ -390,10 +545,11 @@ impl State {
     }
 
     /// Applies one event with no rules; the only errors are events that cannot apply at all.
-    fn apply(&mut self, event: &Event) -> Result<(), String> {
+    fn apply(&mut self, event: &Event) -> Result<(), CannotApply> {
         use ComplaintStatus::{Accepted, Dispatched, Filed, Rated, Resolved};
+        let home = self.home_county(event);
         match event {
-            Event::AreaRegistered(e) => self.register_area(e),
+            Event::AreaRegistered(e) => self.register_area(e, home),
             Event::AreaRetired(e) => self.retire_area(e.area_id),
             Event::PartyOrgFounded(e) => {
                 let org = OrgFacts {
@@ -401,20 +557,20 @@ impl State {
                     dissolved: false,
                     has_secretary: false,
                 };
-                self.create(e.org_id, Entity::Org(org))
+                self.create(e.org_id, Entity::Org(org), home)
             }
             Event::PartyOrgCoverageChanged(e) => self.update_org(e.org_id, |_| {}),
             Event::PartyOrgDissolved(e) => self.update_org(e.org_id, |org| org.dissolved = true),
             Event::OfficerAppointed(e) => self.appoint_officer(e),
             Event::OfficerRelieved(e) => self.relieve_officer(e),
-            Event::VenueEstablished(e) => self.create(e.venue_id, Entity::Venue),
+            Event::VenueEstablished(e) => self.create(e.venue_id, Entity::Venue, home),
             Event::ServiceMechanismEstablished(e) => self.require_area(e.area_id),
-            Event::EmergencyPlanFiled(e) => self.create(e.plan_id, Entity::EmergencyPlan),
+            Event::EmergencyPlanFiled(e) => self.create(e.plan_id, Entity::EmergencyPlan, home),
             Event::EmergencyDrillHeld(e) => self.update(e.plan_id, |entity| {
                 (entity == Entity::EmergencyPlan).then_some(entity)
             }),
             Event::WorkUnitRegistered(e) => {
-                self.create(e.work_unit_id, Entity::WorkUnit)?;
+                self.create(e.work_unit_id, Entity::WorkUnit, home)?;
                 let before = self.work_unit_counties.insert(e.work_unit_id, e.county_id);
                 self.journal.push(Change::WorkUnitCounty(e.work_unit_id, before));
                 Ok(())
@@ -425,23 +581,29 @@ impl State {
                     has_work_unit: e.work_unit_id.is_some(),
                     removed: false,
                 };
-                self.create(e.member_id, Entity::Member(member))
+                self.create(e.member_id, Entity::Member(member), home)
             }
-            Event::MemberUpdated(e) => self.update_member(e.member_id, |member| {
-                member.category = e.category.unwrap_or(member.category);
-                member.has_work_unit |= e.work_unit_id.is_some();
-            }),
+            Event::MemberUpdated(e) => {
+                self.update_member(e.member_id, |member| {
+                    member.category = e.category.unwrap_or(member.category);
+                    member.has_work_unit |= e.work_unit_id.is_some();
+                })?;
+                match e.home_area_id {
+                    Some(home_area_id) => self.move_member(e.member_id, home_area_id),
+                    None => Ok(()),
+                }
+            }
             Event::MemberRemoved(e) => self.update_member(e.member_id, |member| member.removed = true),
             Event::UnitReported(e) => self.add_report((e.work_unit_id, e.community_id)),
             Event::MemberReported(e) => self.add_report((e.member_id, e.compound_id)),
             Event::ReportWithdrawn(e) => self.withdraw_report(e),
-            Event::ServiceRendered(e) => self.create(e.service_id, Entity::Service),
-            Event::PairingEstablished(e) => self.create(e.pairing_id, Entity::Pairing { ended: false }),
+            Event::ServiceRendered(e) => self.create(e.service_id, Entity::Service, home),
+            Event::PairingEstablished(e) => self.create(e.pairing_id, Entity::Pairing { ended: false }, home),
             Event::PairingEnded(e) => self.update(e.pairing_id, |entity| {
                 matches!(entity, Entity::Pairing { .. }).then_some(Entity::Pairing { ended: true })
             }),
             Event::EvaluationRecorded(e) => {
-                self.create(e.evaluation_id, Entity::Evaluation { retracted: false })
+                self.create(e.evaluation_id, Entity::Evaluation { retracted: false }, home)
             }
             Event::EvaluationAmended(e) => self.update(e.evaluation_id, |entity| {
                 matches!(entity, Entity::Evaluation { .. }).then_some(entity)
@@ -449,7 +611,7 @@ impl State {
             Event::EvaluationRetracted(e) => self.update(e.evaluation_id, |entity| {
                 matches!(entity, Entity::Evaluation { .. }).then_some(Entity::Evaluation { retracted: true })
             }),
-            Event::ComplaintFiled(e) => self.create(e.complaint_id, Entity::Complaint(Filed)),
+            Event::ComplaintFiled(e) => self.create(e.complaint_id, Entity::Complaint(Filed), home),
             Event::ComplaintDispatched(e) => self.move_complaint(e.complaint_id, Dispatched),
             Event::ComplaintAccepted(e) => self.move_complaint(e.complaint_id, Accepted),
             Event::ComplaintResolved(e) => self.move_complaint(e.complaint_id, Resolved),
@@ -462,29 +624,67 @@ impl State {
         Ok(())
     }
 
-    fn create(&mut self, id: Uuid, entity: Entity) -> Result<(), String> {
-        if let Some(existing) = self.entity(id) {
-            return Err(format!("{id} already names {}", existing.noun()));
+    fn create(&mut self, id: Uuid, entity: Entity, county: CountyNumber) -> Result<(), CannotApply> {
+        if self.entity(id).is_some() {
+            return Err(CannotApply::Exists(id));
         }
-        self.entities.insert(id, entity);
+        self.entities.insert(id, Placed { entity, county });
         self.journal.push(Change::Entity(id, None));
         Ok(())
     }
 
-    /// Replaces entity `id` by `change(entity)`; `change` returns `None` when the entity is of
-    /// a kind the event cannot apply to.
-    fn update(&mut self, id: Uuid, change: impl FnOnce(Entity) -> Option<Entity>) -> Result<(), String> {
-        let current = self.entity(id).ok_or_else(|| format!("{id} names no entity"))?;
-        let changed = change(current)
-            .ok_or_else(|| format!("{id} names {}, which this event cannot change", current.noun()))?;
-        if changed != current {
-            self.entities.insert(id, changed);
-            self.journal.push(Change::Entity(id, Some(current)));
+    /// Places a member in the county of their new home area.
+    fn move_member(&mut self, id: Uuid, home_area_id: Uuid) -> Result<(), CannotApply> {
+        let county = self
+            .entities
+            .get(&home_area_id)
+            .map_or(NO_COUNTY, |placed| placed.county);
+        let before = *self.entities.get(&id).ok_or(CannotApply::NoEntity(id))?;
+        if before.county != county {
+            self.entities.insert(id, Placed { county, ..before });
+            self.journal.push(Change::Entity(id, Some(before)));
         }
         Ok(())
     }
 
-    fn update_org(&mut self, id: Uuid, change: impl FnOnce(&mut OrgFacts)) -> Result<(), String> {
+    /// Registers a new county: it gets the next county number.
+    fn add_county(&mut self, county_id: Uuid) -> Result<CountyNumber, CannotApply> {
+        let number = CountyNumber::try_from(self.counties.len())
+            .ok()
+            .filter(|&number| number != NO_COUNTY)
+            .ok_or(CannotApply::TooManyCounties)?;
+        if self.county_numbers.contains_key(&county_id) {
+            return Err(CannotApply::Exists(county_id));
+        }
+        self.counties.push(county_id);
+        self.county_numbers.insert(county_id, number);
+        self.journal.push(Change::County);
+        Ok(number)
+    }
+
+    /// Replaces entity `id` by `change(entity)`; `change` returns `None` when the entity is of
+    /// a kind the event cannot apply to.
+    fn update(&mut self, id: Uuid, change: impl FnOnce(Entity) -> Option<Entity>) -> Result<(), CannotApply> {
+        let placed = *self.entities.get(&id).ok_or(CannotApply::NoEntity(id))?;
+        let current = placed.entity;
+        let changed = change(current).ok_or(CannotApply::CannotChange {
+            id,
+            kind: current.kind(),
+        })?;
+        if changed != current {
+            self.entities.insert(
+                id,
+                Placed {
+                    entity: changed,
+                    ..placed
+                },
+            );
+            self.journal.push(Change::Entity(id, Some(placed)));
+        }
+        Ok(())
+    }
+
+    fn update_org(&mut self, id: Uuid, change: impl FnOnce(&mut OrgFacts)) -> Result<(), CannotApply> {
         self.update(id, |entity| match entity {
             Entity::Org(mut org) => {
                 change(&mut org);
@@ -494,7 +694,7 @@ impl State {
         })
     }
 
-    fn update_member(&mut self, id: Uuid, change: impl FnOnce(&mut MemberFacts)) -> Result<(), String> {
+    fn update_member(&mut self, id: Uuid, change: impl FnOnce(&mut MemberFacts)) -> Result<(), CannotApply> {
         self.update(id, |entity| match entity {
             Entity::Member(mut member) => {
                 change(&mut member);
@@ -504,14 +704,21 @@ impl State {
         })
     }
 
-    fn move_complaint(&mut self, id: Uuid, status: ComplaintStatus) -> Result<(), String> {
+    fn move_complaint(&mut self, id: Uuid, status: ComplaintStatus) -> Result<(), CannotApply> {
         self.update(id, |entity| {
             matches!(entity, Entity::Complaint(_)).then_some(Entity::Complaint(status))
         })
     }
 
-    fn register_area(&mut self, event: &AreaRegistered) -> Result<(), String> {
-        self.create(event.area_id, Entity::Area)?;
+    fn register_area(&mut self, event: &AreaRegistered, home: CountyNumber) -> Result<(), CannotApply> {
+        if self.entity(event.area_id).is_some() {
+            return self.create(event.area_id, Entity::Area, home);
+        }
+        let county = match event.kind {
+            AreaKind::County => self.add_county(event.area_id)?,
+            _ => home,
+        };
+        self.create(event.area_id, Entity::Area, county)?;
         let area = AreaFacts {
             kind: event.kind,
             parent: event.parent_id,
@@ -522,10 +729,11 @@ impl State {
         Ok(())
     }
 
-    fn retire_area(&mut self, area_id: Uuid) -> Result<(), String> {
-        let area = self
-            .area(area_id)
-            .ok_or_else(|| format!("{area_id} names no area"))?;
+    fn retire_area(&mut self, area_id: Uuid) -> Result<(), CannotApply> {
+        let area = self.area(area_id).ok_or(LookupError::Unknown {
+            id: area_id,
+            wanted: EntityKind::Area,
+        })?;
         self.put_area(
             area_id,
             AreaFacts {
@@ -536,10 +744,14 @@ impl State {
         Ok(())
     }
 
-    fn require_area(&self, area_id: Uuid) -> Result<(), String> {
+    fn require_area(&self, area_id: Uuid) -> Result<(), CannotApply> {
         match self.area(area_id) {
             Some(_) => Ok(()),
-            None => Err(format!("{area_id} names no area")),
+            None => Err(LookupError::Unknown {
+                id: area_id,
+                wanted: EntityKind::Area,
+            }
+            .into()),
         }
     }
 
@@ -548,7 +760,7 @@ impl State {
         self.journal.push(Change::Area(area_id, before));
     }
 
-    fn appoint_officer(&mut self, event: &OfficerAppointed) -> Result<(), String> {
+    fn appoint_officer(&mut self, event: &OfficerAppointed) -> Result<(), CannotApply> {
         let is_secretary = event.role == OfficerRole::Secretary;
         self.update_org(event.org_id, |org| org.has_secretary |= is_secretary)?;
         let key = (event.org_id, event.member_id);
@@ -557,12 +769,12 @@ impl State {
         Ok(())
     }
 
-    fn relieve_officer(&mut self, event: &OfficerRelieved) -> Result<(), String> {
+    fn relieve_officer(&mut self, event: &OfficerRelieved) -> Result<(), CannotApply> {
         let key = (event.org_id, event.member_id);
-        let role = self
-            .officers
-            .remove(&key)
-            .ok_or_else(|| format!("{} is no officer of {}", event.member_id, event.org_id))?;
+        let role = self.officers.remove(&key).ok_or(CannotApply::NotAnOfficer {
+            member_id: event.member_id,
+            org_id: event.org_id,
+        })?;
         self.journal.push(Change::Officer(key, Some(role)));
         if role == OfficerRole::Secretary {
             self.update_org(event.org_id, |org| org.has_secretary = false)?;
@@ -570,33 +782,38 @@ impl State {
         Ok(())
     }
 
-    fn add_report(&mut self, key: (Uuid, Uuid)) -> Result<(), String> {
+    fn add_report(&mut self, key: (Uuid, Uuid)) -> Result<(), CannotApply> {
         if self.reports.insert(key) {
             self.journal.push(Change::ReportAdded(key));
         }
         Ok(())
     }
 
-    fn withdraw_report(&mut self, event: &ReportWithdrawn) -> Result<(), String> {
+    fn withdraw_report(&mut self, event: &ReportWithdrawn) -> Result<(), CannotApply> {
         let reporter_id = match (event.member_id, event.work_unit_id) {
             (Some(id), None) | (None, Some(id)) => id,
-            _ => return Err("a withdrawal names exactly one of member_id and work_unit_id".to_owned()),
+            _ => return Err(CannotApply::WithdrawalParties),
         };
         let key = (reporter_id, event.area_id);
         if !self.reports.remove(&key) {
-            return Err(format!("{reporter_id} has no report to {}", event.area_id));
+            return Err(CannotApply::NoReport {
+                reporter_id,
+                area_id: event.area_id,
+            });
         }
         self.journal.push(Change::ReportWithdrawn(key));
         Ok(())
     }
 
-    fn redact(&mut self, event: &Redacted) -> Result<(), String> {
+    fn redact(&mut self, event: &Redacted) -> Result<(), CannotApply> {
         let target = self
             .record_type(event.target_seq)
-            .ok_or_else(|| format!("target_seq {} names no earlier record", event.target_seq))?;
+            .ok_or(CannotApply::TargetNotEarlier(event.target_seq))?;
         for name in &event.fields {
-            let field = personal_field(target, name)
-                .ok_or_else(|| format!("{name:?} is not a personal field of {}", target.name()))?;
+            let field = personal_field(target, name).ok_or_else(|| CannotApply::NotAPersonalField {
+                name: name.clone(),
+                event_type: target,
+            })?;
             if self.redactions.insert((event.target_seq, field)) {
                 self.journal.push(Change::Redaction(event.target_seq, field));
             }
@@ -609,6 +826,11 @@ impl State {
         while let Some(change) = self.journal.pop() {
             match change {
                 Change::Entity(id, before) => restore(&mut self.entities, id, before),
+                Change::County => {
+                    if let Some(county) = self.counties.pop() {
+                        self.county_numbers.remove(&county);
+                    }
+                }
                 Change::Area(id, before) => restore(&mut self.areas, id, before),
                 Change::WorkUnitCounty(id, before) => restore(&mut self.work_unit_counties, id, before),
                 Change::Officer(key, before) => restore(&mut self.officers, key, before),

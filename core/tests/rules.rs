@@ -756,7 +756,11 @@ mod areas {
         assert_eq!(state.county_of(COUNTY), Some(COUNTY));
         assert_eq!(state.county_of(OTHER_COMMUNITY), Some(OTHER_COUNTY));
         assert_eq!(state.county_of(UNKNOWN), None);
-        assert_eq!(state.county_of(RESIDENT), None);
+        assert_eq!(
+            state.county_of(RESIDENT),
+            Some(COUNTY),
+            "a member: their home's county"
+        );
     }
 }
 

@@ -1,5 +1,6 @@
 //! The one error enum of the read models.
 
+use govrec_core::CannotApply;
 use govrec_store::StoreError;
 use uuid::Uuid;
 
@@ -12,7 +13,7 @@ pub enum ProjectionError {
     /// it was written, so this means the log or this code is wrong. Stop and report the seq;
     /// never skip the record.
     #[error("record {seq} cannot apply to the read models: {reason}")]
-    CannotApply { seq: u64, reason: String },
+    CannotApply { seq: u64, reason: CannotApply },
 
     /// Records were offered out of order (the models hold `expected` records; record `seq`
     /// came next). A bug in the caller: replay feeds records in seq order.

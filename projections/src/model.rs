@@ -30,6 +30,7 @@ use smallvec::SmallVec;
 use uuid::Uuid;
 
 use crate::error::ProjectionError;
+use govrec_core::CannotApply;
 
 /// Position of an entity in its `Vec`.
 pub(crate) type Index = u32;
@@ -335,7 +336,7 @@ pub struct Models {
 }
 
 /// What applying one event may fail with, before the seq is known.
-type ApplyResult = Result<(), String>;
+type ApplyResult = Result<(), CannotApply>;
 
 impl Models {
     pub fn new() -> Models {
@@ -569,7 +570,7 @@ impl Models {
                 let pairing = self.pairing(e.pairing_id)?;
                 let pairing = &mut self.pairings[pairing as usize];
                 if pairing.ended.is_some() {
-                    return Err(format!("pairing {} has already ended", e.pairing_id));
+                    return Err(CannotApply::PairingEnded(e.pairing_id));
                 }
                 pairing.ended = Some(stamp);
                 Ok(())
@@ -620,7 +621,7 @@ impl Models {
                 self.party(e.assignee)?;
                 let due_on = match e.due_on.as_deref() {
                     Some(text) => Some(
-                        BusinessDate::parse(text).ok_or_else(|| format!("due_on {text:?} is not a date"))?,
+                        BusinessDate::parse(text).ok_or_else(|| CannotApply::NotADate(text.to_owned()))?,
                     ),
                     None => None,
                 };
@@ -634,9 +635,9 @@ impl Models {
             Event::ComplaintAccepted(e) => {
                 let index = self.complaint(e.complaint_id)? as usize;
                 let complaint = &mut self.complaints[index];
-                let assignee = complaint.assignee.ok_or_else(|| {
-                    format!("complaint {} was accepted before any dispatch", e.complaint_id)
-                })?;
+                let assignee = complaint
+                    .assignee
+                    .ok_or(CannotApply::NeverDispatched(e.complaint_id))?;
                 complaint.status = ComplaintStatus::Accepted;
                 complaint.accepted = Some(stamp);
                 complaint.accepted_by = Some(assignee);
@@ -675,7 +676,7 @@ impl Models {
     }
 
     /// The index of the entity of kind `wanted` that `id` names.
-    fn index_of(&self, id: Uuid, wanted: EntityKind) -> Result<Index, String> {
+    fn index_of(&self, id: Uuid, wanted: EntityKind) -> Result<Index, CannotApply> {
         lookup(
             id,
             wanted,
@@ -683,34 +684,34 @@ impl Models {
             Entity::kind,
             |entity| (entity.kind() == wanted).then(|| entity.index()),
         )
-        .map_err(|error| error.to_string())
+        .map_err(CannotApply::from)
     }
 
-    pub(crate) fn area(&self, id: Uuid) -> Result<Index, String> {
+    pub(crate) fn area(&self, id: Uuid) -> Result<Index, CannotApply> {
         self.index_of(id, EntityKind::Area)
     }
 
-    fn org(&self, id: Uuid) -> Result<Index, String> {
+    fn org(&self, id: Uuid) -> Result<Index, CannotApply> {
         self.index_of(id, EntityKind::Org)
     }
 
-    fn work_unit(&self, id: Uuid) -> Result<Index, String> {
+    fn work_unit(&self, id: Uuid) -> Result<Index, CannotApply> {
         self.index_of(id, EntityKind::WorkUnit)
     }
 
-    fn member(&self, id: Uuid) -> Result<Index, String> {
+    fn member(&self, id: Uuid) -> Result<Index, CannotApply> {
         self.index_of(id, EntityKind::Member)
     }
 
-    fn pairing(&self, id: Uuid) -> Result<Index, String> {
+    fn pairing(&self, id: Uuid) -> Result<Index, CannotApply> {
         self.index_of(id, EntityKind::Pairing)
     }
 
-    fn evaluation(&self, id: Uuid) -> Result<Index, String> {
+    fn evaluation(&self, id: Uuid) -> Result<Index, CannotApply> {
         self.index_of(id, EntityKind::Evaluation)
     }
 
-    fn complaint(&self, id: Uuid) -> Result<Index, String> {
+    fn complaint(&self, id: Uuid) -> Result<Index, CannotApply> {
         self.index_of(id, EntityKind::Complaint)
     }
 
@@ -725,10 +726,10 @@ impl Models {
 
     fn create(&mut self, id: Uuid, entity: Entity) -> ApplyResult {
         match self.lookup.entities.get(&id).copied() {
-            Some(existing) if self.holds(existing) => Err(format!("{id} already names an entity")),
+            Some(existing) if self.holds(existing) => Err(CannotApply::Exists(id)),
             // A shared index of a later point already has it, where this record puts it.
             Some(existing) if existing == entity => Ok(()),
-            Some(_) => Err(format!("{id} is indexed elsewhere by a later point of the log")),
+            Some(_) => Err(CannotApply::IndexedElsewhere(id)),
             None => {
                 Arc::make_mut(&mut self.lookup.entities).insert(id, entity);
                 Ok(())
@@ -767,7 +768,7 @@ impl Models {
         Ok(())
     }
 
-    fn areas_of(&self, ids: &[Uuid]) -> Result<Vec<Index>, String> {
+    fn areas_of(&self, ids: &[Uuid]) -> Result<Vec<Index>, CannotApply> {
         ids.iter().map(|&id| self.area(id)).collect()
     }
 
@@ -816,7 +817,7 @@ impl Models {
         let position = officers
             .iter()
             .position(|&(officer, _)| officer == member)
-            .ok_or_else(|| format!("member {member_id} is no officer of {org_id}"))?;
+            .ok_or(CannotApply::NotAnOfficer { member_id, org_id })?;
         officers.remove(position);
         Ok(())
     }
@@ -880,10 +881,12 @@ impl Models {
             (Some(member_id), None) => {
                 let member = self.member(member_id)?;
                 let reports = &mut self.members[member as usize].reports;
-                let position = reports
-                    .iter()
-                    .position(|report| report.compound == area)
-                    .ok_or_else(|| format!("member {member_id} has no report to {}", event.area_id))?;
+                let position = reports.iter().position(|report| report.compound == area).ok_or(
+                    CannotApply::NoReport {
+                        reporter_id: member_id,
+                        area_id: event.area_id,
+                    },
+                )?;
                 reports.remove(position);
                 Ok(())
             }
@@ -893,14 +896,17 @@ impl Models {
                 let position = reported_to
                     .iter()
                     .position(|&(community, _)| community == area)
-                    .ok_or_else(|| format!("work unit {work_unit_id} has no report to {}", event.area_id))?;
+                    .ok_or(CannotApply::NoReport {
+                        reporter_id: work_unit_id,
+                        area_id: event.area_id,
+                    })?;
                 reported_to.remove(position);
                 self.areas[area as usize]
                     .units_reported
                     .retain(|other| *other != unit);
                 Ok(())
             }
-            _ => Err("a withdrawal names exactly one of member_id and work_unit_id".to_owned()),
+            _ => Err(CannotApply::WithdrawalParties),
         }
     }
 
@@ -941,7 +947,10 @@ impl Models {
                 if let Some(unit_no) = unit_no {
                     let units = self.areas[area as usize].units;
                     if !(1..=units).contains(unit_no) {
-                        return Err(format!("building {area_id} has no unit {unit_no}"));
+                        return Err(CannotApply::NoSuchUnit {
+                            building_id: *area_id,
+                            unit_no: *unit_no,
+                        });
                     }
                 }
                 PairedWith::Area {
@@ -1023,12 +1032,12 @@ impl Models {
     }
 
     /// The interned index of a period string.
-    fn period(&mut self, period: &str) -> Result<PeriodIndex, String> {
+    fn period(&mut self, period: &str) -> Result<PeriodIndex, CannotApply> {
         if let Some(&index) = self.lookup.periods.get(period) {
             return Ok(index);
         }
         if self.periods.len() >= PERIODS_MAX {
-            return Err(format!("more than {PERIODS_MAX} distinct periods"));
+            return Err(CannotApply::TooManyPeriods { max: PERIODS_MAX });
         }
         let index = self.periods.len() as PeriodIndex;
         self.periods.push(period.to_owned());
@@ -1042,14 +1051,12 @@ impl Models {
         let index = self.complaint(complaint_id)?;
         let complaint = &self.complaints[index as usize];
         let (Some(subject), Some(accepted)) = (complaint.accepted_by, complaint.accepted) else {
-            return Err(format!(
-                "complaint {complaint_id} is rated but was never accepted"
-            ));
+            return Err(CannotApply::NeverAccepted(complaint_id));
         };
         let satisfaction = u8::try_from(satisfaction)
             .ok()
             .filter(|value| (1..=5).contains(value))
-            .ok_or_else(|| format!("satisfaction {satisfaction} is not 1..=5"))?;
+            .ok_or(CannotApply::Satisfaction(satisfaction))?;
         let mut periods = Vec::with_capacity(3);
         for period in periods_containing(accepted.occurred_on) {
             periods.push(self.period(&period)?);
@@ -1079,7 +1086,7 @@ impl Models {
     /// never copied into the models).
     fn redacted(&mut self, seq: u64, target_seq: u64, fields: &[String]) -> ApplyResult {
         if target_seq >= seq {
-            return Err(format!("target_seq {target_seq} is not an earlier record"));
+            return Err(CannotApply::TargetNotEarlier(target_seq));
         }
         if !fields.iter().any(|field| field == "name") {
             return Ok(());

@@ -10,7 +10,6 @@ use govrec_store::Store;
 
 use crate::auth::{Principal, Role, TokenRegistry};
 use crate::error::AppError;
-use crate::scope::Counties;
 
 /// Named limits of the HTTP service, each with its unit last. Defaults in [`Limits::default`].
 #[derive(Debug, Clone)]
@@ -49,7 +48,6 @@ pub struct AppState {
     /// The read models, kept up to date with the log.
     pub models: govrec_projections::ModelHost,
     pub tokens: TokenRegistry,
-    pub counties: Counties,
     pub limits: Limits,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Set to true when the server shuts down, so long-lived responses (live feeds) end and

@@ -110,6 +110,15 @@ impl Principal {
     pub fn appends_everywhere(&self) -> bool {
         self.role == Role::Admin || self.scope.is_all()
     }
+
+    /// The counties this principal's appends may touch, for the store to check.
+    pub fn append_scope(&self) -> govrec_store::CountyScope {
+        match &self.scope {
+            _ if self.appends_everywhere() => govrec_store::CountyScope::Everywhere,
+            Scope::All => govrec_store::CountyScope::Everywhere,
+            Scope::Counties(counties) => govrec_store::CountyScope::Only(counties.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -138,6 +147,20 @@ pub enum TokenError {
     /// The name is taken or unusable; pick another.
     #[error("{0}")]
     InvalidName(String),
+    /// The role reads the whole log and takes no county scope; create it with `--scope '*'`.
+    #[error("{0}")]
+    ScopeNotAllowed(String),
+}
+
+/// Whether a role can hold a scope: an auditor reads the whole log (its job is to check all of
+/// it), so a scope would promise a limit that the log routes do not keep.
+fn scope_fits_role(role: Role, scope: &Scope) -> Result<(), String> {
+    match (role, scope) {
+        (Role::Auditor, Scope::Counties(_)) => Err(
+            "an auditor reads the whole log and takes no county scope; give --scope '*' or none".to_owned(),
+        ),
+        _ => Ok(()),
+    }
 }
 
 fn token_hash(token: &str) -> [u8; 32] {
@@ -184,6 +207,7 @@ fn write_file(path: &Path, contents: &TokenFileContents) -> Result<(), TokenErro
 /// never stored and cannot be shown again.
 pub fn create_token(data_dir: &Path, role: Role, scope: Scope, name: &str) -> Result<String, TokenError> {
     govrec_store::validate_actor(name).map_err(TokenError::InvalidName)?;
+    scope_fits_role(role, &scope).map_err(TokenError::ScopeNotAllowed)?;
     std::fs::create_dir_all(data_dir).map_err(|source| TokenError::Io {
         path: data_dir.to_owned(),
         source,
@@ -280,6 +304,11 @@ impl TokenRegistry {
             hex::decode_to_slice(&entry.token_hash, &mut hash)
                 .map_err(|_| malformed(format!("token {:?} has a bad hash", entry.name)))?;
             let scope = Scope::from_strings(&entry.scope).map_err(malformed)?;
+            if let Err(reason) = scope_fits_role(entry.role, &scope) {
+                // Written by hand or by an older govrec: refused, not widened to everything.
+                tracing::warn!(token = %entry.name, %reason, "token refused");
+                continue;
+            }
             by_hash.insert(
                 hash,
                 Principal {

@@ -109,6 +109,9 @@ impl From<StoreError> for AppError {
                 };
                 AppError::new(status, code.as_str(), message).at(index, field)
             }
+            StoreError::OutOfScope { index, .. } => {
+                AppError::forbidden(error.to_string()).at(Some(index), None)
+            }
             StoreError::IdempotencyConflict { index, .. } => {
                 AppError::new(StatusCode::CONFLICT, "idempotency_conflict", error.to_string())
                     .at(Some(index), Some("id".to_owned()))

@@ -10,7 +10,6 @@ pub mod envelope;
 pub mod error;
 pub mod redaction;
 pub mod routes;
-pub mod scope;
 pub mod web;
 
 use std::sync::{Arc, OnceLock};
@@ -191,7 +190,6 @@ pub fn state_for(
     tracing::info!(?opened, "read models restored");
     Ok(Arc::new(AppState {
         models,
-        counties: scope::Counties::new(store.clone()),
         tokens: auth::TokenRegistry::open(data_dir)?,
         store,
         limits,

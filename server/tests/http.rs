@@ -581,6 +581,73 @@ async fn a_scoped_recorder_writes_and_sees_only_its_counties() {
     .await;
 }
 
+/// The batches of the attack report: each reached into Guangling through an event the old
+/// check did not look at, or through the batch's own earlier event.
+#[tokio::test]
+async fn a_scoped_recorder_cannot_write_into_another_county_through_a_batch() {
+    let api = Api::new().await;
+    let guangling_member = id(600);
+    let enrolled = json!({"events": [
+        {"type": "MemberEnrolled", "member_id": guangling_member, "name": "王五", "category": "resident", "home_area_id": id(22)},
+        {"type": "PartyOrgFounded", "org_id": id(601), "kind": "compound_branch", "name": "支部", "area_ids": [id(22)]},
+    ]});
+    let (status, _) = api
+        .call(Method::POST, "/v1/events", Some(&api.admin), Some(enrolled))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let head = api.store.head();
+    let token = Some(api.lingqiu_recorder.as_str());
+    let reported = json!({"type": "MemberReported", "member_id": guangling_member, "compound_id": id(12), "post": "volunteer"});
+    api.check(vec![
+        append("report a Guangling member here, then remove them", token, json!({"events": [
+            reported,
+            {"type": "MemberRemoved", "member_id": guangling_member, "reason": "迁出"}]}).to_string())
+            .then(StatusCode::FORBIDDEN, json!({"index": 0})),
+        append("move a Guangling member here", token, json!({"events": [
+            {"type": "MemberUpdated", "member_id": guangling_member, "home_area_id": id(12)}]}).to_string())
+            .then(StatusCode::FORBIDDEN, json!({"index": 0})),
+        append("score a Guangling member", token, json!({"events": [
+            {"type": "EvaluationRecorded", "evaluation_id": id(602), "subject": {"member_id": guangling_member},
+             "evaluator": "residents", "evaluator_ref": id(12), "period": "2026", "score": 0}]}).to_string())
+            .then(StatusCode::FORBIDDEN, json!({"index": 0})),
+        append("enrol a member here, then appoint them in a Guangling org", token, json!({"events": [
+            {"type": "MemberEnrolled", "member_id": id(603), "name": "赵六", "category": "resident", "home_area_id": id(12)},
+            {"type": "OfficerAppointed", "org_id": id(601), "member_id": id(603), "role": "committee_member"}]}).to_string())
+            .then(StatusCode::FORBIDDEN, json!({"index": 1})),
+    ])
+    .await;
+    assert_eq!(api.store.head(), head, "nothing of a refused batch is stored");
+    let (status, _) = api
+        .call(
+            Method::GET,
+            &format!("/v1/entities/{guangling_member}/history"),
+            Some(&api.lingqiu_recorder),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the Guangling member's history stays hidden"
+    );
+}
+
+#[test]
+fn an_auditor_takes_no_county_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    let scoped = create_token(
+        dir.path(),
+        Role::Auditor,
+        Scope::parse(LINGQIU).unwrap(),
+        "auditor-lingqiu",
+    );
+    assert!(
+        matches!(scoped, Err(govrec_server::auth::TokenError::ScopeNotAllowed(_))),
+        "{scoped:?}"
+    );
+    assert!(create_token(dir.path(), Role::Auditor, Scope::All, "auditor").is_ok());
+}
+
 #[tokio::test]
 async fn bad_appends_are_refused_with_their_code_and_store_nothing() {
     let api = Api::new().await;

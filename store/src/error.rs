@@ -21,6 +21,18 @@ pub enum StoreError {
         message: String,
     },
 
+    /// An event touches a county outside the appending principal's scope (`county`), or is a
+    /// redaction (`None`), which only an unscoped principal may append. Nothing of the batch
+    /// was stored (403).
+    #[error("{}", match county {
+        Some(county) => format!("event {index} touches county {county}, outside this token's scope"),
+        None => format!("event {index} is a redaction, which only an unscoped token may append"),
+    })]
+    OutOfScope {
+        index: usize,
+        county: Option<uuid::Uuid>,
+    },
+
     /// An event id was seen before with different content, or a retried batch does not match
     /// the original one. Nothing was stored (409 `idempotency_conflict`).
     #[error("event {index}: id {id} was already used for a different event (seq {seq})")]

@@ -42,6 +42,7 @@ pub use checkpoint::{
 };
 pub use config::{StoreConfig, EVENT_BYTES_MAX};
 pub use error::{BadRequestCode, StoreError};
+pub use govrec_core::state::CountyScope;
 pub use hash::{event_hash, Hash32, Header, EVENT_HASH_CONTEXT, RECORD_HASH_CONTEXT};
 pub use head::{Appended, Head, Receipt};
 pub use log::{

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, RwLock};
 use std::time::Duration;
 
-use govrec_core::IdMap;
+use govrec_core::{IdMap, State};
 use uuid::Uuid;
 
 use crate::checkpoint::CheckpointSigner;
@@ -19,6 +19,10 @@ use crate::tiles::PartialLeaves;
 /// Shared between the writer and the readers.
 pub(crate) struct Shared {
     pub(crate) log: Log,
+    /// The validation state, owned by the writer (which takes the write lock to check and
+    /// apply a request) and read by the readers for one fact: the county of an entity, for
+    /// office scopes. It may run ahead of the durable head by the group being committed.
+    pub(crate) state: RwLock<State>,
     /// Durable head; readers never see a record past it.
     pub(crate) head: RwLock<Head>,
     pub(crate) event_ids: RwLock<IdMap<Uuid, u64>>,

@@ -3,7 +3,7 @@
 //! `open` (the open-time rebuild), `writer` (staging and idempotency), `redaction`, `pipeline`
 //! (the applier and syncer threads) and `head` (what a commit returns).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
+use govrec_core::state::CountyScope;
 use govrec_core::Event;
 use uuid::Uuid;
 
@@ -120,6 +121,7 @@ impl Store {
         };
         let shared = Arc::new(Shared {
             log,
+            state: RwLock::new(rebuilt.state),
             head: RwLock::new(rebuilt.head),
             event_ids: RwLock::new(rebuilt.event_ids),
             entities: RwLock::new(rebuilt.entities),
@@ -146,7 +148,6 @@ impl Store {
             .spawn(move || run_applier(applier_shared, applier_tickets, to_syncer))?;
         let writer = Writer {
             shared: shared.clone(),
-            state: rebuilt.state,
             head: rebuilt.head,
             tiles,
             personal_end: rebuilt.personal.end,
@@ -176,7 +177,19 @@ impl Store {
     /// the state including the batch's earlier events) and is on disk, or nothing is stored.
     /// Blocks until the group commit that holds it has been fsynced.
     pub fn append(&self, actor: &str, events: Vec<NewEvent>) -> Result<Appended, StoreError> {
-        let (request, reply) = self.prepare(actor, events)?;
+        self.append_within(actor, CountyScope::Everywhere, events)
+    }
+
+    /// `append` for a principal limited to some counties: every event must also touch only
+    /// counties in `scope`, judged against the state with the batch's earlier events applied,
+    /// or the batch is refused with [`StoreError::OutOfScope`] and nothing is stored.
+    pub fn append_within(
+        &self,
+        actor: &str,
+        scope: CountyScope,
+        events: Vec<NewEvent>,
+    ) -> Result<Appended, StoreError> {
+        let (request, reply) = self.prepare(actor, scope, events)?;
         self.send(Command::Append(request))?;
         reply.recv().map_err(|_| StoreError::ShuttingDown)?
     }
@@ -186,9 +199,10 @@ impl Store {
     pub fn append_nonblocking(
         &self,
         actor: &str,
+        scope: CountyScope,
         events: Vec<NewEvent>,
     ) -> Result<oneshot::Receiver<Result<Appended, StoreError>>, StoreError> {
-        let (request, reply) = self.prepare(actor, events)?;
+        let (request, reply) = self.prepare(actor, scope, events)?;
         self.send(Command::Append(request))?;
         Ok(reply)
     }
@@ -196,6 +210,7 @@ impl Store {
     fn prepare(
         &self,
         actor: &str,
+        scope: CountyScope,
         events: Vec<NewEvent>,
     ) -> Result<(AppendRequest, oneshot::Receiver<Result<Appended, StoreError>>), StoreError> {
         if events.is_empty() {
@@ -260,6 +275,7 @@ impl Store {
         Ok((
             AppendRequest {
                 actor: Arc::from(actor),
+                scope,
                 events: bare_events,
                 prepared,
                 reply,
@@ -355,6 +371,35 @@ impl Store {
     }
 
     /// Every record that created or changed entity `id`, in log order.
+    /// The county an entity belongs to, for office scopes: a member's current home county,
+    /// the county anything else was created in (see `govrec_core::State::county_of`). It may
+    /// already reflect the group of appends being committed.
+    pub fn county_of(&self, id: &Uuid) -> Option<Uuid> {
+        self.shared.state.read().expect("state lock").county_of(*id)
+    }
+
+    /// The counties a record touches, for office scopes: those of every entity its event
+    /// references, and for a redaction those of its target.
+    pub fn counties_of(&self, record: &Record) -> Result<BTreeSet<Uuid>, StoreError> {
+        let target;
+        let event = match &record.event {
+            Event::Redacted(redacted) => match self.get(redacted.target_seq)? {
+                Some(found) => {
+                    target = found;
+                    &target.event
+                }
+                None => return Ok(BTreeSet::new()),
+            },
+            event => event,
+        };
+        Ok(self
+            .shared
+            .state
+            .read()
+            .expect("state lock")
+            .counties_touched(event))
+    }
+
     pub fn entity_history(&self, id: &Uuid) -> Result<Vec<Record>, StoreError> {
         let mut records = Vec::new();
         for seq in self.entity_seqs(id) {

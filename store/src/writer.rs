@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
-use govrec_core::state::State;
+use govrec_core::state::{CountyScope, Refusal, State};
 use govrec_core::Event;
 use uuid::Uuid;
 
@@ -57,6 +57,8 @@ impl Command {
 
 pub(crate) struct AppendRequest {
     pub(crate) actor: Arc<str>,
+    /// The counties the principal may touch.
+    pub(crate) scope: CountyScope,
     /// The events, apart from what was prepared for them, so the rules can take the slice.
     pub(crate) events: Vec<Event>,
     pub(crate) prepared: Vec<PreparedEvent>,
@@ -82,7 +84,6 @@ pub(crate) struct PreparedEvent {
 /// The single writer: owns the validation state and the head while it prepares a group.
 pub(crate) struct Writer {
     pub(crate) shared: Arc<Shared>,
-    pub(crate) state: State,
     /// The head including records handed to the syncer but not yet durable.
     pub(crate) head: Head,
     /// The Merkle tree's unfinished tiles (up to `head`).
@@ -137,10 +138,11 @@ impl Writer {
         let event_ids = self.shared.event_ids.read().expect("index lock");
         let entities = self.shared.entities.read().expect("index lock");
         let promises = self.shared.promises.lock().expect("promises lock");
+        let state = self.shared.state.read().expect("state lock");
         let saved = open_state::SavedRef {
             head: self.head,
             blocks: self.blocks,
-            state: &self.state,
+            state: &state,
             event_ids: &event_ids,
             entities: &entities,
             personal_end: self.personal_end,
@@ -171,10 +173,11 @@ impl Writer {
             match command {
                 Command::Append(AppendRequest {
                     actor,
+                    scope,
                     events,
                     prepared,
                     reply,
-                }) => match self.stage_append(&actor, events, prepared, now, &mut staged) {
+                }) => match self.stage_append(&actor, &scope, events, prepared, now, &mut staged) {
                     Ok((receipts, idempotent_retry)) => pending.push(Pending::Append {
                         reply,
                         receipts,
@@ -250,6 +253,7 @@ impl Writer {
     pub(crate) fn stage_append(
         &mut self,
         actor: &Arc<str>,
+        scope: &CountyScope,
         events: Vec<Event>,
         prepared: Vec<PreparedEvent>,
         now: RecordedAt,
@@ -259,7 +263,15 @@ impl Writer {
             return Ok((receipts, true));
         }
         let targets = redaction::load_targets(&self.shared, self.head.next_seq, &events, staged)?;
-        self.state.check_and_apply(self.head.next_seq, &events)?;
+        self.shared
+            .state
+            .write()
+            .expect("state lock")
+            .check_and_apply_within(self.head.next_seq, &events, scope)
+            .map_err(|refusal| match refusal {
+                Refusal::Broken(violation) => StoreError::Rejected(violation),
+                Refusal::OutOfScope { index, county } => StoreError::OutOfScope { index, county },
+            })?;
         let today = BusinessDate::of(now);
         let now_text = now.to_rfc3339();
         let today_text = today.to_iso();
@@ -433,13 +445,19 @@ impl Writer {
                 };
             }
         }
-        for (applied, record) in records.iter().enumerate() {
-            if let Err(error) = self.state.apply_recorded(record.seq, &record.event) {
+        for (index, record) in records.iter().enumerate() {
+            let applied = self
+                .shared
+                .state
+                .write()
+                .expect("state lock")
+                .apply_recorded(record.seq, &record.event);
+            if let Err(error) = applied {
                 // The state now holds part of this request; rebuild it from what is really
                 // committed and staged (a rare path: exports come from a valid log).
                 self.rebuild_state(&staged.records)?;
                 return Err(StoreError::InvalidRecord {
-                    seq: records[applied].seq,
+                    seq: records[index].seq,
                     reason: error.to_string(),
                 });
             }
@@ -485,7 +503,7 @@ impl Writer {
         for record in staged {
             apply_or_corrupt(&mut state, record)?;
         }
-        self.state = state;
+        *self.shared.state.write().expect("state lock") = state;
         Ok(())
     }
 

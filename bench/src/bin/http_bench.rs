@@ -243,7 +243,11 @@ async fn store_direct(
                     let value: serde_json::Value = serde_json::from_str(&text).expect("json");
                     let event = govrec_store::new_event_from_json(value["events"][0].clone()).expect("event");
                     let pending = store
-                        .append_nonblocking("bench", vec![NewEvent { ..event }])
+                        .append_nonblocking(
+                            "bench",
+                            govrec_store::CountyScope::Everywhere,
+                            vec![NewEvent { ..event }],
+                        )
                         .expect("queue");
                     pending.await.expect("writer").expect("append");
                     done += 1;

@@ -194,7 +194,11 @@ fn concurrent_appends(store: &Arc<Store>) -> (f64, Duration, Duration) {
                         let id = uuid_of(1_000_000 + (appender << 24) + n);
                         let one = Instant::now();
                         let pending = store
-                            .append_nonblocking("bench", vec![complaint(id)])
+                            .append_nonblocking(
+                                "bench",
+                                govrec_store::CountyScope::Everywhere,
+                                vec![complaint(id)],
+                            )
                             .expect("queue");
                         pending.await.expect("writer").expect("append");
                         latencies.push(one.elapsed());

@@ -77,7 +77,7 @@ fn an_event_that_cannot_apply_is_an_error_naming_its_seq() {
         "home_area_id": id("nowhere")});
     let error = models.apply(&record_with(1, orphan)).expect_err("unknown home");
     assert!(
-        matches!(&error, ProjectionError::CannotApply { seq: 1, reason } if reason.contains(&id("nowhere").to_string()))
+        matches!(&error, ProjectionError::CannotApply { seq: 1, reason } if reason.to_string().contains(&id("nowhere").to_string()))
     );
     assert_eq!(snapshot::encode(&models), before);
     let gap = json!({"type": "AreaRetired", "area_id": id("C"), "reason": "x"});

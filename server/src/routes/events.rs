@@ -9,9 +9,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::app::{Caller, SharedState};
-use crate::auth::Role;
+use crate::auth::{Role, Scope};
 use crate::error::AppError;
-use crate::scope::ScopeDenied;
 
 /// `{"seq", "hash"}` of a log position.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -79,7 +78,7 @@ pub async fn events_append(
 pub(crate) async fn append_checked(
     state: &SharedState,
     principal: &crate::auth::Principal,
-    mut events: Vec<NewEvent>,
+    events: Vec<NewEvent>,
 ) -> Result<(StatusCode, Json<AppendResponse>), AppError> {
     if principal.role != Role::Admin {
         if let Some(index) = events
@@ -90,38 +89,15 @@ pub(crate) async fn append_checked(
                 .at(Some(index), Some("type".to_owned())));
         }
     }
-    let scope_check = if principal.appends_everywhere() {
-        // Nothing to look up.
-        Ok(())
-    } else {
-        // A scoped principal's check reads records of the store: off the async workers.
-        let checking = state.clone();
-        let who = principal.clone();
-        let (returned, checked) = crate::routes::models::on_models(move || {
-            let checked = checking
-                .counties
-                .check_append(&who, events.iter().map(|new| &new.event));
-            Ok((events, checked))
-        })
-        .await?;
-        events = returned;
-        checked
-    };
-    match scope_check {
-        Ok(()) => {}
-        Err(ScopeDenied::Event { index, county }) => {
-            return Err(AppError::forbidden(format!(
-                "event {index} belongs to county {county}, outside this token's scope"
-            ))
-            .at(Some(index), None))
-        }
-        Err(ScopeDenied::Store(error)) => return Err(error.into()),
-    }
     let redaction = match crate::redaction::erased_from(events.iter().map(|new| &new.event)) {
         Some(erased_from) => Some(crate::redaction::forget_past_answers(state, erased_from).await?),
         None => None,
     };
-    let appended = match state.store.append_nonblocking(&principal.name, events) {
+    // The store decides the scope, against the state with the batch's earlier events applied.
+    let appended = match state
+        .store
+        .append_nonblocking(&principal.name, principal.append_scope(), events)
+    {
         Ok(pending) => pending
             .await
             .map_err(|_| AppError::from(StoreError::ShuttingDown))
@@ -239,7 +215,7 @@ pub async fn events_list(
             }
             for record in chunk {
                 cursor = record.seq + 1;
-                if everything || state.counties.visible(&scope, &record.event)? {
+                if everything || visible_in(&state, &scope, &record)? {
                     records.push(record_json(&record));
                     if records.len() == limit {
                         break;
@@ -315,7 +291,7 @@ pub async fn entities_history(
     })?;
     let records = blocking(move || {
         if principal.role == Role::Recorder && !principal.scope.is_all() {
-            let county = state.counties.of_entity(&id)?;
+            let county = state.store.county_of(&id);
             if !county.is_some_and(|county| principal.scope.allows(&county)) {
                 return Ok(Vec::new());
             }
@@ -346,7 +322,19 @@ fn visible_to(
     if principal.role != Role::Recorder {
         return Ok(true);
     }
-    state.counties.visible(&principal.scope, &record.event)
+    visible_in(state, &principal.scope, record)
+}
+
+/// Whether a record touches a county of `scope` (every record does for `*`).
+pub(crate) fn visible_in(state: &SharedState, scope: &Scope, record: &Record) -> Result<bool, StoreError> {
+    if scope.is_all() {
+        return Ok(true);
+    }
+    Ok(state
+        .store
+        .counties_of(record)?
+        .iter()
+        .any(|county| scope.allows(county)))
 }
 
 /// Runs store reads off the async workers.

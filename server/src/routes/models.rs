@@ -419,7 +419,7 @@ pub async fn scores_get(
     let period = required_period(query.period.as_deref())?;
     on_models(move || {
         if !principal.scope.is_all() && principal.role != Role::Admin {
-            let county = state.counties.of_entity(&subject)?;
+            let county = state.store.county_of(&subject);
             if !county.is_some_and(|county| principal.scope.allows(&county)) {
                 return Err(AppError::not_found(format!(
                     "no subject {subject} in this token's scope"

@@ -85,7 +85,7 @@ async fn feed(
                 let mut visible = Vec::with_capacity(records.len());
                 for record in records {
                     let seq = record.seq;
-                    let shown = everything || reader.counties.visible(&scope, &record.event)?;
+                    let shown = everything || crate::routes::events::visible_in(&reader, &scope, &record)?;
                     visible.push((seq, shown.then(|| record.to_json_line())));
                 }
                 Ok::<_, govrec_store::StoreError>(visible)

@@ -340,6 +340,7 @@ fn a_redaction_right_behind_its_target_in_flight_erases_it() {
         let filed = store
             .append_nonblocking(
                 "recorder",
+                govrec_store::CountyScope::Everywhere,
                 vec![NewEvent::new(complaint(
                     uuid_of(1_000 + round),
                     uuid_of(3),
@@ -352,7 +353,11 @@ fn a_redaction_right_behind_its_target_in_flight_erases_it() {
             delays_us[round as usize % delays_us.len()],
         ));
         let redacted = store
-            .append_nonblocking("admin", vec![NewEvent::new(redaction(target, &["summary"]))])
+            .append_nonblocking(
+                "admin",
+                govrec_store::CountyScope::Everywhere,
+                vec![NewEvent::new(redaction(target, &["summary"]))],
+            )
             .unwrap();
         assert_eq!(filed.recv().unwrap().unwrap().receipts[0].seq, target);
         assert_eq!(redacted.recv().unwrap().unwrap().receipts[0].seq, target + 1);
