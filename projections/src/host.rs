@@ -176,6 +176,9 @@ impl ModelHost {
             // After a redaction whose rebuild did not finish (a crash), the snapshots may hold
             // erased values: replay into a new generation, which destroys the old one's key.
             let generation = snapshots.generation()? + u64::from(redaction_pending);
+            if redaction_pending {
+                snapshots.begin_generation(generation)?;
+            }
             let snapshot_points = SnapshotPoints {
                 snapshots,
                 generation,
@@ -299,7 +302,11 @@ impl ModelHost {
         // Every redaction reported before this point is in the log this rebuild reads.
         let redactions = self.redactions.lock().expect("redactions lock").reported;
         let generation = match &self.snapshots {
-            Some(snapshots) => snapshots.generation()? + 1,
+            Some(snapshots) => {
+                let generation = snapshots.generation()? + 1;
+                snapshots.begin_generation(generation)?;
+                generation
+            }
             None => 0,
         };
         let snapshot_points = self.snapshots.as_ref().map(|snapshots| SnapshotPoints {
@@ -581,6 +588,7 @@ pub fn replay_into_snapshots(
     let started = Instant::now();
     let snapshots = SnapshotStore::open(snapshot_dir)?;
     let generation = snapshots.generation()? + 1;
+    snapshots.begin_generation(generation)?;
     let snapshot_points = SnapshotPoints {
         snapshots: &snapshots,
         generation,

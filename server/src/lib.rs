@@ -182,11 +182,19 @@ pub fn state_for(
     data_dir: &std::path::Path,
     limits: Limits,
 ) -> anyhow::Result<SharedState> {
-    let (models, opened) = govrec_projections::ModelHost::open(
-        &store,
-        Some(&data_dir.join(MODELS_DIR)),
-        govrec_projections::HostConfig::default(),
-    )?;
+    state_with_host(store, data_dir, limits, govrec_projections::HostConfig::default())
+}
+
+/// [`state_for`] with the read models' snapshot settings chosen (tests take snapshot points
+/// every few records).
+pub fn state_with_host(
+    store: Arc<govrec_store::Store>,
+    data_dir: &std::path::Path,
+    limits: Limits,
+    host: govrec_projections::HostConfig,
+) -> anyhow::Result<SharedState> {
+    let (models, opened) =
+        govrec_projections::ModelHost::open(&store, Some(&data_dir.join(MODELS_DIR)), host)?;
     tracing::info!(?opened, "read models restored");
     Ok(Arc::new(AppState {
         models,

@@ -57,11 +57,18 @@ impl Api {
 }
 
 /// The names of the snapshot keys (one per generation) in `keys`.
-fn key_names(keys: &std::path::Path) -> Vec<std::ffi::OsString> {
-    match std::fs::read_dir(keys) {
-        Ok(entries) => entries.map(|e| e.unwrap().file_name()).collect(),
+/// The generations whose snapshots have keys (a key file is named GENERATION-POSITION).
+fn key_generations(keys: &std::path::Path) -> Vec<String> {
+    let mut generations: Vec<String> = match std::fs::read_dir(keys) {
+        Ok(entries) => entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .map(|name| name.split('-').next().unwrap().to_owned())
+            .collect(),
         Err(_) => Vec::new(),
-    }
+    };
+    generations.sort();
+    generations.dedup();
+    generations
 }
 
 /// Waits (30 s at most) until the rebuilds a redaction started have removed the snapshot
@@ -76,14 +83,12 @@ async fn wait_for_the_mark_to_go(data: &std::path::Path, why: &str) {
 }
 
 /// Waits until the rebuild a redaction started in the background has switched to a new
-/// generation: one key, none of `before`. Its key exists while it runs, beside the old one.
-async fn wait_for_new_generation(
-    keys: &std::path::Path,
-    before: &[std::ffi::OsString],
-) -> Vec<std::ffi::OsString> {
+/// generation: keys of one generation, not one of `before`. Its keys exist while it runs,
+/// beside the old ones.
+async fn wait_for_new_generation(keys: &std::path::Path, before: &[String]) -> Vec<String> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let now = key_names(keys);
+        let now = key_generations(keys);
         if now.len() == 1 && !before.contains(&now[0]) {
             return now;
         }
@@ -99,7 +104,7 @@ async fn wait_for_new_generation(
 async fn an_admin_redacts_and_the_record_is_served_with_its_marker() {
     let api = api();
     let keys = api.dir.path().join("models").join("snapshot-keys");
-    let keys_at_start = key_names(&keys);
+    let keys_at_start = key_generations(&keys);
     let body = json!({"target_seq": 5, "fields": ["summary", "resident_ref"], "reason": "居民申请删除"});
     let (status, _, text) = api.redact(&body.to_string(), Some(Role::Admin)).await;
     assert_eq!(status, StatusCode::CREATED, "{text}");
@@ -127,7 +132,7 @@ async fn an_admin_redacts_and_the_record_is_served_with_its_marker() {
     let keys_before = wait_for_new_generation(&keys, &keys_at_start).await;
     api.state.models.catch_up(&api.store).unwrap();
     api.state.models.save_snapshot().unwrap();
-    assert_eq!(key_names(&keys), keys_before, "one generation's key");
+    assert_eq!(key_generations(&keys), keys_before, "one generation's keys");
     let body = json!({"target_seq": 6, "fields": ["name"], "reason": "本人申请"});
     let (status, _, text) = api.redact(&body.to_string(), Some(Role::Admin)).await;
     assert_eq!(status, StatusCode::CREATED, "{text}");

@@ -7,9 +7,10 @@
 //!
 //! Layout:
 //! - tree `snapshots`: key = generation (`u64` BE) ++ position (`u64` BE, the number of
-//!   records the snapshot reflects) ++ chunk number (`u32` BE); the values of one snapshot's
-//!   chunks, in order, are `SNAPSHOT_MAGIC` ++ format version (`u32` BE) ++ BLAKE3 of the body
-//!   (32 bytes) ++ body (two sections, see [`encode`]). Chunks of [`SNAPSHOT_CHUNK_BYTES`] keep every
+//!   records the snapshot reflects) ++ chunk number (`u32` BE); the plaintexts of one
+//!   snapshot's chunks, in order, are `SNAPSHOT_MAGIC` ++ format version (`u32` BE) ++ BLAKE3
+//!   of the body (32 bytes) ++ body (two sections, see [`encode`]), and each chunk is stored
+//!   sealed (below). Chunks of [`SNAPSHOT_CHUNK_BYTES`] keep every
 //!   sled page far below a quarter of a segment, so sled never writes a separate blob file
 //!   (slow to write, read and recover, and not fsynced; `docs/storage.md`).
 //! - tree `meta`: `generation` → the generation (`u64` BE) readers use.
@@ -18,17 +19,25 @@
 //! when it swaps the models in, so snapshots of the old models (perhaps built by buggy code)
 //! keep serving `as_of` until then and are deleted after.
 //!
-//! Every stored snapshot is encrypted (ChaCha20) with a key of its generation, kept outside
-//! sled in `DIR/snapshot-keys/GENERATION` (mode 0600). Snapshots hold members' names; deleting
-//! a sled key does not remove its bytes from sled's files, so when the models are rebuilt after
-//! a redaction, `switch_to` deletes the old generation's key file: what is left of its
-//! snapshots in sled's files can no longer be read by anyone (crypto-shredding). A snapshot
-//! whose key is gone is unusable and discarded like any other damaged snapshot.
+//! Every snapshot is sealed with a key of its own, made afresh each time it is written and
+//! kept outside sled in `DIR/snapshot-keys/GENERATION-POSITION` (mode 0600): each chunk is
+//! XChaCha20-Poly1305 with a random 24-byte nonce and the chunk's sled key as associated data
+//! (a chunk moved to another place fails to open), stored as nonce ++ ciphertext ++ tag.
+//! Snapshots hold members' names, and deleting a sled key does not remove its bytes from
+//! sled's files, so a snapshot is removed by deleting its key first (crypto-shredding): what
+//! is left of it in sled's files can no longer be read by anyone. A key never outlives its
+//! snapshot and never seals a second one: a rewrite, a new rebuild attempt, a snapshot that
+//! does not match the log, the other generations after a switch — each destroys the keys of
+//! what it replaces, and `open` destroys every key that no live snapshot of the current
+//! generation uses (what a crash or a failed rebuild left). A snapshot whose key is gone, or
+//! whose chunks do not open, is unusable and discarded like any other damaged snapshot.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chacha20poly1305::aead::{AeadCore, AeadInPlace, KeyInit, OsRng};
+use chacha20poly1305::{Key, Tag, XChaCha20Poly1305, XNonce};
 use govrec_store::Store;
 
 use super::{decode_with_index, encode, SnapshotUnusable};
@@ -45,7 +54,7 @@ const SEGMENT_BYTES: usize = 8 * 1024 * 1024;
 /// How long `open` waits for sled's lock (a previous holder in this process letting go).
 const LOCK_WAIT_MS: u64 = 3000;
 
-/// The folder, inside the snapshot directory, of the generations' keys.
+/// The folder, inside the snapshot directory, of the snapshots' keys.
 pub const SNAPSHOT_KEYS_DIR: &str = "snapshot-keys";
 
 /// A file in the snapshot directory, present from just before a redaction is appended until a
@@ -112,57 +121,94 @@ impl SnapshotStore {
         };
         let keys_dir = dir.join(SNAPSHOT_KEYS_DIR);
         std::fs::create_dir_all(&keys_dir).map_err(io)?;
-        Ok(SnapshotStore {
+        let store = SnapshotStore {
             snapshots: db.open_tree("snapshots")?,
             meta: db.open_tree("meta")?,
             db,
             keys_dir,
             dir: dir.to_path_buf(),
             buffers: Default::default(),
-        })
+        };
+        store.destroy_unused_keys()?;
+        Ok(store)
     }
 
-    fn key_path(&self, generation: u64) -> std::path::PathBuf {
-        self.keys_dir.join(generation.to_string())
+    /// Destroys every key no live snapshot of the current generation uses: those of a rebuild
+    /// that a crash or an error cut short, of snapshots whose removal was cut short, and of
+    /// the earlier scheme (one key per generation).
+    fn destroy_unused_keys(&self) -> Result<(), ProjectionError> {
+        let generation = self.generation()?;
+        let live = self.positions(generation)?;
+        self.destroy_keys_where(
+            |named| !matches!(named, Some((g, p)) if g == generation && live.binary_search(&p).is_ok()),
+        )
     }
 
-    /// The key of `generation`'s snapshots; created (0600, synced) when `create` and missing.
-    fn key(&self, generation: u64, create: bool) -> Result<Option<[u8; 32]>, ProjectionError> {
-        let path = self.key_path(generation);
-        let io = |error: std::io::Error| ProjectionError::Snapshots(error.into());
-        match std::fs::read(&path) {
-            Ok(bytes) => Ok(bytes.as_slice().try_into().ok()),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound && create => {
-                use std::io::Write;
-                use std::os::unix::fs::OpenOptionsExt;
-                let key: [u8; 32] = rand::random();
-                let mut file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&path)
-                    .map_err(io)?;
-                file.write_all(&key).map_err(io)?;
-                file.sync_all().map_err(io)?;
-                sync_directory(&self.keys_dir).map_err(io)?;
-                Ok(Some(key))
-            }
+    fn key_path(&self, generation: u64, position: u64) -> std::path::PathBuf {
+        self.keys_dir.join(format!("{generation}-{position}"))
+    }
+
+    /// The key of one snapshot, if it still exists.
+    fn key(&self, generation: u64, position: u64) -> Result<Option<Key>, ProjectionError> {
+        match std::fs::read(self.key_path(generation, position)) {
+            Ok(bytes) => Ok(<[u8; 32]>::try_from(bytes.as_slice()).ok().map(Key::from)),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(io(error)),
+            Err(error) => Err(ProjectionError::Snapshots(error.into())),
         }
     }
 
-    /// Deletes the keys of every generation but `keep`, so their snapshots' bytes, wherever
-    /// sled left them, cannot be read any more.
-    fn destroy_keys_except(&self, keep: u64) -> Result<(), ProjectionError> {
+    /// A fresh key for a snapshot about to be written (0600, synced), replacing any earlier
+    /// one of the same place, whose snapshot the caller has removed.
+    fn new_key(&self, generation: u64, position: u64) -> Result<Key, ProjectionError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
         let io = |error: std::io::Error| ProjectionError::Snapshots(error.into());
+        self.destroy_key(generation, position)?;
+        let key = XChaCha20Poly1305::generate_key(&mut OsRng);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(self.key_path(generation, position))
+            .map_err(io)?;
+        file.write_all(key.as_slice()).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        sync_directory(&self.keys_dir).map_err(io)?;
+        Ok(key)
+    }
+
+    /// Deletes one snapshot's key, durably.
+    fn destroy_key(&self, generation: u64, position: u64) -> Result<(), ProjectionError> {
+        let io = |error: std::io::Error| ProjectionError::Snapshots(error.into());
+        match std::fs::remove_file(self.key_path(generation, position)) {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            removed => {
+                removed.map_err(io)?;
+                sync_directory(&self.keys_dir).map_err(io)
+            }
+        }
+    }
+
+    /// Deletes, durably, every key file for which `doomed` says yes, given the (generation,
+    /// position) its name holds (`None` for a name of another shape).
+    fn destroy_keys_where(&self, doomed: impl Fn(Option<(u64, u64)>) -> bool) -> Result<(), ProjectionError> {
+        let io = |error: std::io::Error| ProjectionError::Snapshots(error.into());
+        let mut destroyed = false;
         for entry in std::fs::read_dir(&self.keys_dir).map_err(io)? {
             let entry = entry.map_err(io)?;
-            if entry.file_name().to_str() != Some(keep.to_string().as_str()) {
+            let named = entry.file_name().to_str().and_then(|name| {
+                let (generation, position) = name.split_once('-')?;
+                Some((generation.parse().ok()?, position.parse().ok()?))
+            });
+            if doomed(named) {
                 std::fs::remove_file(entry.path()).map_err(io)?;
+                destroyed = true;
             }
         }
-        sync_directory(&self.keys_dir).map_err(io)
+        if destroyed {
+            sync_directory(&self.keys_dir).map_err(io)?;
+        }
+        Ok(())
     }
 
     /// Records, durably, that a redaction is about to be appended ([`REDACTION_PENDING`]).
@@ -205,12 +251,15 @@ impl SnapshotStore {
         if position == 0 {
             return Ok(());
         }
-        let key = self.key(generation, true)?.expect("created when missing");
-        let mut bytes = encode(models);
-        cipher_at(&key, position, 0, &mut bytes);
+        // A snapshot already at this place (written by an earlier attempt) goes first, key and
+        // all: its key must not seal the new one, and none of its chunks may outlive it.
+        self.remove(generation, position)?;
+        let cipher = XChaCha20Poly1305::new(&self.new_key(generation, position)?);
+        let bytes = encode(models);
         let mut batch = sled::Batch::default();
-        for (chunk, bytes) in bytes.chunks(SNAPSHOT_CHUNK_BYTES).enumerate() {
-            batch.insert(&chunk_key(generation, position, chunk as u32), bytes);
+        for (chunk, plain) in bytes.chunks(SNAPSHOT_CHUNK_BYTES).enumerate() {
+            let place = chunk_key(generation, position, chunk as u32);
+            batch.insert(&place, seal(&cipher, &place, plain));
         }
         self.snapshots.apply_batch(batch)?;
         self.db.flush()?;
@@ -289,9 +338,10 @@ impl SnapshotStore {
     /// sled decoding its nodes, so it is CPU work).
     fn read(&self, generation: u64, position: u64, stored: &mut Vec<u8>) -> Result<(), ProjectionError> {
         stored.clear();
-        let Some(secret) = self.key(generation, false)? else {
+        let Some(secret) = self.key(generation, position)? else {
             return Ok(());
         };
+        let cipher = XChaCha20Poly1305::new(&secret);
         let Some(last) = self
             .snapshots
             .scan_prefix(key(generation, position))
@@ -309,8 +359,8 @@ impl SnapshotStore {
         let (first, second) = stored.split_at_mut(first_bytes);
         let (first, second) = std::thread::scope(|scope| {
             let second =
-                scope.spawn(|| self.read_chunks(generation, position, half..chunks, &secret, second));
-            let first = self.read_chunks(generation, position, 0..half, &secret, first);
+                scope.spawn(|| self.read_chunks(generation, position, half..chunks, &cipher, second));
+            let first = self.read_chunks(generation, position, 0..half, &cipher, first);
             (first, second.join().expect("reading never panics"))
         });
         let (first, second) = (first?, second?);
@@ -321,41 +371,44 @@ impl SnapshotStore {
         Ok(())
     }
 
-    /// Chunks `range` of a snapshot, decrypted, into `out` (which starts at the first chunk of
-    /// `range`); the bytes written, or `None` when a chunk does not fit where it belongs.
+    /// Chunks `range` of a snapshot, opened, into `out` (which starts at the first chunk of
+    /// `range`); the bytes written, or `None` when a chunk is missing, does not fit where it
+    /// belongs or does not open (damaged, moved, or sealed with another key).
     fn read_chunks(
         &self,
         generation: u64,
         position: u64,
         range: std::ops::Range<u32>,
-        secret: &[u8; 32],
+        cipher: &XChaCha20Poly1305,
         out: &mut [u8],
     ) -> Result<Option<usize>, ProjectionError> {
         let from = chunk_key(generation, position, range.start);
         let to = chunk_key(generation, position, range.end);
         let mut written = 0;
-        for (index, value) in self.snapshots.range(from..to).values().enumerate() {
-            let value = value?;
-            let end = written + value.len();
+        for (index, entry) in self.snapshots.range(from..to).enumerate() {
+            let (place, value) = entry?;
+            let expected = chunk_key(generation, position, range.start + index as u32);
+            let plain_len = value.len().saturating_sub(SEAL_OVERHEAD);
             let is_last = index + 1 == range.len();
-            match out.get_mut(written..end) {
-                Some(place) if is_last || value.len() == SNAPSHOT_CHUNK_BYTES => {
-                    place.copy_from_slice(&value)
-                }
-                _ => return Ok(None),
+            let end = written + plain_len;
+            let fits = place.as_ref() == expected.as_slice()
+                && value.len() >= SEAL_OVERHEAD
+                && (is_last || plain_len == SNAPSHOT_CHUNK_BYTES);
+            let Some(into) = out.get_mut(written..end).filter(|_| fits) else {
+                return Ok(None);
+            };
+            if !open(cipher, &expected, &value, into) {
+                return Ok(None);
             }
             written = end;
         }
-        cipher_at(
-            secret,
-            position,
-            u64::from(range.start) * SNAPSHOT_CHUNK_BYTES as u64,
-            &mut out[..written],
-        );
         Ok(Some(written))
     }
 
+    /// Removes one snapshot: its key first (so its bytes, wherever sled keeps them, cannot be
+    /// read from then on), then its chunks.
     fn remove(&self, generation: u64, position: u64) -> Result<(), ProjectionError> {
+        self.destroy_key(generation, position)?;
         let mut batch = sled::Batch::default();
         for key in self.snapshots.scan_prefix(key(generation, position)).keys() {
             batch.remove(key?);
@@ -429,7 +482,28 @@ impl SnapshotStore {
             self.snapshots.remove(key)?;
         }
         self.db.flush()?;
-        self.destroy_keys_except(generation)
+        self.destroy_keys_where(|named| !matches!(named, Some((g, _)) if g == generation))
+    }
+
+    /// Readies `generation` for a rebuild: removes whatever an earlier attempt left in it, keys
+    /// first. A generation that readers use cannot be begun again.
+    pub fn begin_generation(&self, generation: u64) -> Result<(), ProjectionError> {
+        assert_ne!(
+            generation,
+            self.generation()?,
+            "a rebuild writes a new generation"
+        );
+        self.destroy_keys_where(|named| matches!(named, Some((g, _)) if g == generation))?;
+        let left: Vec<sled::IVec> = self
+            .snapshots
+            .scan_prefix(generation.to_be_bytes())
+            .keys()
+            .collect::<Result<_, _>>()?;
+        for key in left {
+            self.snapshots.remove(key)?;
+        }
+        self.db.flush()?;
+        Ok(())
     }
 
     /// Direct access to the snapshot tree, for tests that damage snapshots.
@@ -444,17 +518,33 @@ fn sync_directory(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
-/// Encrypts or decrypts (the same operation) a snapshot's bytes with its generation's key;
-/// the nonce is the snapshot's position, and a position's snapshot is the same bytes whenever
-/// it is written again, so no keystream ever covers two different texts. `offset`: where
-/// `bytes` start in the snapshot (a multiple of 64, the cipher's block).
-fn cipher_at(key: &[u8; 32], position: u64, offset: u64, bytes: &mut [u8]) {
-    use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
-    let mut nonce = [0u8; 12];
-    nonce[4..].copy_from_slice(&position.to_be_bytes());
-    let mut cipher = chacha20::ChaCha20::new(key.into(), &nonce.into());
-    cipher.seek(offset);
-    cipher.apply_keystream(bytes);
+/// What sealing adds to a chunk: the nonce before it, the tag after it.
+const SEAL_OVERHEAD: usize = NONCE_BYTES + TAG_BYTES;
+const NONCE_BYTES: usize = 24;
+const TAG_BYTES: usize = 16;
+
+/// A chunk sealed at `place` (its sled key, the associated data): nonce ++ ciphertext ++ tag.
+fn seal(cipher: &XChaCha20Poly1305, place: &[u8], plain: &[u8]) -> Vec<u8> {
+    let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+    let mut sealed = Vec::with_capacity(plain.len() + SEAL_OVERHEAD);
+    sealed.extend_from_slice(nonce.as_slice());
+    sealed.extend_from_slice(plain);
+    let tag = cipher
+        .encrypt_in_place_detached(&nonce, place, &mut sealed[NONCE_BYTES..])
+        .expect("a chunk is far below the cipher's length limit");
+    sealed.extend_from_slice(tag.as_slice());
+    sealed
+}
+
+/// Opens a chunk sealed at `place` into `into` (exactly its plaintext's length); false when
+/// it does not open.
+fn open(cipher: &XChaCha20Poly1305, place: &[u8], sealed: &[u8], into: &mut [u8]) -> bool {
+    let (nonce, rest) = sealed.split_at(NONCE_BYTES);
+    let (ciphertext, tag) = rest.split_at(rest.len() - TAG_BYTES);
+    into.copy_from_slice(ciphertext);
+    cipher
+        .decrypt_in_place_detached(XNonce::from_slice(nonce), place, into, Tag::from_slice(tag))
+        .is_ok()
 }
 
 /// The key prefix of one snapshot.
