@@ -59,9 +59,17 @@
 //!   so a reopened complaint that is resolved again may be rated again. `due_on` is a real
 //!   calendar date.
 //! - Periods and dates use years [`YEAR_MIN`]`..=`[`YEAR_MAX`].
-//! - Text: names, reasons and pseudonyms are non-empty after trimming and at most
-//!   [`NAME_CHARS_MAX`] characters; summaries, comments, resolutions and notes at most
-//!   [`TEXT_CHARS_MAX`]. An optional text, when present, must be non-empty too.
+//! - Text: names, reasons and pseudonyms are non-empty after trimming (spaces and invisible
+//!   characters such as U+200B do not count) and at most [`NAME_CHARS_MAX`] characters, with no
+//!   control character; summaries, comments, resolutions and notes at most [`TEXT_CHARS_MAX`],
+//!   with no control character but line feed, carriage return and tab. An optional text, when
+//!   present, must be non-empty too.
+//! - Ids: a new entity's id is not the nil or the max UUID. Ids in JSON may be written in any
+//!   form the `uuid` crate reads (upper case, braces, `urn:uuid:`, no hyphens); they are
+//!   stored as 16 bytes and always written back lower-case and hyphenated.
+//! - Plausibility: a building has at most [`BUILDING_UNITS_MAX`] units, a compound at most
+//!   [`HOUSEHOLDS_MAX`] households, a service record at most [`SERVICE_MINUTES_MAX`] minutes and
+//!   [`BENEFICIARIES_MAX`] beneficiaries.
 //! - Redactions: the target is an earlier record (or an earlier event of the batch) that is not
 //!   itself a redaction (else `wrong_kind`); each field is a personal field of the target's
 //!   type, listed once; a record already redacted is not redacted again (`rule_violation` on
@@ -94,6 +102,14 @@ pub const SCORE_MAX: u32 = 100;
 /// Lowest and highest complaint satisfaction.
 pub const SATISFACTION_MIN: u32 = 1;
 pub const SATISFACTION_MAX: u32 = 5;
+/// Most 单元 (entrance units) in one building.
+pub const BUILDING_UNITS_MAX: u32 = 64;
+/// Most households in one compound.
+pub const HOUSEHOLDS_MAX: u32 = 50_000;
+/// Most minutes one service record may claim (a day).
+pub const SERVICE_MINUTES_MAX: u32 = 24 * 60;
+/// Most beneficiaries one service record may claim.
+pub const BENEFICIARIES_MAX: u32 = 100_000;
 /// The years a period or a date may name.
 pub const YEAR_MIN: u32 = 2000;
 pub const YEAR_MAX: u32 = 2100;
@@ -241,6 +257,12 @@ fn area_registered(state: &State, event: &AreaRegistered) -> Checked {
 
 /// The compound extras only on a compound; `units` (≥ 1) on a building and nowhere else.
 fn area_extras(event: &AreaRegistered) -> Checked {
+    if let Some(households) = event.households.filter(|&households| households > HOUSEHOLDS_MAX) {
+        return Err(invalid(
+            "households",
+            format!("a compound has at most {HOUSEHOLDS_MAX} households, not {households}"),
+        ));
+    }
     if event.kind != AreaKind::Compound {
         let compound_only = [
             ("households", event.households.is_some()),
@@ -260,6 +282,10 @@ fn area_extras(event: &AreaRegistered) -> Checked {
             "a building needs units (its number of 单元)".to_owned(),
         )),
         (AreaKind::Building, Some(0)) => Err(invalid("units", "a building has at least 1 unit".to_owned())),
+        (AreaKind::Building, Some(units)) if units > BUILDING_UNITS_MAX => Err(invalid(
+            "units",
+            format!("a building has at most {BUILDING_UNITS_MAX} units, not {units}"),
+        )),
         (AreaKind::Building, Some(_)) | (_, None) => Ok(()),
         (kind, Some(_)) => Err(invalid(
             "units",
@@ -546,7 +572,12 @@ fn service_rendered(state: &State, event: &ServiceRendered) -> Checked {
         AreaKind::Building,
     ];
     live_area(state, "area_id", event.area_id, &any_level)?;
-    positive("minutes", event.minutes)
+    positive("minutes", event.minutes)?;
+    at_most("minutes", event.minutes, SERVICE_MINUTES_MAX)?;
+    match event.beneficiaries {
+        Some(beneficiaries) => at_most("beneficiaries", beneficiaries, BENEFICIARIES_MAX),
+        None => Ok(()),
+    }
 }
 
 fn pairing_established(state: &State, event: &PairingEstablished) -> Checked {
@@ -814,6 +845,12 @@ fn redacted(state: &State, event: &Redacted) -> Checked {
 
 /// `id` must be new: no entity of any kind has it.
 fn new_id(state: &State, field: &'static str, id: Uuid) -> Checked {
+    if id.is_nil() || id.is_max() {
+        return Err(invalid(
+            field,
+            format!("{field} {id} is reserved; pick a random id"),
+        ));
+    }
     match state.entity(id) {
         None => Ok(()),
         Some(existing) => {
@@ -951,8 +988,20 @@ fn invalid(field: &'static str, message: String) -> Fault {
 
 /// Non-empty after trimming, at most `chars_max` characters.
 fn text(field: &'static str, value: &str, chars_max: usize) -> Checked {
-    if value.trim().is_empty() {
-        return Err(invalid(field, format!("{field} must not be empty")));
+    if value.chars().all(|c| c.is_whitespace() || is_invisible(c)) {
+        return Err(invalid(
+            field,
+            format!("{field} must not be empty (nor only spaces or invisible characters)"),
+        ));
+    }
+    // A name is one line; a longer text may hold line breaks and tabs, nothing else of the
+    // control characters (NUL, escape, …), which no clerk typed and no export should carry.
+    let allowed = |c: char| chars_max > NAME_CHARS_MAX && matches!(c, '\n' | '\r' | '\t');
+    if let Some(c) = value.chars().find(|&c| c.is_control() && !allowed(c)) {
+        return Err(invalid(
+            field,
+            format!("{field} holds the control character U+{:04X}", u32::from(c)),
+        ));
     }
     let chars = value.chars().count();
     if chars > chars_max {
@@ -966,6 +1015,19 @@ fn text(field: &'static str, value: &str, chars_max: usize) -> Checked {
 
 fn optional_text(field: &'static str, value: Option<&str>, chars_max: usize) -> Checked {
     value.map_or(Ok(()), |value| text(field, value, chars_max))
+}
+
+/// Characters that show nothing: zero-width spaces and joiners, direction marks and
+/// overrides, the word joiner and invisible operators, the byte-order mark, the soft hyphen.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+}
+
+fn at_most(field: &'static str, value: u32, max: u32) -> Checked {
+    if value > max {
+        return Err(invalid(field, format!("{field} is at most {max}, not {value}")));
+    }
+    Ok(())
 }
 
 fn positive(field: &'static str, value: u32) -> Checked {

@@ -1543,6 +1543,149 @@ mod dual_registration {
     }
 }
 
+/// Text without control characters or only invisible ones, ids that are not reserved, and
+/// counts a county office could really record.
+mod input_hygiene {
+    use super::*;
+
+    fn named(member_id: Uuid, name: &str) -> Event {
+        MemberEnrolled {
+            name: name.to_owned(),
+            ..enrol(member_id, MemberCategory::Resident, None)
+        }
+        .into()
+    }
+
+    fn filed_with(summary: &str) -> Event {
+        ComplaintFiled {
+            summary: summary.to_owned(),
+            ..complaint(NEW)
+        }
+        .into()
+    }
+
+    fn building(units: u32) -> Event {
+        AreaRegistered {
+            units: Some(units),
+            ..area(NEW, AreaKind::Building, Some(COMPOUND))
+        }
+        .into()
+    }
+
+    fn compound(households: u32) -> Event {
+        AreaRegistered {
+            households: Some(households),
+            ..area(NEW, AreaKind::Compound, Some(COMMUNITY))
+        }
+        .into()
+    }
+
+    fn serving(minutes: u32, beneficiaries: u32) -> Event {
+        ServiceRendered {
+            service_id: NEW,
+            by: ServiceProvider::MemberId(WORKER),
+            area_id: COMPOUND,
+            kind: ServiceKind::Repair,
+            minutes,
+            beneficiaries: Some(beneficiaries),
+        }
+        .into()
+    }
+
+    #[test]
+    fn cases() {
+        use govrec_core::rules::{
+            BENEFICIARIES_MAX, BUILDING_UNITS_MAX, HOUSEHOLDS_MAX, SERVICE_MINUTES_MAX,
+        };
+        let refused = |field| Refused(InvalidField, 0, Some(field));
+        run(vec![
+            case("a plain name", [named(NEW, "王小明")], Accepted),
+            case("a NUL in a name", [named(NEW, "王\0小明")], refused("name")),
+            case("a tab in a name", [named(NEW, "王\t小明")], refused("name")),
+            case(
+                "a line break in a name",
+                [named(NEW, "王\n小明")],
+                refused("name"),
+            ),
+            case(
+                "an escape in a name",
+                [named(NEW, "\u{1b}[31m王")],
+                refused("name"),
+            ),
+            case(
+                "a name of zero-width spaces",
+                [named(NEW, "\u{200B}\u{200B}")],
+                refused("name"),
+            ),
+            case(
+                "a name of a byte-order mark and spaces",
+                [named(NEW, " \u{FEFF} ")],
+                refused("name"),
+            ),
+            case(
+                "line breaks and a tab in a summary",
+                [filed_with("楼道灯坏了\n三楼\t东侧")],
+                Accepted,
+            ),
+            case(
+                "a NUL in a summary",
+                [filed_with("楼道灯\0坏了")],
+                refused("summary"),
+            ),
+            case(
+                "a nil member id",
+                [named(Uuid::nil(), "王小明")],
+                refused("member_id"),
+            ),
+            case(
+                "the max member id",
+                [named(Uuid::max(), "王小明")],
+                refused("member_id"),
+            ),
+            case(
+                "a building of the most units",
+                [building(BUILDING_UNITS_MAX)],
+                Accepted,
+            ),
+            case(
+                "a building of too many units",
+                [building(BUILDING_UNITS_MAX + 1)],
+                refused("units"),
+            ),
+            case(
+                "a building of u32::MAX units",
+                [building(u32::MAX)],
+                refused("units"),
+            ),
+            case(
+                "a compound of the most households",
+                [compound(HOUSEHOLDS_MAX)],
+                Accepted,
+            ),
+            case(
+                "a compound of too many households",
+                [compound(HOUSEHOLDS_MAX + 1)],
+                refused("households"),
+            ),
+            case(
+                "a service of a whole day",
+                [serving(SERVICE_MINUTES_MAX, 3)],
+                Accepted,
+            ),
+            case(
+                "a service of more than a day",
+                [serving(SERVICE_MINUTES_MAX + 1, 3)],
+                refused("minutes"),
+            ),
+            case(
+                "a service for too many",
+                [serving(60, BENEFICIARIES_MAX + 1)],
+                refused("beneficiaries"),
+            ),
+        ]);
+    }
+}
+
 mod dual_service {
     use super::*;
 

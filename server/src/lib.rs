@@ -8,6 +8,7 @@ pub mod cache;
 pub mod chain_watch;
 pub mod envelope;
 pub mod error;
+pub mod file_modes;
 pub mod redaction;
 pub mod routes;
 pub mod web;

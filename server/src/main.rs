@@ -203,6 +203,8 @@ enum Outcome {
 govrec_alloc::use_jemalloc!();
 
 fn main() -> ExitCode {
+    // Everything this process writes holds personal data or guards it: private to its user.
+    govrec_server::file_modes::private_umask();
     let cli = Cli::parse();
     match try_main(cli) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
@@ -393,10 +395,29 @@ fn export(data: PathBuf, out: Option<PathBuf>) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
+/// Makes the data directory private (0700, files 0600), warning when it was not.
+fn make_private(data: &std::path::Path) -> anyhow::Result<()> {
+    let changed = govrec_server::file_modes::tighten(data)
+        .with_context(|| format!("making {} private", data.display()))?;
+    if !changed.is_empty() {
+        eprintln!(
+            "govrec: warning: {} paths of {} were readable by other users; made them private (0700/0600)",
+            changed.len(),
+            data.display()
+        );
+    }
+    Ok(())
+}
+
+/// Opens the store in a data directory made private first.
+fn open_private(data: &std::path::Path) -> anyhow::Result<Store> {
+    make_private(data)?;
+    Store::open(data, StoreConfig::default()).with_context(|| format!("opening {}", data.display()))
+}
+
 fn import(file: PathBuf, data: PathBuf, actor: &str) -> anyhow::Result<Outcome> {
     let input = std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
-    let store =
-        Store::open(&data, StoreConfig::default()).with_context(|| format!("opening {}", data.display()))?;
+    let store = open_private(&data)?;
     match import_jsonl(&store, BufReader::new(input), actor) {
         Ok(report) => {
             let last = report
@@ -445,8 +466,7 @@ fn token_create(
 }
 
 fn demo(data: PathBuf) -> anyhow::Result<Outcome> {
-    let store =
-        Store::open(&data, StoreConfig::default()).with_context(|| format!("opening {}", data.display()))?;
+    let store = open_private(&data)?;
     let loaded = govrec_demo::load_demo(&store, govrec_demo::DEMO_ACTOR);
     store.close()?;
     println!(
@@ -486,6 +506,7 @@ fn prepare_demo(store: &Store, data: &std::path::Path) -> anyhow::Result<String>
 
 fn serve(data: PathBuf, addr: std::net::SocketAddr, log_json: bool, demo: bool) -> anyhow::Result<Outcome> {
     init_logging(log_json);
+    make_private(&data)?;
     let started = std::time::Instant::now();
     let (store, opened) = Store::open_with_report(&data, StoreConfig::default())
         .with_context(|| format!("opening {}", data.display()))?;
@@ -580,8 +601,7 @@ async fn shutdown_signal() {
 
 fn replay(data: PathBuf) -> anyhow::Result<Outcome> {
     anyhow::ensure!(data.join("db").exists(), "no govrec store in {}", data.display());
-    let store =
-        Store::open(&data, StoreConfig::default()).with_context(|| format!("opening {}", data.display()))?;
+    let store = open_private(&data)?;
     let total = store.head().next_seq;
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(

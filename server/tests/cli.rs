@@ -124,6 +124,76 @@ fn verify_of_a_missing_store_fails_without_creating_one() {
     assert!(!data.exists());
 }
 
+/// Every mode under `dir` that lets the group or others in.
+fn open_to_others(dir: &std::path::Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(path) = stack.pop() {
+        let metadata = std::fs::symlink_metadata(&path).unwrap();
+        if metadata.permissions().mode() & 0o077 != 0 {
+            found.push(format!(
+                "{} {:o}",
+                path.display(),
+                metadata.permissions().mode() & 0o777
+            ));
+        }
+        if metadata.is_dir() {
+            stack.extend(
+                std::fs::read_dir(&path)
+                    .unwrap()
+                    .map(|entry| entry.unwrap().path()),
+            );
+        }
+    }
+    found
+}
+
+/// Whatever the umask, the data directory is 0700 and its files 0600; a directory an older
+/// govrec left readable by others is made private, with a warning.
+#[test]
+fn the_data_directory_is_private_to_its_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(
+        &events,
+        format!(
+            "{}\n",
+            serde_json::json!({"type": "AreaRegistered", "area_id": uuid::Uuid::now_v7(), "kind": "county", "name": "灵丘县"})
+        ),
+    )
+    .unwrap();
+    let output = govrec(&[
+        "import",
+        events.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    let output = govrec(&[
+        "token",
+        "create",
+        "--role",
+        "admin",
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    let output = govrec(&["replay", "--data", data.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(data.join("tokens.json").exists() && data.join("models").exists());
+    assert_eq!(open_to_others(&data), Vec::<String>::new());
+
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(data.join("tokens.json"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let output = govrec(&["replay", "--data", data.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(text(&output).contains("made them private"), "{}", text(&output));
+    assert_eq!(open_to_others(&data), Vec::<String>::new());
+}
+
 #[test]
 fn replay_rebuilds_the_models_and_reports_counts() {
     let dir = tempfile::tempdir().unwrap();

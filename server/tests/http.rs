@@ -632,6 +632,67 @@ async fn a_scoped_recorder_cannot_write_into_another_county_through_a_batch() {
     );
 }
 
+/// Names that a spreadsheet would run as formulas come out of every CSV inert (a leading `'`).
+#[tokio::test]
+async fn a_csv_cell_never_starts_a_formula() {
+    let api = Api::new().await;
+    let names = [
+        "=HYPERLINK(\"http://x\",\"y\")",
+        "+cmd|' /C calc'!A0",
+        "@SUM(1+1)",
+        "-2+3",
+    ];
+    let members: Vec<Value> = names
+        .iter()
+        .enumerate()
+        .map(|(n, name)| json!({"type": "MemberEnrolled", "member_id": id(700 + n as u32), "name": name, "category": "resident", "home_area_id": id(12)}))
+        .collect();
+    let (status, _) = api
+        .call(
+            Method::POST,
+            "/v1/events",
+            Some(&api.admin),
+            Some(json!({"events": members})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let response = api
+        .router
+        .clone()
+        .oneshot(
+            Request::get("/v1/ledgers/members?format=csv")
+                .header("authorization", format!("Bearer {}", api.office))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    let mut reader = csv::Reader::from_reader(&bytes[3..]);
+    let column = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "name")
+        .expect("a name column");
+    let mut seen = Vec::new();
+    for row in reader.records() {
+        let cell = row.unwrap()[column].to_owned();
+        assert!(
+            !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+            "a live formula: {cell:?}"
+        );
+        seen.push(cell);
+    }
+    for name in names {
+        assert!(
+            seen.contains(&format!("'{name}")),
+            "{name:?} missing from {seen:?}"
+        );
+    }
+}
+
 #[test]
 fn an_auditor_takes_no_county_scope() {
     let dir = tempfile::tempdir().unwrap();
@@ -677,6 +738,11 @@ async fn bad_appends_are_refused_with_their_code_and_store_nothing() {
         append("no events field", admin, "{}").refused(StatusCode::BAD_REQUEST, "malformed_json"),
         append("unknown top-level field", admin, json!({"events": [], "x": 1}).to_string()).refused(StatusCode::BAD_REQUEST, "invalid_field"),
         append("empty batch", admin, json!({"events": []}).to_string()).refused(StatusCode::BAD_REQUEST, "empty_batch"),
+        append("a key twice in an event", admin, format!(r#"{{"events": [{{"type": "ComplaintFiled", "type": "AreaRetired", "area_id": "{}", "reason": "x"}}]}}"#, id(12)))
+            .refused(StatusCode::BAD_REQUEST, "malformed_json"),
+        append("a field twice in an event", admin, format!(r#"{{"events": [{{"type": "AreaRetired", "area_id": "{}", "area_id": "{}", "reason": "x"}}]}}"#, id(12), id(22)))
+            .refused(StatusCode::BAD_REQUEST, "malformed_json"),
+        append("events twice", admin, r#"{"events": [], "events": []}"#).refused(StatusCode::BAD_REQUEST, "malformed_json"),
         append("unknown type", admin, json!({"events": [{"type": "Nope"}]}).to_string()).refused(StatusCode::BAD_REQUEST, "unknown_event_type"),
         append("unknown field", admin, area(json!({"colour": "red"}))).refused(StatusCode::BAD_REQUEST, "invalid_field"),
         append("wrong type", admin, area(json!({"name": 7}))).refused(StatusCode::BAD_REQUEST, "invalid_field"),

@@ -134,7 +134,7 @@ impl Importer<'_> {
                 invalid_line(format!("longer than {IMPORT_LINE_BYTES_MAX} bytes")),
             ));
         }
-        let value: Value = serde_json::from_str(text)
+        let value: Value = govrec_core::json::value_from_slice(text.as_bytes())
             .map_err(|error| self.fail(line_no, invalid_line(format!("not JSON: {error}"))))?;
         let kind = if value.get("hash").is_some() && value.get("seq").is_some() {
             ImportKind::Records

@@ -142,7 +142,7 @@ fn parse_batch(body: &[u8]) -> Result<Vec<NewEvent>, AppError> {
     if let Some(events) = crate::envelope::new_events_from_batch(body) {
         return Ok(events);
     }
-    let value: Value = serde_json::from_slice(body)
+    let value: Value = govrec_core::json::value_from_slice(body)
         .map_err(|error| AppError::bad_request("malformed_json", format!("the body is not JSON: {error}")))?;
     let Value::Object(mut object) = value else {
         return Err(AppError::bad_request(

@@ -260,6 +260,17 @@ async fn cached(
     Ok(answer.into_response())
 }
 
+/// A text cell a spreadsheet will not run: one that begins with `=`, `+`, `-`, `@`, a tab or a
+/// carriage return (which Excel and WPS read as the start of a formula) gets a leading `'`, as
+/// OWASP advises against CSV injection. Only text is touched: numbers are written by
+/// `flatten` from JSON numbers and never pass here.
+pub(crate) fn inert_cell(text: &str) -> String {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
+        _ => text.to_owned(),
+    }
+}
+
 fn flatten(value: &Value, prefix: &str) -> Vec<(String, String)> {
     match value {
         Value::Object(object) => object
@@ -274,7 +285,7 @@ fn flatten(value: &Value, prefix: &str) -> Vec<(String, String)> {
             })
             .collect(),
         Value::Null => vec![(prefix.to_owned(), String::new())],
-        Value::String(text) => vec![(prefix.to_owned(), text.clone())],
+        Value::String(text) => vec![(prefix.to_owned(), inert_cell(text))],
         Value::Array(_) => vec![(prefix.to_owned(), value.to_string())],
         other => vec![(prefix.to_owned(), other.to_string())],
     }
@@ -472,4 +483,33 @@ pub async fn admin_rebuild(State(state): State<SharedState>, caller: Caller) -> 
         Ok(Json(report).into_response())
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inert_cell;
+
+    #[test]
+    fn a_cell_that_would_start_a_formula_is_made_inert() {
+        let cases = [
+            (
+                "=HYPERLINK(\"http://x\",\"y\")",
+                "'=HYPERLINK(\"http://x\",\"y\")",
+            ),
+            ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(1+1)", "'@SUM(1+1)"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "'\r=1"),
+            ("张三", "张三"),
+            ("a=1", "a=1"),
+            ("", ""),
+        ];
+        let wrong: Vec<_> = cases
+            .iter()
+            .filter(|(text, inert)| inert_cell(text) != *inert)
+            .map(|(text, inert)| format!("{text:?}: {:?}, want {inert:?}", inert_cell(text)))
+            .collect();
+        assert!(wrong.is_empty(), "{wrong:#?}");
+    }
 }

@@ -51,7 +51,7 @@ pub async fn admin_redact(
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<AppendResponse>), AppError> {
     let principal = caller.require(&[Role::Admin], "redacting personal data")?;
-    let value: Value = serde_json::from_slice(&body)
+    let value: Value = govrec_core::json::value_from_slice(&body)
         .map_err(|error| AppError::bad_request("malformed_json", format!("the body is not JSON: {error}")))?;
     let Value::Object(mut object) = value else {
         return Err(AppError::bad_request(
