@@ -27,6 +27,23 @@ pub struct Limits {
     /// Records a scoped log read may skip over to fill one page before it returns a shorter
     /// page with a `next` cursor.
     pub scoped_scan_records_max: usize,
+    /// A request body not wholly received in this time is answered 408 `body_timeout`; bodies
+    /// are read before a request counts against `concurrent_requests_max`.
+    pub body_read_timeout_ms: u64,
+    /// Connections open at once (also kept below the open-file limit); more wait to be
+    /// accepted.
+    pub connections_max: usize,
+    /// A connection that sends no complete request head for this long (a new one, or one idle
+    /// between requests) is closed.
+    pub header_read_timeout_ms: u64,
+    /// Live feeds (`/v1/subscribe`) open at once, in all and per token; more are answered 429
+    /// `too_many_feeds`. Each holds at most `SUBSCRIBE_QUEUE_EVENTS` + `SUBSCRIBE_CHUNK_RECORDS`
+    /// records in memory.
+    pub live_feeds_max: usize,
+    pub live_feeds_per_token_max: usize,
+    /// Mark the web page's session cookie `Secure` (sent over HTTPS only): for a deployment
+    /// behind a TLS proxy (`govrec serve --secure-cookies`).
+    pub secure_cookies: bool,
 }
 
 impl Default for Limits {
@@ -38,6 +55,12 @@ impl Default for Limits {
             request_timeout_ms: 30_000,
             concurrent_requests_max: 1024,
             scoped_scan_records_max: 100_000,
+            body_read_timeout_ms: 10_000,
+            connections_max: 16_384,
+            header_read_timeout_ms: 10_000,
+            live_feeds_max: 256,
+            live_feeds_per_token_max: 8,
+            secure_cookies: false,
         }
     }
 }
@@ -48,6 +71,10 @@ pub struct AppState {
     /// The read models, kept up to date with the log.
     pub models: govrec_projections::ModelHost,
     pub tokens: TokenRegistry,
+    /// The web page's sign-in sessions (`web/session.rs`).
+    pub sessions: crate::web::session::Sessions,
+    /// The live feeds open now (`routes/subscribe.rs`).
+    pub feeds: crate::routes::subscribe::FeedSlots,
     pub limits: Limits,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Set to true when the server shuts down, so long-lived responses (live feeds) end and

@@ -163,7 +163,7 @@ fn scope_fits_role(role: Role, scope: &Scope) -> Result<(), String> {
     }
 }
 
-fn token_hash(token: &str) -> [u8; 32] {
+pub(crate) fn token_hash(token: &str) -> [u8; 32] {
     blake3::derive_key(TOKEN_HASH_CONTEXT, token.as_bytes())
 }
 
@@ -326,6 +326,12 @@ impl TokenRegistry {
     ///
     /// The file is looked at again when it was last looked at [`TOKEN_FILE_RECHECK`] ago or
     /// more, and always before a token is refused (it may have just been created).
+    /// The principal of a token known by its hash (a web session keeps only the hash).
+    pub fn authenticate_hash(&self, hash: &[u8; 32]) -> Option<Principal> {
+        self.reload_if_stale(TOKEN_FILE_RECHECK);
+        self.lookup(hash)
+    }
+
     pub fn authenticate(&self, token: &str) -> Option<Principal> {
         self.reload_if_stale(TOKEN_FILE_RECHECK);
         let hash = token_hash(token);

@@ -9,6 +9,7 @@ pub mod chain_watch;
 pub mod envelope;
 pub mod error;
 pub mod file_modes;
+pub mod listen;
 pub mod redaction;
 pub mod routes;
 pub mod web;
@@ -16,6 +17,7 @@ pub mod web;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -82,7 +84,7 @@ pub fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
 /// The whole HTTP API.
 pub fn router(state: SharedState) -> Router {
     let limits = state.limits.clone();
-    Router::new()
+    let routes = Router::new()
         .route("/v1/events", post(events::events_append).get(events::events_list))
         .route("/v1/events/{seq}", get(events::events_get))
         .route("/v1/entities/{id}/history", get(events::entities_history))
@@ -119,11 +121,62 @@ pub fn router(state: SharedState) -> Router {
                         )
                     },
                 ))
-                .timeout(Duration::from_millis(limits.request_timeout_ms))
-                .concurrency_limit(limits.concurrent_requests_max),
+                .timeout(Duration::from_millis(limits.request_timeout_ms)),
         )
         .layer(DefaultBodyLimit::max(limits.body_bytes_max))
-        .with_state(state)
+        .with_state(state);
+    // Around the routes, not per route: the body is read first (within its time limit), then
+    // the request counts against one limit of requests handled at once, for all routes.
+    let whole = ServiceBuilder::new()
+        .layer(axum::middleware::from_fn_with_state(limits.clone(), read_body))
+        .concurrency_limit(limits.concurrent_requests_max)
+        .service(routes);
+    Router::new().fallback_service(whole)
+}
+
+/// Reads the request body whole, within `body_read_timeout_ms` (408 `body_timeout`) and
+/// `body_bytes_max` (413 `payload_too_large`), before the request goes on. A slow body then
+/// holds its connection, never a place among the requests handled at once.
+async fn read_body(State(limits): State<Limits>, request: Request, next: Next) -> Response {
+    use axum::response::IntoResponse;
+    use tokio_stream::StreamExt;
+    let (parts, body) = request.into_parts();
+    let max = limits.body_bytes_max;
+    let reading = async move {
+        let mut chunks: Vec<axum::body::Bytes> = Vec::new();
+        let mut total = 0usize;
+        let mut stream = body.into_data_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|_| {
+                error::AppError::bad_request("invalid_request", "the request body was cut off")
+            })?;
+            total += chunk.len();
+            if total > max {
+                return Err(error::AppError::new(
+                    axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    format!("the request body is over {max} bytes"),
+                ));
+            }
+            chunks.push(chunk);
+        }
+        Ok(match chunks.len() {
+            0 => Body::empty(),
+            1 => Body::from(chunks.pop().expect("one chunk")),
+            _ => Body::from(chunks.concat()),
+        })
+    };
+    let timeout = Duration::from_millis(limits.body_read_timeout_ms);
+    match tokio::time::timeout(timeout, reading).await {
+        Ok(Ok(body)) => next.run(Request::from_parts(parts, body)).await,
+        Ok(Err(problem)) => problem.into_response(),
+        Err(_) => error::AppError::new(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!("the request body did not arrive within {} s", timeout.as_secs()),
+        )
+        .into_response(),
+    }
 }
 
 /// Request metrics by route, and a problem body for axum's own rejections.
@@ -200,6 +253,8 @@ pub fn state_with_host(
     Ok(Arc::new(AppState {
         models,
         tokens: auth::TokenRegistry::open(data_dir)?,
+        feeds: Default::default(),
+        sessions: Default::default(),
         store,
         limits,
         metrics: metrics_handle(),

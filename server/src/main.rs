@@ -38,6 +38,14 @@ enum Command {
         /// print it with the URL.
         #[arg(long)]
         demo: bool,
+        /// Connections open at once (kept below the open-file limit; default 16384). When
+        /// every one is taken, a new connection closes the oldest that has sent no request.
+        #[arg(long)]
+        connections_max: Option<usize>,
+        /// Mark the web page's session cookie Secure (HTTPS only), for a deployment behind a
+        /// TLS proxy.
+        #[arg(long)]
+        secure_cookies: bool,
     },
     /// Load the demo data set (four Datong counties, a year of records matching the figures
     /// of the source article) into an empty store in DIR.
@@ -248,7 +256,9 @@ fn try_main(cli: Cli) -> anyhow::Result<Outcome> {
             addr,
             log_json,
             demo,
-        } => serve(data, addr, log_json, demo),
+            connections_max,
+            secure_cookies,
+        } => serve(data, addr, log_json, demo, connections_max, secure_cookies),
         Command::Demo { data } => demo(data),
         Command::Replay { data } => replay(data),
         Command::Token {
@@ -504,7 +514,14 @@ fn prepare_demo(store: &Store, data: &std::path::Path) -> anyhow::Result<String>
     Ok(token)
 }
 
-fn serve(data: PathBuf, addr: std::net::SocketAddr, log_json: bool, demo: bool) -> anyhow::Result<Outcome> {
+fn serve(
+    data: PathBuf,
+    addr: std::net::SocketAddr,
+    log_json: bool,
+    demo: bool,
+    connections_max: Option<usize>,
+    secure_cookies: bool,
+) -> anyhow::Result<Outcome> {
     init_logging(log_json);
     make_private(&data)?;
     let started = std::time::Instant::now();
@@ -525,7 +542,12 @@ fn serve(data: PathBuf, addr: std::net::SocketAddr, log_json: bool, demo: bool) 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let store = std::sync::Arc::new(store);
-        let state = govrec_server::state_for(store.clone(), &data, govrec_server::Limits::default())?;
+        let mut limits = govrec_server::Limits::default();
+        if let Some(connections_max) = connections_max {
+            limits.connections_max = connections_max.max(1);
+        }
+        limits.secure_cookies = secure_cookies;
+        let state = govrec_server::state_for(store.clone(), &data, limits)?;
         let shutting_down = state.shutting_down.clone();
         let follower = govrec_server::spawn_model_follower(state.clone());
         govrec_server::spawn_as_of_warmup(state.clone());
@@ -554,9 +576,18 @@ fn serve(data: PathBuf, addr: std::net::SocketAddr, log_json: bool, demo: bool) 
             tracing::info!("shutdown requested: ending live feeds, finishing requests");
             shutting_down.send_replace(true);
         };
-        axum::serve(listener, govrec_server::router(state))
-            .with_graceful_shutdown(signal)
-            .await?;
+        let fd_limit = govrec_server::listen::raise_fd_limit();
+        let limits = &state.limits;
+        let connections = govrec_server::listen::ConnectionLimits {
+            connections_max: govrec_server::listen::connections_for(fd_limit, limits.connections_max),
+            header_read_timeout: std::time::Duration::from_millis(limits.header_read_timeout_ms),
+        };
+        tracing::info!(
+            fd_limit,
+            connections_max = connections.connections_max,
+            "connection limits"
+        );
+        govrec_server::listen::serve(listener, govrec_server::router(state), connections, signal).await;
         tracing::info!("shutting down: finishing in-flight commits");
         store.shutdown()?;
         let _ = follower.await;

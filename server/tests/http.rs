@@ -420,9 +420,18 @@ async fn every_role_against_every_route() {
                 .then(StatusCode::UNAUTHORIZED, json!({"code": "unauthorized"})),
         );
     }
-    for uri in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
+    for uri in ["/healthz", "/readyz", "/openapi.json"] {
         cases.push(get(format!("no token GET {uri}"), None, uri).then(StatusCode::OK, json!({})));
     }
+    cases.push(
+        get("no token GET /metrics", None, "/metrics")
+            .then(StatusCode::UNAUTHORIZED, json!({"code": "unauthorized"})),
+    );
+    cases.push(
+        get("an office GET /metrics", Some(&api.office), "/metrics").then(StatusCode::FORBIDDEN, json!({})),
+    );
+    cases
+        .push(get("an auditor GET /metrics", Some(&api.auditor), "/metrics").then(StatusCode::OK, json!({})));
     api.check(cases).await;
 }
 

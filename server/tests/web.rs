@@ -86,12 +86,35 @@ async fn send(request: Request<Body>) -> Reply {
     }
 }
 
+/// The page at `uri`, signed in with `token` (through `/login`) when given.
 async fn page(uri: &str, token: Option<&str>) -> Reply {
-    let mut request = Request::get(uri);
-    if let Some(token) = token {
-        request = request.header("cookie", format!("govrec_token={token}"));
+    match token {
+        Some(token) => {
+            let session = session_of(&login(token, None).await);
+            page_with_cookie(uri, &format!("govrec_session={session}")).await
+        }
+        None => send(Request::get(uri).body(Body::empty()).unwrap()).await,
     }
-    send(request.body(Body::empty()).unwrap()).await
+}
+
+async fn page_with_cookie(uri: &str, cookie: &str) -> Reply {
+    send(
+        Request::get(uri)
+            .header("cookie", cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
+}
+
+/// The session id a sign-in set.
+fn session_of(reply: &Reply) -> String {
+    let cookies = reply.header("set-cookie");
+    cookies
+        .lines()
+        .find_map(|line| line.strip_prefix("govrec_session="))
+        .map(|rest| rest.split(';').next().unwrap().to_owned())
+        .unwrap_or_else(|| panic!("no session cookie in {cookies:?}"))
 }
 
 async fn api(uri: &str, token: &str) -> Reply {
@@ -175,30 +198,51 @@ async fn without_a_session_the_page_is_the_sign_in_form_in_chinese() {
 }
 
 #[tokio::test]
-async fn signing_in_keeps_the_token_in_an_http_only_strict_cookie_never_in_a_url() {
+async fn signing_in_keeps_a_session_id_in_an_http_only_strict_cookie_never_the_token() {
     let token = &site().lingqiu_office;
     let reply = login(token, Some("http://127.0.0.1:8080")).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
     assert_eq!(reply.header("location"), "/");
     let cookie = reply.header("set-cookie");
-    assert!(cookie.starts_with(&format!("govrec_token={token};")), "{cookie}");
+    assert!(cookie.starts_with("govrec_session=gvs_"), "{cookie}");
+    assert!(
+        !cookie.contains(token.as_str()),
+        "the cookie never holds the token: {cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "Secure only when configured: {cookie}"
+    );
+    let session = session_of(&reply);
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
         "{cookie}"
     );
     assert!(cookie.contains("Path=/"), "{cookie}");
 
-    let dashboard = page("/", Some(token)).await;
+    let dashboard = page_with_cookie("/", &format!("govrec_session={session}")).await;
     assert_eq!(dashboard.status, StatusCode::OK);
     assert!(
         !dashboard.text().contains(token.as_str()),
         "the token is never written into the page"
     );
 
-    let logout = send(Request::post("/logout").body(Body::empty()).unwrap()).await;
+    let logout = send(
+        Request::post("/logout")
+            .header("cookie", format!("govrec_session={session}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(logout.status, StatusCode::SEE_OTHER);
-    assert!(logout.header("set-cookie").contains("govrec_token=;"));
+    assert!(logout.header("set-cookie").contains("govrec_session=;"));
     assert!(logout.header("set-cookie").contains("Max-Age=0"));
+    let after = page_with_cookie("/", &format!("govrec_session={session}")).await;
+    assert_eq!(
+        after.status,
+        StatusCode::UNAUTHORIZED,
+        "a session ended by signing out is gone"
+    );
 }
 
 #[tokio::test]
@@ -222,11 +266,20 @@ async fn a_wrong_token_or_a_foreign_form_is_refused_and_sets_no_cookie() {
     assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
     assert!(cross_site.header("set-cookie").is_empty());
 
-    // A cookie naming no token: the sign-in form again, and the cookie is dropped.
-    let stale = page("/", Some("gvr_revoked")).await;
+    // A cookie naming no session: the sign-in form again, and the cookie is dropped.
+    let stale = page_with_cookie("/", "govrec_session=gvs_0123").await;
     assert_eq!(stale.status, StatusCode::UNAUTHORIZED);
     assert!(stale.text().contains("id=\"sign-in\""));
     assert!(stale.header("set-cookie").contains("Max-Age=0"));
+    // The cookie of govrec before 2026-12 held the token itself: it signs nobody in, and is
+    // dropped.
+    let old = page_with_cookie("/", &format!("govrec_token={}", site().admin)).await;
+    assert!(old.text().contains("id=\"sign-in\""));
+    assert!(
+        old.header("set-cookie").contains("govrec_token=;"),
+        "{}",
+        old.header("set-cookie")
+    );
 }
 
 #[tokio::test]

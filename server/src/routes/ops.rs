@@ -35,16 +35,30 @@ pub async fn readyz(State(state): State<SharedState>) -> (StatusCode, Json<Healt
 }
 
 /// Prometheus text metrics.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
-pub async fn metrics_get(State(state): State<SharedState>) -> impl IntoResponse {
+///
+/// Needs an admin or auditor token: the counters tell the log's size and activity by route.
+/// (Prometheus sends one with `authorization: {credentials_file: ...}`.)
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, content_type = "text/plain", body = String),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn metrics_get(
+    State(state): State<SharedState>,
+    caller: crate::app::Caller,
+) -> Result<impl IntoResponse, crate::error::AppError> {
+    caller.require(
+        &[crate::auth::Role::Admin, crate::auth::Role::Auditor],
+        "reading the metrics",
+    )?;
     let head = state.store.head();
     metrics::gauge!("govrec_log_head_seq").set(head.last_seq().map_or(-1.0, |seq| seq as f64));
     let lag = head.next_seq.saturating_sub(state.models.models().next_seq());
     metrics::gauge!("govrec_model_lag_records").set(lag as f64);
-    (
+    Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
-    )
+    ))
 }
 
 /// The OpenAPI 3.1 description of this API, generated from the code.

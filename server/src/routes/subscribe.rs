@@ -17,7 +17,7 @@ use crate::error::AppError;
 /// Records read from the store per round while catching up.
 const SUBSCRIBE_CHUNK_RECORDS: usize = 256;
 /// SSE events buffered per subscriber before the feed waits for the client.
-const SUBSCRIBE_QUEUE_EVENTS: usize = 512;
+const SUBSCRIBE_QUEUE_EVENTS: usize = 64;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -55,9 +55,65 @@ pub async fn subscribe(
             })?
             .saturating_add(1),
     };
+    let slot = FeedSlot::take(&state, &principal.name)?;
     let (sender, receiver) = tokio::sync::mpsc::channel(SUBSCRIBE_QUEUE_EVENTS);
-    tokio::spawn(feed(state, principal, cursor, sender));
+    tokio::spawn(async move {
+        let _slot = slot;
+        feed(state, principal, cursor, sender).await;
+    });
     Ok(Sse::new(ReceiverStream::new(receiver)).keep_alive(KeepAlive::default()))
+}
+
+/// The live feeds open, in all and per token name.
+#[derive(Default)]
+pub struct FeedSlots {
+    open: std::sync::Mutex<(usize, std::collections::HashMap<String, usize>)>,
+}
+
+/// One open feed's place among [`FeedSlots`], given back when the feed ends.
+struct FeedSlot {
+    state: SharedState,
+    name: String,
+}
+
+impl FeedSlot {
+    /// A place for a feed of token `name`, or 429 `too_many_feeds` when the server's or the
+    /// token's feeds are at their limit.
+    fn take(state: &SharedState, name: &str) -> Result<FeedSlot, AppError> {
+        let limits = &state.limits;
+        let mut open = state.feeds.open.lock().expect("feeds lock");
+        let of_token = open.1.get(name).copied().unwrap_or(0);
+        if open.0 >= limits.live_feeds_max || of_token >= limits.live_feeds_per_token_max {
+            let detail = format!(
+                "at most {} live feeds at once ({} per token); close one first",
+                limits.live_feeds_max, limits.live_feeds_per_token_max
+            );
+            return Err(AppError::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "too_many_feeds",
+                detail,
+            ));
+        }
+        open.0 += 1;
+        open.1.insert(name.to_owned(), of_token + 1);
+        Ok(FeedSlot {
+            state: state.clone(),
+            name: name.to_owned(),
+        })
+    }
+}
+
+impl Drop for FeedSlot {
+    fn drop(&mut self) {
+        let mut open = self.state.feeds.open.lock().expect("feeds lock");
+        open.0 = open.0.saturating_sub(1);
+        if let Some(count) = open.1.get_mut(&self.name) {
+            *count -= 1;
+            if *count == 0 {
+                open.1.remove(&self.name);
+            }
+        }
+    }
 }
 
 /// Sends every record from `cursor` on, then waits for the head to move, until the client

@@ -10,6 +10,7 @@
 
 mod chart;
 mod page;
+pub mod session;
 mod text;
 
 use axum::extract::{Path, Query, State};
@@ -28,8 +29,10 @@ use crate::error::AppError;
 use crate::routes::models::{model_scope, models_for, respond, Format};
 use text::Lang;
 
-/// The cookie that holds the signed-in token.
-pub const TOKEN_COOKIE: &str = "govrec_token";
+/// The cookie that holds the session id (`session.rs`).
+pub const SESSION_COOKIE: &str = "govrec_session";
+/// The cookie in which govrec before 2026-12 kept the API token itself: dropped when seen.
+const OLD_TOKEN_COOKIE: &str = "govrec_token";
 /// The cookie that remembers the chosen language.
 pub const LANG_COOKIE: &str = "govrec_lang";
 /// How long a sign-in lasts, in seconds (a working day and a half).
@@ -193,8 +196,8 @@ fn language(jar: &CookieJar, query: Option<&str>) -> (Lang, Option<Cookie<'stati
 }
 
 fn session(state: &SharedState, jar: &CookieJar) -> Option<Principal> {
-    let token = jar.get(TOKEN_COOKIE)?;
-    state.tokens.authenticate(token.value())
+    let id = jar.get(SESSION_COOKIE)?;
+    state.sessions.principal(id.value(), &state.tokens)
 }
 
 fn expire(name: &'static str) -> Cookie<'static> {
@@ -271,9 +274,14 @@ async fn dashboard(
     };
     let Some(principal) = session(&state, &jar) else {
         // A cookie that no longer names a token (revoked, or the file changed) is dropped.
-        let signed_out = jar.get(TOKEN_COOKIE).is_some();
+        let signed_out = jar.get(SESSION_COOKIE).is_some();
         let jar = if signed_out {
-            jar.add(expire(TOKEN_COOKIE))
+            jar.add(expire(SESSION_COOKIE))
+        } else {
+            jar
+        };
+        let jar = if jar.get(OLD_TOKEN_COOKIE).is_some() {
+            jar.add(expire(OLD_TOKEN_COOKIE))
         } else {
             jar
         };
@@ -377,12 +385,20 @@ async fn login(
     if !valid {
         return html_response(StatusCode::UNAUTHORIZED, page::sign_in(lang, true));
     }
-    let cookie = Cookie::build((TOKEN_COOKIE, token.to_owned()))
+    let lifetime = std::time::Duration::from_secs(SESSION_SECONDS.unsigned_abs());
+    let id = state.sessions.open(token, lifetime);
+    let cookie = Cookie::build((SESSION_COOKIE, id))
         .path("/")
         .http_only(true)
+        .secure(state.limits.secure_cookies)
         .same_site(SameSite::Strict)
         .max_age(time::Duration::seconds(SESSION_SECONDS))
         .build();
+    let jar = if jar.get(OLD_TOKEN_COOKIE).is_some() {
+        jar.add(expire(OLD_TOKEN_COOKIE))
+    } else {
+        jar
+    };
     (jar.add(cookie), Redirect::to("/")).into_response()
 }
 
@@ -407,9 +423,12 @@ fn same_origin(headers: &HeaderMap) -> bool {
     }
 }
 
-/// `POST /logout`: forgets the token.
-async fn logout(jar: CookieJar) -> Response {
-    (jar.add(expire(TOKEN_COOKIE)), Redirect::to("/")).into_response()
+/// `POST /logout`: ends the session.
+async fn logout(State(state): State<SharedState>, jar: CookieJar) -> Response {
+    if let Some(id) = jar.get(SESSION_COOKIE) {
+        state.sessions.close(id.value());
+    }
+    (jar.add(expire(SESSION_COOKIE)), Redirect::to("/")).into_response()
 }
 
 /// `GET /download/{coverage,scores,complaints}.csv`: the page's tables as CSV (UTF-8 with BOM),
