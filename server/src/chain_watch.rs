@@ -4,7 +4,7 @@
 
 use std::sync::Mutex;
 
-use govrec_store::{verify_log, Store, StoreError, Verification};
+use govrec_store::{Store, StoreError, Verification};
 
 /// How far the chain has been verified, kept between page loads so that each load checks
 /// only the records appended since the last one.
@@ -36,7 +36,7 @@ impl ChainWatch {
         if watched.damaged.is_none() {
             let head = store.head();
             if let Some(last) = head.last_seq().filter(|last| *last >= watched.next_seq) {
-                match verify_log(store.log(), watched.next_seq, Some(last))? {
+                match store.verify(watched.next_seq, Some(last))? {
                     Verification::Intact { head, .. } => {
                         if let Some((seq, hash)) = head {
                             watched.next_seq = seq + 1;

@@ -116,6 +116,14 @@ impl From<StoreError> for AppError {
                 AppError::new(StatusCode::CONFLICT, "idempotency_conflict", error.to_string())
                     .at(Some(index), Some("id".to_owned()))
             }
+            StoreError::Corrupt { .. } | StoreError::Damaged { .. } => {
+                tracing::error!(%error, "answering 503: the log is damaged");
+                AppError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "log_damaged",
+                    "the log is damaged; an administrator must run govrec verify and restore it",
+                )
+            }
             StoreError::Poisoned | StoreError::ShuttingDown => {
                 AppError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", error.to_string())
             }

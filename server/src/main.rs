@@ -213,6 +213,17 @@ govrec_alloc::use_jemalloc!();
 fn main() -> ExitCode {
     // Everything this process writes holds personal data or guards it: private to its user.
     govrec_server::file_modes::private_umask();
+    // sled panics on some damaged files; the store catches those panics and reports the
+    // damage as an error, so their backtraces would only bury that message.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let in_sled = info
+            .location()
+            .is_some_and(|location| location.file().contains("/sled-"));
+        if !in_sled {
+            default_hook(info);
+        }
+    }));
     let cli = Cli::parse();
     match try_main(cli) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
@@ -362,11 +373,37 @@ fn open_existing_log(data: &std::path::Path) -> anyhow::Result<Log> {
 }
 
 fn verify(data: PathBuf, from: u64, to: Option<u64>) -> anyhow::Result<Outcome> {
-    let log = open_existing_log(&data)?;
+    anyhow::ensure!(data.join("db").exists(), "no govrec store in {}", data.display());
     let started = std::time::Instant::now();
-    match verify_log(&log, from, to)? {
+    let verified = Log::open(&data, &LogConfig::default()).and_then(|log| verify_log(&log, from, to));
+    let verification = match verified {
+        Ok(verification) => verification,
+        Err(govrec_store::StoreError::Damaged { reason }) => {
+            let durable = govrec_store::durable_when_closed(&data).map_or_else(String::new, |records| {
+                format!(
+                    "; {records} records (seq 0 to {}) were durable when the store last closed",
+                    records.saturating_sub(1)
+                )
+            });
+            println!("DAMAGED: the log's files: {reason}{durable}. Restore from a backup (docs/storage.md)");
+            return Ok(Outcome::CheckFailed);
+        }
+        Err(error) => return Err(anyhow::Error::new(error).context(format!("verifying {}", data.display()))),
+    };
+    match verification {
         Verification::Intact { checked, head } => {
             let seconds = started.elapsed().as_secs_f64();
+            let records = head.as_ref().map_or(0, |(seq, _)| seq + 1);
+            if let Some(durable) =
+                govrec_store::durable_when_closed(&data).filter(|&durable| to.is_none() && records < durable)
+            {
+                println!(
+                    "DAMAGED: the log ends at seq {} but {durable} records were durable when the store last closed: records were lost (if an older copy of the log was put here on purpose, delete {})",
+                    head.as_ref().map_or_else(|| "none".to_owned(), |(seq, _)| seq.to_string()),
+                    data.join(govrec_store::OPEN_STATE_FILE).display()
+                );
+                return Ok(Outcome::CheckFailed);
+            }
             match head {
                 Some((seq, hash)) => {
                     println!("ok: {checked} records intact, head seq {seq} hash {hash} ({seconds:.2} s)")

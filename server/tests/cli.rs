@@ -2,6 +2,7 @@
 //! (0 success, 1 a failed check, 2 bad usage).
 
 use std::path::Path;
+use std::process::Command;
 
 use govrec_store::{Log, LogConfig, Store, StoreConfig};
 use govrec_tests::hierarchy;
@@ -14,6 +15,81 @@ fn populate(data: &Path) {
     store.append("recorder-guangling", hierarchy(0)).unwrap();
     store.append("recorder-guangling", hierarchy(10)).unwrap();
     store.close().unwrap();
+}
+
+/// A damaged database file — cut short, or a byte flipped — is never a panic and never a
+/// silently shorter log: `govrec verify` either finds every record intact or says DAMAGED
+/// (exit 1), and `govrec serve` refuses to start with a message rather than exit 101.
+#[test]
+fn a_damaged_database_file_is_reported_never_a_panic_or_a_shorter_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let pristine = dir.path().join("pristine");
+    let store = Store::open(&pristine, StoreConfig::default()).unwrap();
+    for batch in 0..40u64 {
+        store.append("recorder", hierarchy(batch * 10)).unwrap();
+    }
+    store.close().unwrap();
+    let records = 40 * 5;
+    let size = std::fs::metadata(pristine.join("db")).unwrap().len();
+    type Damage = Box<dyn Fn(&Path)>;
+    let mut damages: Vec<(String, Damage)> = Vec::new();
+    for eighths in [2u64, 4, 6, 7] {
+        let cut = size * eighths / 8;
+        damages.push((
+            format!("cut to {eighths}/8"),
+            Box::new(move |db: &Path| {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(db)
+                    .unwrap()
+                    .set_len(cut)
+                    .unwrap()
+            }),
+        ));
+    }
+    for sixteenths in [3u64, 8, 13] {
+        let at = size * sixteenths / 16;
+        damages.push((
+            format!("a byte flipped at {sixteenths}/16"),
+            Box::new(move |db: &Path| {
+                let mut bytes = std::fs::read(db).unwrap();
+                bytes[at as usize] ^= 0xFF;
+                std::fs::write(db, bytes).unwrap();
+            }),
+        ));
+    }
+    for (name, damage) in damages {
+        let data = dir.path().join(name.replace([' ', '/'], "-"));
+        let copied = Command::new("cp")
+            .args(["-r"])
+            .arg(&pristine)
+            .arg(&data)
+            .status()
+            .unwrap();
+        assert!(copied.success());
+        damage(&data.join("db"));
+        let verify = govrec(&["verify", "--data", data.to_str().unwrap()]);
+        let said = text(&verify);
+        println!(
+            "{name}: exit {:?}: {}",
+            verify.status.code(),
+            said.lines().next().unwrap_or("")
+        );
+        assert!(!said.contains("panicked"), "{name}: {said}");
+        match verify.status.code() {
+            Some(0) => assert!(
+                said.contains(&format!("ok: {records} records intact")),
+                "{name}: {said}"
+            ),
+            Some(1) => assert!(said.contains("DAMAGED"), "{name}: {said}"),
+            other => panic!("{name}: exit {other:?}: {said}"),
+        }
+        if verify.status.code() == Some(1) {
+            let export = govrec(&["export", "--data", data.to_str().unwrap(), "--out", "/dev/null"]);
+            assert_ne!(export.status.code(), Some(101), "{name}: {}", text(&export));
+            assert!(!text(&export).contains("panicked"), "{name}: {}", text(&export));
+        }
+    }
 }
 
 #[test]

@@ -435,6 +435,41 @@ async fn every_role_against_every_route() {
     api.check(cases).await;
 }
 
+/// A record damaged behind the store's back: verification reports it (never a 500), and from
+/// then on `/readyz` says the log is damaged.
+#[tokio::test]
+async fn a_damaged_record_is_a_503_and_makes_the_service_not_ready() {
+    let api = Api::new().await;
+    let (status, _) = api.readyz().await;
+    assert_eq!(status, StatusCode::OK);
+    {
+        // The county's name, changed behind the store's back: the record still decodes, but
+        // its hash no longer matches.
+        let tree = api.store.log().blocks_tree();
+        let (key, value) = tree.first().unwrap().unwrap();
+        let (from, to) = ("灵丘县".as_bytes(), "广灵县".as_bytes());
+        let at = value
+            .windows(from.len())
+            .position(|window| window == from)
+            .expect("the name");
+        let mut damaged = value.to_vec();
+        damaged[at..at + to.len()].copy_from_slice(to);
+        tree.insert(key, damaged).unwrap();
+    }
+    let (status, report) = api
+        .call(Method::GET, "/v1/audit/verify", Some(&api.auditor), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        (report["ok"].clone(), report["first_bad_seq"].clone()),
+        (json!(false), json!(0)),
+        "{report}"
+    );
+    let (status, health) = api.readyz().await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(health.contains("damaged"), "{health}");
+}
+
 /// After an I/O error the service refuses writes with 503 `unavailable` (the error's details
 /// stay in the log), `/readyz` says so, the head stays where it was, and reads go on.
 #[tokio::test]

@@ -52,6 +52,12 @@ pub enum StoreError {
     #[error("record {seq} is damaged: {reason}")]
     Corrupt { seq: u64, reason: String },
 
+    /// The log's files are damaged beyond one record: the database fails reading them, or it
+    /// holds fewer records than were durable when the store last closed. Stop, run `govrec
+    /// verify`, and restore from a backup (503 `log_damaged`).
+    #[error("the log is damaged: {reason}. Stop the service, run `govrec verify` and restore from a backup (docs/storage.md, \"Backup and restore\")")]
+    Damaged { reason: String },
+
     /// A record offered for import (or read from JSON) is malformed or does not fit the chain.
     #[error("record {seq}: {reason}")]
     InvalidRecord { seq: u64, reason: String },

@@ -110,8 +110,25 @@ pub struct Log {
 }
 
 impl Log {
-    /// Opens (creating if missing) the log in `dir`.
+    /// Opens (creating if missing) the log in `dir`. Damage met on the way is
+    /// [`StoreError::Damaged`], naming how many records were durable when the store last
+    /// closed, when the saved open state tells.
     pub fn open(dir: &Path, config: &LogConfig) -> Result<Log, StoreError> {
+        Log::open_unnoted(dir, config).map_err(|error| match error {
+            StoreError::Damaged { reason } => StoreError::Damaged {
+                reason: match crate::open_state::durable_when_closed(dir) {
+                    Some(records) => format!(
+                        "{reason}; {records} records (seq 0 to {}) were durable when the store last closed",
+                        records.saturating_sub(1)
+                    ),
+                    None => reason,
+                },
+            },
+            other => other,
+        })
+    }
+
+    fn open_unnoted(dir: &Path, config: &LogConfig) -> Result<Log, StoreError> {
         let created = !dir.exists();
         std::fs::create_dir_all(dir)?;
         let backend = open_sled(dir, config)?;
@@ -555,7 +572,12 @@ fn open_sled(dir: &Path, config: &LogConfig) -> Result<SledBackend, StoreError> 
         .cache_capacity(config.cache_capacity_bytes)
         .flush_every_ms(Some(config.flush_every_ms));
     let lock_wait = std::time::Duration::from_millis(config.lock_wait_ms);
-    SledBackend::open(dir, &sled_config, lock_wait)
+    SledBackend::open(dir, &sled_config, lock_wait).map_err(|error| match error {
+        StoreError::Sled(sled::Error::Corruption { .. }) => StoreError::Damaged {
+            reason: format!("its database does not open ({error})"),
+        },
+        other => other,
+    })
 }
 
 fn block_key(key: &[u8]) -> Result<u64, StoreError> {

@@ -251,3 +251,9 @@ fn event_ids_from_bytes(bytes: &[u8]) -> Option<IdMap<Uuid, u64>> {
     }
     Some(event_ids)
 }
+
+/// How many records were durable when the store in `dir` last closed, from its saved open
+/// state; `None` when there is none (or it cannot be read). A log holding fewer lost records.
+pub fn durable_when_closed(dir: &Path) -> Option<u64> {
+    load(dir).ok().flatten().map(|saved| saved.head.next_seq)
+}

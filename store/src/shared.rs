@@ -28,6 +28,8 @@ pub(crate) struct Shared {
     pub(crate) event_ids: RwLock<IdMap<Uuid, u64>>,
     pub(crate) entities: RwLock<EntityIndex>,
     pub(crate) poisoned: AtomicBool,
+    /// The first damage a read met since the store opened (`Store::damage`).
+    pub(crate) damage: Mutex<Option<String>>,
     /// Signs checkpoints (`checkpoint.rs`).
     pub(crate) signer: CheckpointSigner,
     /// Time the writer spent maintaining the Merkle tree, in nanoseconds (for benchmarks).

@@ -70,17 +70,34 @@ impl SledBackend {
     }
 }
 
+/// Runs a sled call, turning sled's `Corruption` and its panics (it panics on some damaged
+/// pages instead of answering `Corruption`) into [`StoreError::Damaged`].
+fn guarded<T>(call: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)) {
+        Ok(Err(StoreError::Sled(error @ sled::Error::Corruption { .. }))) => Err(StoreError::Damaged {
+            reason: format!("its database found damaged data ({error})"),
+        }),
+        Ok(result) => result,
+        Err(panic) => Err(StoreError::Damaged {
+            reason: format!(
+                "its database failed reading its own files ({})",
+                crate::sled_open::panic_message(panic.as_ref())
+            ),
+        }),
+    }
+}
+
 impl LogBackend for SledBackend {
     fn get(&self, space: Keyspace, key: &[u8]) -> Result<Option<Bytes>, StoreError> {
-        Ok(self.tree(space).get(key)?)
+        guarded(|| Ok(self.tree(space).get(key)?))
     }
 
     fn last_at_or_below(&self, space: Keyspace, key: &[u8]) -> Result<Option<Entry>, StoreError> {
-        Ok(self.tree(space).range(..=key).next_back().transpose()?)
+        guarded(|| Ok(self.tree(space).range(..=key).next_back().transpose()?))
     }
 
     fn last(&self, space: Keyspace) -> Result<Option<Entry>, StoreError> {
-        Ok(self.tree(space).last()?)
+        guarded(|| Ok(self.tree(space).last()?))
     }
 
     fn range<'a>(
@@ -94,7 +111,16 @@ impl LogBackend for SledBackend {
             Some(to) => tree.range(from.to_vec()..to.to_vec()),
             None => tree.range(from.to_vec()..),
         };
-        Box::new(entries.map(|entry| entry.map_err(StoreError::from)))
+        let mut entries = entries.fuse();
+        let mut failed = false;
+        Box::new(std::iter::from_fn(move || {
+            if failed {
+                return None;
+            }
+            let next = guarded(|| entries.next().transpose().map_err(StoreError::from)).transpose();
+            failed = matches!(next, Some(Err(StoreError::Damaged { .. })));
+            next
+        }))
     }
 
     fn put_batch(&self, space: Keyspace, entries: &[(&[u8], &[u8])]) -> Result<(), StoreError> {
@@ -102,8 +128,7 @@ impl LogBackend for SledBackend {
         for &(key, value) in entries {
             batch.insert(key, value);
         }
-        self.tree(space).apply_batch(batch)?;
-        Ok(())
+        guarded(|| Ok(self.tree(space).apply_batch(batch)?))
     }
 
     fn clear(&self, space: Keyspace) -> Result<(), StoreError> {
@@ -112,7 +137,7 @@ impl LogBackend for SledBackend {
     }
 
     fn sync(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
+        guarded(|| Ok(self.db.flush().map(drop)?))?;
         if let Some(file) = &self.data_file {
             file.sync_data()?;
         }

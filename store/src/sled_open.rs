@@ -29,7 +29,11 @@ pub fn open_sled(config: &sled::Config, dir: &Path, lock_wait: Duration) -> sled
     let deadline = Instant::now() + lock_wait;
     loop {
         remove_uncommitted_snapshots(dir)?;
-        match config.open() {
+        // sled panics on some damage (a page that decodes to nothing, a truncated segment)
+        // instead of answering `Corruption`: caught here, it is reported as corruption.
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()))
+            .unwrap_or_else(|panic| Err(corruption_from_panic(panic.as_ref())));
+        match opened {
             Err(sled::Error::Io(error))
                 if error.to_string().contains("could not acquire lock") && Instant::now() < deadline =>
             {
@@ -38,6 +42,21 @@ pub fn open_sled(config: &sled::Config, dir: &Path, lock_wait: Duration) -> sled
             other => return other,
         }
     }
+}
+
+/// A sled panic as the `Corruption` error it stands for (logged with the panic's message).
+pub(crate) fn corruption_from_panic(panic: &(dyn std::any::Any + Send)) -> sled::Error {
+    tracing::error!(panic = %panic_message(panic), "sled panicked on its files: treating them as damaged");
+    sled::Error::Corruption { at: None, bt: () }
+}
+
+/// The message of a caught panic.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }
 
 /// Removes the `snap.*.generating` files in `dir` if no process has the database open; the

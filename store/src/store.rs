@@ -87,9 +87,11 @@ impl Store {
     pub fn open_with_report(dir: &Path, mut config: StoreConfig) -> Result<(Store, OpenReport), StoreError> {
         config.block_bytes_max = config.block_bytes_max.min(BLOCK_BYTES_LIMIT);
         let log = Log::open(dir, &config.log)?;
+        let mut durable_when_closed = None;
         let (mut rebuilt, saved_state_ignored) = match open_state::load(dir) {
             Ok(None) => (None, None),
             Ok(Some(saved)) => {
+                durable_when_closed = Some(saved.head.next_seq);
                 let mut rebuilt = Rebuilt::from_saved(saved);
                 match rebuilt.scan(&log, config.tail_check_records) {
                     Ok(()) => (Some(rebuilt), None),
@@ -109,6 +111,22 @@ impl Store {
                 rebuilt
             }
         };
+        if let Some(known) = durable_when_closed.filter(|&known| rebuilt.head.next_seq < known) {
+            // Checked before anything is settled or trimmed: the files stay as they were found.
+            return Err(StoreError::Damaged {
+                reason: format!(
+                    "it holds {} records, but {known} were durable when the store last closed (the last \
+                     good record is seq {}); if an older copy of the log was put here on purpose, \
+                     delete {} first",
+                    rebuilt.head.next_seq,
+                    rebuilt
+                        .head
+                        .last_seq()
+                        .map_or_else(|| "none".to_owned(), |seq| seq.to_string()),
+                    dir.join(open_state::OPEN_STATE_FILE).display()
+                ),
+            });
+        }
         log.settle_personal(rebuilt.personal.end, &rebuilt.personal.erased)?;
         let tiles = catch_up_tiles(&log, rebuilt.head.next_seq)?;
         let signer = CheckpointSigner::load_or_create(dir, config.checkpoint_origin.as_deref())?;
@@ -126,6 +144,7 @@ impl Store {
             event_ids: RwLock::new(rebuilt.event_ids),
             entities: RwLock::new(rebuilt.entities),
             poisoned: AtomicBool::new(false),
+            damage: Mutex::new(None),
             signer,
             merkle_nanos: std::sync::atomic::AtomicU64::new(0),
             merkle_partial: RwLock::new(tiles.partial_leaves()),
@@ -319,11 +338,52 @@ impl Store {
         if seq >= self.head().next_seq {
             return Ok(None);
         }
-        self.shared.log.record(seq).map(Some)
+        self.noting_damage(self.shared.log.record(seq).map(Some))
+    }
+
+    /// Why reading the log failed on damage since the store opened (a record that does not
+    /// decode or breaks the chain, a database that fails reading its files), if it did: the
+    /// service is then not ready (`/readyz`), though it goes on answering what it can read.
+    pub fn damage(&self) -> Option<String> {
+        self.shared.damage.lock().expect("damage lock").clone()
+    }
+
+    /// Recomputes the chain over records `from..=to` (see [`crate::verify_log`]); damage found
+    /// is remembered (see [`Store::damage`]).
+    pub fn verify(&self, from: u64, to: Option<u64>) -> Result<crate::Verification, StoreError> {
+        let verification = self.noting_damage(crate::verify_log(&self.shared.log, from, to))?;
+        if let crate::Verification::Damaged {
+            first_bad_seq,
+            reason,
+        } = &verification
+        {
+            let damage = StoreError::Corrupt {
+                seq: *first_bad_seq,
+                reason: reason.clone(),
+            };
+            self.noting_damage::<()>(Err(damage)).ok();
+        }
+        Ok(verification)
+    }
+
+    /// Passes `result` on, remembering the first damage it reports (see [`Store::damage`]).
+    fn noting_damage<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(error @ (StoreError::Corrupt { .. } | StoreError::Damaged { .. })) = &result {
+            let mut damage = self.shared.damage.lock().expect("damage lock");
+            if damage.is_none() {
+                tracing::error!(%error, "the log is damaged");
+                *damage = Some(error.to_string());
+            }
+        }
+        result
     }
 
     /// Up to `limit` committed records from `from_seq` on, in order.
     pub fn read_range(&self, from_seq: u64, limit: usize) -> Result<Vec<Record>, StoreError> {
+        self.noting_damage(self.read_range_unnoted(from_seq, limit))
+    }
+
+    fn read_range_unnoted(&self, from_seq: u64, limit: usize) -> Result<Vec<Record>, StoreError> {
         let end = self.head().next_seq.min(from_seq.saturating_add(limit as u64));
         let mut out = Vec::with_capacity(limit.min(4096));
         if from_seq >= end {
@@ -357,7 +417,7 @@ impl Store {
         &self,
         visit: impl FnMut(Record) -> Result<(), StoreError>,
     ) -> Result<u64, StoreError> {
-        self.shared.log.for_each_record(Some(self.head().next_seq), visit)
+        self.noting_damage(self.shared.log.for_each_record(Some(self.head().next_seq), visit))
     }
 
     /// The seq of the record with this event id, if any.

@@ -59,7 +59,18 @@ pub fn verify_log(log: &Log, from: u64, to: Option<u64>) -> Result<Verification,
     while blocks.peek().is_some() {
         let mut round = Vec::with_capacity(VERIFY_BLOCKS_PER_ROUND);
         for block in blocks.by_ref().take(VERIFY_BLOCKS_PER_ROUND) {
-            round.push(block?);
+            match block {
+                Ok(block) => round.push(block),
+                // The database cannot read further: what was checked so far is good.
+                Err(StoreError::Damaged { reason }) if round.is_empty() => {
+                    return Ok(Verification::Damaged {
+                        first_bad_seq: walker.next_seq,
+                        reason: format!("the database cannot read on from here: {reason}"),
+                    })
+                }
+                Err(StoreError::Damaged { .. }) => break,
+                Err(error) => return Err(error),
+            }
         }
         let checked: Vec<BlockCheck> = round
             .par_iter()

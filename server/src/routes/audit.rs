@@ -5,7 +5,7 @@ use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use govrec_store::{merkle, verify_log, Hash32, StoreError, Verification};
+use govrec_store::{merkle, Hash32, StoreError, Verification};
 use serde::{Deserialize, Serialize};
 
 use crate::app::{Caller, SharedState};
@@ -73,7 +73,7 @@ pub async fn audit_verify(
                 .at(None, Some("from".to_owned())),
         );
     }
-    let verification = blocking(move || verify_log(state.store.log(), from, Some(to))).await?;
+    let verification = blocking(move || state.store.verify(from, Some(to))).await?;
     Ok(Json(match verification {
         Verification::Intact { checked, head } => VerifyResponse::Intact {
             ok: true,

@@ -27,6 +27,8 @@ pub async fn readyz(State(state): State<SharedState>) -> (StatusCode, Json<Healt
     let not_ready = |status| (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status }));
     if state.store.is_poisoned() {
         not_ready("store refuses writes after an I/O error")
+    } else if state.store.damage().is_some() {
+        not_ready("the log is damaged: stop, run govrec verify, restore from a backup")
     } else if state.models_failing.load(std::sync::atomic::Ordering::Acquire) {
         not_ready("the read models cannot catch up with the log")
     } else {

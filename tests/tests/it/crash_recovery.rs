@@ -23,7 +23,7 @@ fn delay_ms(round: u64) -> u64 {
 }
 
 /// The acknowledged appends: seq → (id, hash). A torn last line (killed mid-write) is skipped.
-fn read_acks(path: &Path) -> HashMap<u64, (String, String)> {
+pub(crate) fn read_acks(path: &Path) -> HashMap<u64, (String, String)> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let complete = match text.rfind('\n') {
         Some(end) => &text[..=end],

@@ -9,6 +9,7 @@ mod export_import;
 mod faults;
 mod merkle;
 mod open_state;
+mod power_loss;
 mod record_format;
 mod redaction;
 mod reference_model;

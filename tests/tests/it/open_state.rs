@@ -170,11 +170,26 @@ fn a_damaged_foreign_or_too_new_open_state_is_ignored_and_the_whole_log_replayed
     let (_, report) = open_reporting(dir.path(), 1000);
     assert!(report.saved_records > 0);
 
-    // Too new: the state of a longer log, put beside the older copy of it.
+    // Too new: the state of a longer log, put beside the older copy of it. That is what a
+    // database that lost records looks like, so the store refuses to open until the saved
+    // state is deleted (the message says so), and then replays the whole log.
     std::fs::copy(&saved, older.path().join(OPEN_STATE_FILE)).unwrap();
+    match Store::open_with_report(older.path(), config(1000)) {
+        Err(govrec_store::StoreError::Damaged { reason }) => {
+            assert!(
+                reason.contains("were durable when the store last closed"),
+                "{reason}"
+            );
+            assert!(reason.contains(OPEN_STATE_FILE), "{reason}");
+        }
+        other => panic!(
+            "a log shorter than its saved state opened: {:?}",
+            other.map(|(_, report)| report)
+        ),
+    }
+    forget_open_state(older.path()).unwrap();
     let (store, report) = open_reporting(older.path(), 1000);
     assert_eq!(report.saved_records, 0);
-    assert!(report.saved_state_ignored.is_some());
     drop(store);
 
     // Foreign: the state of another log of the same length, with other hashes.
