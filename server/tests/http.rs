@@ -191,6 +191,27 @@ impl Api {
     }
 
     /// `/readyz`'s status and body (a `Health`, not a problem, when it is 503).
+    /// A CSV answer (which must be 200): its content type and bytes.
+    async fn csv(&self, uri: &str, token: &str) -> (String, axum::body::Bytes) {
+        let response = self
+            .router
+            .clone()
+            .oneshot(
+                Request::get(uri)
+                    .header("authorization", format!("Bearer {token}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{uri}");
+        let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+        (
+            content_type,
+            axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap(),
+        )
+    }
+
     async fn readyz(&self) -> (StatusCode, String) {
         let response = self
             .router
@@ -700,19 +721,7 @@ async fn a_csv_cell_never_starts_a_formula() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    let response = api
-        .router
-        .clone()
-        .oneshot(
-            Request::get("/v1/ledgers/members?format=csv")
-                .header("authorization", format!("Bearer {}", api.office))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    let (_, bytes) = api.csv("/v1/ledgers/members?format=csv", &api.office).await;
     let mut reader = csv::Reader::from_reader(&bytes[3..]);
     let column = reader
         .headers()
@@ -999,23 +1008,8 @@ async fn read_models_answer_with_as_of_scope_csv_and_rebuild() {
         assert_eq!(status, StatusCode::OK, "{ledger}: {answer}");
         assert!(answer["as_of"]["hash"].is_string(), "{ledger}");
     }
-    let response = api
-        .router
-        .clone()
-        .oneshot(
-            Request::get("/v1/ledgers/complaints?format=csv")
-                .header("authorization", format!("Bearer {}", api.office))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert!(response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/csv"));
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    let (content_type, bytes) = api.csv("/v1/ledgers/complaints?format=csv", &api.office).await;
+    assert!(content_type.starts_with("text/csv"), "{content_type}");
     assert!(bytes.starts_with(&[0xEF, 0xBB, 0xBF]), "UTF-8 BOM first");
     let text = std::str::from_utf8(&bytes[3..]).unwrap();
     assert_eq!(text.lines().count(), 2, "a header and one complaint: {text}");

@@ -280,11 +280,25 @@ fn a_snapshot_database_sled_finds_damaged_is_recreated_and_the_models_rebuilt() 
     drop(ModelHost::open(&store, Some(&snapshots), config()).expect("first open"));
     // A committed sled snapshot (not `.generating`) that is torn: sled answers `Corruption`.
     std::fs::write(snapshots.join("snap.7FFFFFFFFFFFFFFF"), b"torn").unwrap();
-    match sled::Config::new()
-        .path(&snapshots)
-        .segment_size(8 * 1024 * 1024)
-        .open()
-    {
+    // (sled lets go of its lock from a background thread a moment after the drop: on a busy
+    // machine the first attempts may find it still held.)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let opened = loop {
+        let opened = sled::Config::new()
+            .path(&snapshots)
+            .segment_size(8 * 1024 * 1024)
+            .open();
+        match &opened {
+            Err(sled::Error::Io(error))
+                if error.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            _ => break opened,
+        }
+    };
+    match opened {
         Err(sled::Error::Corruption { .. }) => {}
         other => panic!("sled itself should refuse it: {:?}", other.map(|_| ())),
     }
