@@ -9,8 +9,8 @@
 //! a journal, so a batch that fails half-way is undone at the cost of what it touched, never a
 //! copy of the whole state.
 //!
-//! Memory: an entity costs its 16-byte id and a 4-byte `Entity` in one map; only areas and
-//! work units, of which a county has thousands, not millions, keep more. A record costs one
+//! Memory: an entity costs its 16-byte id, a 4-byte `Entity` and its 4-byte county number in one
+//! map; only areas, of which a county has thousands, not millions, keep more. A record costs one
 //! byte (its type, for redactions).
 
 use std::collections::BTreeSet;
@@ -48,8 +48,6 @@ pub struct State {
     county_numbers: IdMap<Uuid, CountyNumber>,
     /// Where each area sits in the hierarchy; its id is also in `entities`.
     areas: IdMap<Uuid, AreaFacts>,
-    /// The county each work unit is registered in.
-    work_unit_counties: IdMap<Uuid, Uuid>,
     /// Current officers: (organisation, member) and the role held.
     officers: IdMap<(Uuid, Uuid), OfficerRole>,
     /// Current dual registrations: (member or work unit, the compound or community reported
@@ -128,7 +126,7 @@ pub(crate) enum Entity {
     /// Its place in the hierarchy is in `State::areas`.
     Area,
     Org(OrgFacts),
-    /// Its county is in `State::work_unit_counties`. Work units are never retired.
+    /// Its county is the one it is placed in (its `county_id`). Work units are never retired.
     WorkUnit,
     Member(MemberFacts),
     Venue,
@@ -256,7 +254,6 @@ enum Change {
     /// A county was pushed to `counties`.
     County,
     Area(Uuid, Option<AreaFacts>),
-    WorkUnitCounty(Uuid, Option<Uuid>),
     Officer((Uuid, Uuid), Option<OfficerRole>),
     ReportAdded((Uuid, Uuid)),
     ReportWithdrawn((Uuid, Uuid)),
@@ -273,7 +270,6 @@ struct SavedState {
     entities: Vec<(Uuid, Placed)>,
     counties: Vec<Uuid>,
     areas: Vec<(Uuid, AreaFacts)>,
-    work_unit_counties: Vec<(Uuid, Uuid)>,
     officers: Vec<((Uuid, Uuid), OfficerRole)>,
     reports: Vec<(Uuid, Uuid)>,
     redactions: Vec<(u64, String)>,
@@ -306,7 +302,6 @@ impl State {
             entities: pairs(&self.entities),
             counties: self.counties.clone(),
             areas: pairs(&self.areas),
-            work_unit_counties: pairs(&self.work_unit_counties),
             officers: pairs(&self.officers),
             reports: self.reports.iter().copied().collect(),
             redactions: self
@@ -345,7 +340,6 @@ impl State {
             counties: saved.counties,
             county_numbers: map_of(county_numbers),
             areas: map_of(saved.areas),
-            work_unit_counties: map_of(saved.work_unit_counties),
             officers: map_of(saved.officers),
             reports,
             redactions,
@@ -476,6 +470,11 @@ impl State {
             .collect()
     }
 
+    /// The county number of entity `id` (`NO_COUNTY` for an unknown id).
+    fn county_number_of(&self, id: Uuid) -> CountyNumber {
+        self.entities.get(&id).map_or(NO_COUNTY, |placed| placed.county)
+    }
+
     fn county_by_number(&self, number: CountyNumber) -> Option<Uuid> {
         self.counties.get(usize::try_from(number).ok()?).copied()
     }
@@ -486,7 +485,7 @@ impl State {
             Some(CountyAnchor::IsCounty(county)) => {
                 self.county_numbers.get(county).copied().unwrap_or(NO_COUNTY)
             }
-            Some(CountyAnchor::Entity(id)) => self.entities.get(id).map_or(NO_COUNTY, |placed| placed.county),
+            Some(CountyAnchor::Entity(id)) => self.county_number_of(*id),
             None => NO_COUNTY,
         }
     }
@@ -512,8 +511,9 @@ impl State {
             .map(|(id, _)| id)
     }
 
+    /// The county a work unit is registered in (its `county_id`, placed like any entity).
     pub(crate) fn work_unit_county(&self, work_unit_id: Uuid) -> Option<Uuid> {
-        self.work_unit_counties.get(&work_unit_id).copied()
+        self.county_of(work_unit_id)
     }
 
     pub(crate) fn officer_role(&self, org_id: Uuid, member_id: Uuid) -> Option<OfficerRole> {
@@ -547,9 +547,11 @@ impl State {
     /// Applies one event with no rules; the only errors are events that cannot apply at all.
     fn apply(&mut self, event: &Event) -> Result<(), CannotApply> {
         use ComplaintStatus::{Accepted, Dispatched, Filed, Rated, Resolved};
-        let home = self.home_county(event);
         match event {
-            Event::AreaRegistered(e) => self.register_area(e, home),
+            Event::AreaRegistered(e) => {
+                let home = self.home_county(event);
+                self.register_area(e, home)
+            }
             Event::AreaRetired(e) => self.retire_area(e.area_id),
             Event::PartyOrgFounded(e) => {
                 let org = OrgFacts {
@@ -557,23 +559,22 @@ impl State {
                     dissolved: false,
                     has_secretary: false,
                 };
-                self.create(e.org_id, Entity::Org(org), home)
+                self.create(e.org_id, Entity::Org(org), self.home_county(event))
             }
             Event::PartyOrgCoverageChanged(e) => self.update_org(e.org_id, |_| {}),
             Event::PartyOrgDissolved(e) => self.update_org(e.org_id, |org| org.dissolved = true),
             Event::OfficerAppointed(e) => self.appoint_officer(e),
             Event::OfficerRelieved(e) => self.relieve_officer(e),
-            Event::VenueEstablished(e) => self.create(e.venue_id, Entity::Venue, home),
+            Event::VenueEstablished(e) => self.create(e.venue_id, Entity::Venue, self.home_county(event)),
             Event::ServiceMechanismEstablished(e) => self.require_area(e.area_id),
-            Event::EmergencyPlanFiled(e) => self.create(e.plan_id, Entity::EmergencyPlan, home),
+            Event::EmergencyPlanFiled(e) => {
+                self.create(e.plan_id, Entity::EmergencyPlan, self.home_county(event))
+            }
             Event::EmergencyDrillHeld(e) => self.update(e.plan_id, |entity| {
                 (entity == Entity::EmergencyPlan).then_some(entity)
             }),
             Event::WorkUnitRegistered(e) => {
-                self.create(e.work_unit_id, Entity::WorkUnit, home)?;
-                let before = self.work_unit_counties.insert(e.work_unit_id, e.county_id);
-                self.journal.push(Change::WorkUnitCounty(e.work_unit_id, before));
-                Ok(())
+                self.create(e.work_unit_id, Entity::WorkUnit, self.home_county(event))
             }
             Event::MemberEnrolled(e) => {
                 let member = MemberFacts {
@@ -581,7 +582,7 @@ impl State {
                     has_work_unit: e.work_unit_id.is_some(),
                     removed: false,
                 };
-                self.create(e.member_id, Entity::Member(member), home)
+                self.create(e.member_id, Entity::Member(member), self.home_county(event))
             }
             Event::MemberUpdated(e) => {
                 self.update_member(e.member_id, |member| {
@@ -597,21 +598,29 @@ impl State {
             Event::UnitReported(e) => self.add_report((e.work_unit_id, e.community_id)),
             Event::MemberReported(e) => self.add_report((e.member_id, e.compound_id)),
             Event::ReportWithdrawn(e) => self.withdraw_report(e),
-            Event::ServiceRendered(e) => self.create(e.service_id, Entity::Service, home),
-            Event::PairingEstablished(e) => self.create(e.pairing_id, Entity::Pairing { ended: false }, home),
+            Event::ServiceRendered(e) => self.create(e.service_id, Entity::Service, self.home_county(event)),
+            Event::PairingEstablished(e) => self.create(
+                e.pairing_id,
+                Entity::Pairing { ended: false },
+                self.home_county(event),
+            ),
             Event::PairingEnded(e) => self.update(e.pairing_id, |entity| {
                 matches!(entity, Entity::Pairing { .. }).then_some(Entity::Pairing { ended: true })
             }),
-            Event::EvaluationRecorded(e) => {
-                self.create(e.evaluation_id, Entity::Evaluation { retracted: false }, home)
-            }
+            Event::EvaluationRecorded(e) => self.create(
+                e.evaluation_id,
+                Entity::Evaluation { retracted: false },
+                self.home_county(event),
+            ),
             Event::EvaluationAmended(e) => self.update(e.evaluation_id, |entity| {
                 matches!(entity, Entity::Evaluation { .. }).then_some(entity)
             }),
             Event::EvaluationRetracted(e) => self.update(e.evaluation_id, |entity| {
                 matches!(entity, Entity::Evaluation { .. }).then_some(Entity::Evaluation { retracted: true })
             }),
-            Event::ComplaintFiled(e) => self.create(e.complaint_id, Entity::Complaint(Filed), home),
+            Event::ComplaintFiled(e) => {
+                self.create(e.complaint_id, Entity::Complaint(Filed), self.home_county(event))
+            }
             Event::ComplaintDispatched(e) => self.move_complaint(e.complaint_id, Dispatched),
             Event::ComplaintAccepted(e) => self.move_complaint(e.complaint_id, Accepted),
             Event::ComplaintResolved(e) => self.move_complaint(e.complaint_id, Resolved),
@@ -635,10 +644,7 @@ impl State {
 
     /// Places a member in the county of their new home area.
     fn move_member(&mut self, id: Uuid, home_area_id: Uuid) -> Result<(), CannotApply> {
-        let county = self
-            .entities
-            .get(&home_area_id)
-            .map_or(NO_COUNTY, |placed| placed.county);
+        let county = self.county_number_of(home_area_id);
         let before = *self.entities.get(&id).ok_or(CannotApply::NoEntity(id))?;
         if before.county != county {
             self.entities.insert(id, Placed { county, ..before });
@@ -711,9 +717,8 @@ impl State {
     }
 
     fn register_area(&mut self, event: &AreaRegistered, home: CountyNumber) -> Result<(), CannotApply> {
-        if self.entity(event.area_id).is_some() {
-            return self.create(event.area_id, Entity::Area, home);
-        }
+        // A county gets the next county number; on an id already taken, `create` fails and the
+        // journal takes the number back.
         let county = match event.kind {
             AreaKind::County => self.add_county(event.area_id)?,
             _ => home,
@@ -832,7 +837,6 @@ impl State {
                     }
                 }
                 Change::Area(id, before) => restore(&mut self.areas, id, before),
-                Change::WorkUnitCounty(id, before) => restore(&mut self.work_unit_counties, id, before),
                 Change::Officer(key, before) => restore(&mut self.officers, key, before),
                 Change::ReportAdded(key) => {
                     self.reports.remove(&key);
