@@ -379,13 +379,8 @@ fn verify(data: PathBuf, from: u64, to: Option<u64>) -> anyhow::Result<Outcome> 
     let verification = match verified {
         Ok(verification) => verification,
         Err(govrec_store::StoreError::Damaged { reason }) => {
-            let durable = govrec_store::durable_when_closed(&data).map_or_else(String::new, |records| {
-                format!(
-                    "; {records} records (seq 0 to {}) were durable when the store last closed",
-                    records.saturating_sub(1)
-                )
-            });
-            println!("DAMAGED: the log's files: {reason}{durable}. Restore from a backup (docs/storage.md)");
+            // `Log::open` already says how many records were durable at the last close.
+            println!("DAMAGED: the log's files: {reason}. Restore from a backup (docs/storage.md)");
             return Ok(Outcome::CheckFailed);
         }
         Err(error) => return Err(anyhow::Error::new(error).context(format!("verifying {}", data.display()))),

@@ -572,12 +572,7 @@ fn open_sled(dir: &Path, config: &LogConfig) -> Result<SledBackend, StoreError> 
         .cache_capacity(config.cache_capacity_bytes)
         .flush_every_ms(Some(config.flush_every_ms));
     let lock_wait = std::time::Duration::from_millis(config.lock_wait_ms);
-    SledBackend::open(dir, &sled_config, lock_wait).map_err(|error| match error {
-        StoreError::Sled(sled::Error::Corruption { .. }) => StoreError::Damaged {
-            reason: format!("its database does not open ({error})"),
-        },
-        other => other,
-    })
+    SledBackend::open(dir, &sled_config, lock_wait)
 }
 
 fn block_key(key: &[u8]) -> Result<u64, StoreError> {

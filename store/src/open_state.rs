@@ -29,7 +29,7 @@ use crate::record::RecordedAt;
 pub const OPEN_STATE_FILE: &str = "open-state";
 const MAGIC: &[u8; 4] = b"GVOS";
 /// Bump whenever what is saved, or the validation state's shape, changes.
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 const HEADER_BYTES: usize = 4 + 4 + 32;
 
 /// What the file holds.

@@ -28,9 +28,11 @@ impl SledBackend {
         sled_config: &sled::Config,
         lock_wait: std::time::Duration,
     ) -> Result<SledBackend, StoreError> {
-        let db = crate::sled_open::open_sled(sled_config, dir, lock_wait)?;
-        let data_file = File::options().read(true).write(true).open(dir.join("db"))?;
-        SledBackend::with_db(db, Some(data_file))
+        guarded(|| {
+            let db = crate::sled_open::open_sled(sled_config, dir, lock_wait)?;
+            let data_file = File::options().read(true).write(true).open(dir.join("db"))?;
+            SledBackend::with_db(db, Some(data_file))
+        })
     }
 
     /// A database that lives in memory and a temporary file, for tests.

@@ -357,11 +357,7 @@ impl Store {
             reason,
         } = &verification
         {
-            let damage = StoreError::Corrupt {
-                seq: *first_bad_seq,
-                reason: reason.clone(),
-            };
-            self.noting_damage::<()>(Err(damage)).ok();
+            self.note_damage(format!("record {first_bad_seq} is damaged: {reason}"));
         }
         Ok(verification)
     }
@@ -369,13 +365,18 @@ impl Store {
     /// Passes `result` on, remembering the first damage it reports (see [`Store::damage`]).
     fn noting_damage<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
         if let Err(error @ (StoreError::Corrupt { .. } | StoreError::Damaged { .. })) = &result {
-            let mut damage = self.shared.damage.lock().expect("damage lock");
-            if damage.is_none() {
-                tracing::error!(%error, "the log is damaged");
-                *damage = Some(error.to_string());
-            }
+            self.note_damage(error.to_string());
         }
         result
+    }
+
+    /// Remembers `damage` unless some was found before.
+    fn note_damage(&self, damage: String) {
+        let mut first = self.shared.damage.lock().expect("damage lock");
+        if first.is_none() {
+            tracing::error!(%damage, "the log is damaged");
+            *first = Some(damage);
+        }
     }
 
     /// Up to `limit` committed records from `from_seq` on, in order.
@@ -430,7 +431,6 @@ impl Store {
         self.shared.entities.read().expect("index lock").seqs(id)
     }
 
-    /// Every record that created or changed entity `id`, in log order.
     /// The county an entity belongs to, for office scopes: a member's current home county,
     /// the county anything else was created in (see `govrec_core::State::county_of`). It may
     /// already reflect the group of appends being committed.
@@ -460,6 +460,7 @@ impl Store {
             .counties_touched(event))
     }
 
+    /// Every record that created or changed entity `id`, in log order.
     pub fn entity_history(&self, id: &Uuid) -> Result<Vec<Record>, StoreError> {
         let mut records = Vec::new();
         for seq in self.entity_seqs(id) {
