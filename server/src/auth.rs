@@ -114,9 +114,10 @@ impl Principal {
     /// The counties this principal's appends may touch, for the store to check.
     pub fn append_scope(&self) -> govrec_store::CountyScope {
         match &self.scope {
-            _ if self.appends_everywhere() => govrec_store::CountyScope::Everywhere,
-            Scope::All => govrec_store::CountyScope::Everywhere,
-            Scope::Counties(counties) => govrec_store::CountyScope::Only(counties.clone()),
+            Scope::Counties(counties) if !self.appends_everywhere() => {
+                govrec_store::CountyScope::Only(counties.clone())
+            }
+            _ => govrec_store::CountyScope::Everywhere,
         }
     }
 }
@@ -322,20 +323,20 @@ impl TokenRegistry {
         Ok(())
     }
 
-    /// The principal a bearer token names, if any.
-    ///
-    /// The file is looked at again when it was last looked at [`TOKEN_FILE_RECHECK`] ago or
-    /// more, and always before a token is refused (it may have just been created).
-    /// The principal of a token known by its hash (a web session keeps only the hash).
+    /// The principal of a token known by its hash (a web session keeps only the hash). The
+    /// file is looked at again when it was last looked at [`TOKEN_FILE_RECHECK`] ago or more.
     pub fn authenticate_hash(&self, hash: &[u8; 32]) -> Option<Principal> {
         self.reload_if_stale(TOKEN_FILE_RECHECK);
         self.lookup(hash)
     }
 
+    /// The principal a bearer token names, if any.
+    ///
+    /// The file is looked at again when it was last looked at [`TOKEN_FILE_RECHECK`] ago or
+    /// more, and always before a token is refused (it may have just been created).
     pub fn authenticate(&self, token: &str) -> Option<Principal> {
-        self.reload_if_stale(TOKEN_FILE_RECHECK);
         let hash = token_hash(token);
-        self.lookup(&hash).or_else(|| {
+        self.authenticate_hash(&hash).or_else(|| {
             self.reload_if_stale(Duration::ZERO);
             self.lookup(&hash)
         })

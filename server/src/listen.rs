@@ -145,9 +145,14 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let (id, evict) = waiting.add();
         let first_request = waiting.clone();
+        // Only the first request takes the lock to leave the waiting list; the rest of a
+        // keep-alive connection's requests find the flag set.
+        let spoken = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let service =
             TowerToHyperService::new(router.clone().map_request(move |request: Request<Incoming>| {
-                first_request.remove(id);
+                if !spoken.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    first_request.remove(id);
+                }
                 request.map(Body::new)
             }));
         let mut closing = closing.subscribe();

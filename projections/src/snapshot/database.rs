@@ -157,13 +157,12 @@ impl SnapshotStore {
         }
     }
 
-    /// A fresh key for a snapshot about to be written (0600, synced), replacing any earlier
-    /// one of the same place, whose snapshot the caller has removed.
+    /// A fresh key for a snapshot about to be written (0600, synced). The caller has removed
+    /// whatever was at that place, key first (`remove`), so the file is new.
     fn new_key(&self, generation: u64, position: u64) -> Result<Key, ProjectionError> {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
         let io = |error: std::io::Error| ProjectionError::Snapshots(error.into());
-        self.destroy_key(generation, position)?;
         let key = XChaCha20Poly1305::generate_key(&mut OsRng);
         let mut file = std::fs::OpenOptions::new()
             .write(true)

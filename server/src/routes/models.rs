@@ -264,7 +264,7 @@ async fn cached(
 /// carriage return (which Excel and WPS read as the start of a formula) gets a leading `'`, as
 /// OWASP advises against CSV injection. Only text is touched: numbers are written by
 /// `flatten` from JSON numbers and never pass here.
-pub(crate) fn inert_cell(text: &str) -> String {
+fn inert_cell(text: &str) -> String {
     match text.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
         _ => text.to_owned(),
