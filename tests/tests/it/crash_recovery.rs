@@ -22,8 +22,11 @@ fn delay_ms(round: u64) -> u64 {
     40 + mixed % 260
 }
 
-/// The acknowledged appends: seq → (id, hash). A torn last line (killed mid-write) is skipped.
-pub(crate) fn read_acks(path: &Path) -> HashMap<u64, (String, String)> {
+/// Acknowledged appends: seq → (event id, record hash).
+pub(crate) type Acks = HashMap<u64, (String, String)>;
+
+/// The acknowledged appends of one ack file. A torn last line (killed mid-write) is skipped.
+pub(crate) fn read_acks(path: &Path) -> Acks {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let complete = match text.rfind('\n') {
         Some(end) => &text[..=end],
@@ -49,7 +52,7 @@ fn acknowledged_appends_survive_sigkill() {
     let child_binary = env!("CARGO_BIN_EXE_crash-child");
     // Every acknowledgement of every round so far: a record acked in round 3 must still be
     // there after round 20's kill.
-    let mut acks: HashMap<u64, (String, String)> = HashMap::new();
+    let mut acks = Acks::new();
     for round in 0..ROUNDS {
         // One ack file per round: a line torn by the kill stays at the end of its own file
         // instead of being glued to the first line the next child writes.
@@ -66,59 +69,7 @@ fn acknowledged_appends_survive_sigkill() {
         child.kill().unwrap(); // SIGKILL on Unix
         child.wait().unwrap();
 
-        for (seq, ack) in read_acks(&acks_path) {
-            if let Some(earlier) = acks.insert(seq, ack.clone()) {
-                assert_eq!(earlier, ack, "round {round}: seq {seq} was acknowledged twice");
-            }
-        }
-        let store = open(&data);
-        let head = store.head();
-        for (seq, (id, hash)) in &acks {
-            let record = store
-                .get(*seq)
-                .unwrap()
-                .unwrap_or_else(|| panic!("round {round}: acked seq {seq} is missing"));
-            assert_eq!(&record.id.to_string(), id, "round {round}: seq {seq}");
-            assert_eq!(
-                record.hash,
-                Hash32::from_hex(hash).unwrap(),
-                "round {round}: seq {seq}"
-            );
-        }
-        // Every record's personal values are on disk (verify recomputes each event_hash from
-        // the event with its values read back), and redacted ones are erased: no summary of
-        // a redacted complaint survives anywhere in the data directory.
-        for seq in 0..head.next_seq {
-            let record = store.get(seq).unwrap().unwrap();
-            if let Some(redaction) = &record.redaction {
-                let target = seq;
-                assert!(
-                    redaction.by_seq > target && redaction.by_seq < head.next_seq,
-                    "round {round}"
-                );
-                assert!(
-                    !record.to_json_line().contains("投诉摘要"),
-                    "round {round}: seq {seq}"
-                );
-            }
-        }
-        let verification = verify_log(store.log(), 0, None).unwrap();
-        match verification {
-            Verification::Intact { checked, .. } => {
-                assert_eq!(checked, head.next_seq, "round {round}: gapless")
-            }
-            damaged => panic!("round {round}: {damaged:?}"),
-        }
-        // The store accepts new appends after the crash.
-        let key = (round << 40) | (1 << 39);
-        let appended = store
-            .append(
-                "after-crash",
-                county_and_town(uuid_of(key), uuid_of(key | 1), "恢复"),
-            )
-            .unwrap();
-        assert_eq!(appended.receipts[0].seq, head.next_seq);
-        store.close().unwrap();
+        check_after_crash(&data, &acks_path, &mut acks, round, &format!("round {round}"));
     }
     assert!(
         !acks.is_empty(),
@@ -184,4 +135,64 @@ fn a_sled_snapshot_torn_by_a_kill_during_open_does_not_block_the_next_open() {
     assert_eq!(store.head().next_seq, appended);
     assert!(!sled_snapshot_files(dir.path()).contains(&torn.to_owned()));
     assert_chain_intact(&store, appended);
+}
+
+/// What must hold after the crash child of `round` died (killed, or the power cut under it):
+/// the acknowledgements in `acks_path` join `acks` (a seq acknowledged twice is the same
+/// record), and the store in `data`, reopened, holds every acknowledged event with its hash,
+/// has every redaction a crash interrupted complete (no summary of a redacted complaint is
+/// left), verifies whole with no gap, and takes a new append. `label` names the round in a
+/// failure. Returns how many appends this round acknowledged and the head it found.
+pub(crate) fn check_after_crash(
+    data: &Path,
+    acks_path: &Path,
+    acks: &mut Acks,
+    round: u64,
+    label: &str,
+) -> (usize, u64) {
+    let acked_now = read_acks(acks_path);
+    for (seq, ack) in &acked_now {
+        if let Some(earlier) = acks.insert(*seq, ack.clone()) {
+            assert_eq!(&earlier, ack, "{label}: seq {seq} was acknowledged twice");
+        }
+    }
+    let store = open(data);
+    let head = store.head();
+    for (seq, (id, hash)) in acks.iter() {
+        let record = store
+            .get(*seq)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{label}: acked seq {seq} is missing (head {head:?})"));
+        assert_eq!(&record.id.to_string(), id, "{label}: seq {seq}");
+        assert_eq!(record.hash, Hash32::from_hex(hash).unwrap(), "{label}: seq {seq}");
+    }
+    // Every record's personal values are on disk (verify recomputes each event_hash from the
+    // event with its values read back), and redacted ones are erased: no summary of a
+    // redacted complaint survives anywhere in the data directory.
+    for seq in 0..head.next_seq {
+        let record = store.get(seq).unwrap().unwrap();
+        if let Some(redaction) = &record.redaction {
+            let target = seq;
+            assert!(
+                redaction.by_seq > target && redaction.by_seq < head.next_seq,
+                "{label}"
+            );
+            assert!(!record.to_json_line().contains("投诉摘要"), "{label}: seq {seq}");
+        }
+    }
+    match verify_log(store.log(), 0, None).unwrap() {
+        Verification::Intact { checked, .. } => assert_eq!(checked, head.next_seq, "{label}: gapless"),
+        damaged => panic!("{label}: {damaged:?}"),
+    }
+    // The store accepts new appends after the crash.
+    let key = (round << 40) | (1 << 39);
+    let appended = store
+        .append(
+            "after-crash",
+            county_and_town(uuid_of(key), uuid_of(key | 1), "恢复"),
+        )
+        .unwrap();
+    assert_eq!(appended.receipts[0].seq, head.next_seq);
+    store.close().unwrap();
+    (acked_now.len(), head.next_seq)
 }

@@ -3,25 +3,22 @@
 //! pages dropped, or written back at random, or torn into 512-byte sectors; metadata not yet
 //! made durable undone, as ext4's journal would (`ext4`) or as POSIX allows (`posix`, where
 //! only an fsync of the directory makes a file's creation or renaming durable). What the
-//! backing directory holds then is what a machine finds when it boots again. Every
-//! acknowledged event must be there, the chain must verify, and the store must take appends.
+//! backing directory holds then is what a machine finds when it boots again. What must hold
+//! then is what must hold after a kill (`crash_recovery::check_after_crash`): every
+//! acknowledged event there, redactions complete, the chain whole, appends taken.
 //!
 //! Needs `/dev/fuse`, `fusermount3` (Debian's `fuse3`), Python with `mfusepy`, and the fusectl
 //! file system mounted (`.ci/run` sets them up). Without them the test says so and passes,
 //! unless `GOVREC_POWERLOSS_TESTS=required` (CI), when it fails. Rounds per metadata mode:
 //! `GOVREC_POWERLOSS_ROUNDS` (default 10); `docs/storage.md` reports a long run.
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use govrec_store::{verify_log, Hash32, Verification};
-
-use crate::crash_recovery::read_acks;
-use crate::support::*;
+use crate::crash_recovery::{check_after_crash, read_acks, Acks};
 
 fn plfs_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/powerloss/plfs.py")
@@ -147,7 +144,7 @@ fn acknowledged_appends_survive_power_loss() {
         let dir = tempfile::tempdir().unwrap();
         let back = dir.path().join("back");
         std::fs::create_dir_all(&back).unwrap();
-        let mut acks: HashMap<u64, (String, String)> = HashMap::new();
+        let mut acks = Acks::new();
         for round in 0..rounds {
             let cut = ["drop", "random", "torn"][(round % 3) as usize];
             let mount = Mount::new(dir.path(), &back, meta);
@@ -170,48 +167,10 @@ fn acknowledged_appends_survive_power_loss() {
             let _ = child.kill();
             child.wait().unwrap();
 
-            let acked_now = read_acks(&acks_path);
-            for (seq, ack) in acked_now.iter() {
-                if let Some(earlier) = acks.insert(*seq, ack.clone()) {
-                    assert_eq!(
-                        &earlier, ack,
-                        "{meta} round {round}: seq {seq} acknowledged twice"
-                    );
-                }
-            }
-            let store = open(&back.join("data"));
-            let head = store.head();
-            for (seq, (id, hash)) in &acks {
-                let record = store.get(*seq).unwrap().unwrap_or_else(|| {
-                    panic!("{meta} round {round} ({cut}): acknowledged seq {seq} lost (head {head:?})")
-                });
-                assert_eq!(&record.id.to_string(), id, "{meta} round {round}: seq {seq}");
-                assert_eq!(
-                    record.hash,
-                    Hash32::from_hex(hash).unwrap(),
-                    "{meta} round {round}: seq {seq}"
-                );
-            }
-            match verify_log(store.log(), 0, None).unwrap() {
-                Verification::Intact { checked, .. } => {
-                    assert_eq!(checked, head.next_seq, "{meta} round {round}: gapless")
-                }
-                damaged => panic!("{meta} round {round} ({cut}): {damaged:?}"),
-            }
-            let key = (round << 40) | (1 << 39);
-            let appended = store
-                .append(
-                    "after-power-loss",
-                    county_and_town(uuid_of(key), uuid_of(key | 1), "恢复"),
-                )
-                .unwrap();
-            assert_eq!(appended.receipts[0].seq, head.next_seq);
-            store.close().unwrap();
-            summary.push(format!(
-                "{meta} {round} {cut}: {} acked, head {}",
-                acked_now.len(),
-                head.next_seq
-            ));
+            let label = format!("{meta} round {round} ({cut})");
+            let (acked_now, head) =
+                check_after_crash(&back.join("data"), &acks_path, &mut acks, round, &label);
+            summary.push(format!("{meta} {round} {cut}: {acked_now} acked, head {head}"));
         }
         assert!(
             !acks.is_empty(),
