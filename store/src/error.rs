@@ -53,8 +53,8 @@ pub enum StoreError {
     Corrupt { seq: u64, reason: String },
 
     /// The log's files are damaged beyond one record: the database fails reading them, or it
-    /// holds fewer records than were durable when the store last closed. Stop, run `govrec
-    /// verify`, and restore from a backup (503 `log_damaged`).
+    /// holds fewer records than were known durable, or another log than its directory held.
+    /// Stop, run `govrec verify`, and restore from a backup (503 `log_damaged`).
     #[error("the log is damaged: {reason}. Stop the service, run `govrec verify` and restore from a backup (docs/storage.md, \"Backup and restore\")")]
     Damaged { reason: String },
 

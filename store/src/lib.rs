@@ -14,6 +14,7 @@
 mod backend;
 mod checkpoint;
 mod config;
+mod durable_mark;
 mod entity_index;
 mod error;
 mod hash;
@@ -41,24 +42,25 @@ pub use checkpoint::{
     Checkpoint, CheckpointError, CheckpointSigner, NoteVerifier, NOTE_BYTES_MAX, SIGNING_KEY_FILE,
 };
 pub use config::{StoreConfig, EVENT_BYTES_MAX};
+pub use durable_mark::{read_durable_mark, DurableMark, DURABLE_MARK_FILE};
 pub use error::{BadRequestCode, StoreError};
 pub use govrec_core::state::CountyScope;
 pub use hash::{event_hash, Hash32, Header, EVENT_HASH_CONTEXT, RECORD_HASH_CONTEXT};
 pub use head::{Appended, Head, Receipt};
 pub use log::{
-    FaultPoint, Log, LogConfig, BLOCK_BYTES_LIMIT, BLOCK_FORMAT_VERSION, SLED_SEGMENT_BYTES,
-    STORE_FORMAT_VERSION,
+    decode_block_detached, FaultPoint, Log, LogConfig, BLOCK_BYTES_LIMIT, BLOCK_FORMAT_VERSION,
+    SLED_SEGMENT_BYTES, STORE_FORMAT_VERSION,
 };
-pub use open_state::{durable_when_closed, forget_open_state, OPEN_STATE_FILE};
+pub use open_state::{forget_open_state, known_durable, OPEN_STATE_FILE};
 pub use record::{
     check_marker, redaction_matches, validate_actor, BusinessDate, Record, RecordJson, RecordedAt, Redaction,
     ACTOR_BYTES_MAX,
 };
 pub use sled_backend::SledBackend;
 pub use sled_open::{open_sled, remove_uncommitted_snapshots};
-pub use store::{NewEvent, OpenReport, Store};
+pub use store::{check_known_durable, NewEvent, OpenReport, Store};
 pub use transfer::{
-    export_jsonl, import_jsonl, new_event_from_json, ImportError, ImportKind, ImportReport,
-    IMPORT_CHUNK_LINES, IMPORT_LINE_BYTES_MAX,
+    export_jsonl, import_jsonl, new_event_from_json, parse_import_line, ImportError, ImportKind, ImportLine,
+    ImportReport, IMPORT_CHUNK_LINES, IMPORT_LINE_BYTES_MAX,
 };
 pub use verify::{verify_log, Verification};

@@ -111,14 +111,14 @@ pub struct Log {
 
 impl Log {
     /// Opens (creating if missing) the log in `dir`. Damage met on the way is
-    /// [`StoreError::Damaged`], naming how many records were durable when the store last
-    /// closed, when the saved open state tells.
+    /// [`StoreError::Damaged`], naming how many records were known durable, when the
+    /// durable-head mark or the saved open state tells.
     pub fn open(dir: &Path, config: &LogConfig) -> Result<Log, StoreError> {
         Log::open_unnoted(dir, config).map_err(|error| match error {
             StoreError::Damaged { reason } => StoreError::Damaged {
-                reason: match crate::open_state::durable_when_closed(dir) {
+                reason: match crate::open_state::known_durable(dir) {
                     Some(records) => format!(
-                        "{reason}; {records} records (seq 0 to {}) were durable when the store last closed",
+                        "{reason}; {records} records (seq 0 to {}) were known durable",
                         records.saturating_sub(1)
                     ),
                     None => reason,
@@ -355,30 +355,27 @@ impl Log {
         stored: Vec<StoredRecord>,
         mut scan: Option<&mut PersonalScan>,
     ) -> Result<Vec<Record>, StoreError> {
-        let mut start = u64::MAX;
-        let mut end = 0;
-        for reference in stored.iter().filter_map(|record| record.personal.as_ref()) {
-            start = start.min(reference.offset);
-            end = end.max(reference.end());
-        }
+        let allocated = self.personal_allocated.load(std::sync::atomic::Ordering::Acquire);
+        let span = personal_span(&stored, allocated)?;
         let _erasing = self.erasing.read().expect("erasing lock");
         let mut values = Vec::new();
-        if start < end {
-            values = vec![0; (end - start) as usize];
+        if let Some(span) = &span {
+            values = vec![0; (span.end - span.start) as usize];
             self.personal
-                .read_exact_at(&mut values, start)
+                .read_exact_at(&mut values, span.start)
                 .map_err(|error| StoreError::Corrupt {
                     seq: stored[0].seq,
-                    reason: format!("personal values unreadable (offsets {start}..{end}): {error}"),
+                    reason: format!(
+                        "personal values unreadable (offsets {}..{}): {error}",
+                        span.start, span.end
+                    ),
                 })?;
         }
+        let start = span.map_or(0, |span| span.start);
         stored
             .into_iter()
             .map(|record| {
-                let bytes = record.personal.as_ref().map(|reference| {
-                    let from = (reference.offset - start) as usize;
-                    &values[from..from + reference.len() as usize]
-                });
+                let bytes = values_of(&record, &values, start);
                 if let (Some(bytes), Some(reference), None) = (bytes, &record.personal, &record.redaction) {
                     if erased_under_us(bytes, &reference.lens) {
                         // The block was fetched before a redaction rewrote it and the values
@@ -387,7 +384,9 @@ impl Log {
                     }
                 }
                 if let (Some(scan), Some(reference)) = (scan.as_deref_mut(), &record.personal) {
-                    scan.end = scan.end.max(reference.end());
+                    if let Some(end) = reference.end() {
+                        scan.end = scan.end.max(end);
+                    }
                     if let Some(redaction) = &record.redaction {
                         // The event type is needed to place the fields; decode it first.
                         if let Ok(event) = govrec_core::stored::decode_event(&record.event) {
@@ -605,6 +604,74 @@ fn erased_under_us(bytes: &[u8], lens: &[u32]) -> bool {
     })
 }
 
+/// The bytes of `personal.dat` that `stored` reference, checked against the file's `length`
+/// before anything is allocated: a damaged block can name any offset.
+fn personal_span(stored: &[StoredRecord], length: u64) -> Result<Option<std::ops::Range<u64>>, StoreError> {
+    let mut span: Option<std::ops::Range<u64>> = None;
+    for record in stored {
+        let Some(reference) = &record.personal else {
+            continue;
+        };
+        let end = reference.end().filter(|end| *end <= length).ok_or_else(|| StoreError::Corrupt {
+            seq: record.seq,
+            reason: format!(
+                "personal values at offset {} with lengths {:?} lie beyond the {length} bytes of {PERSONAL_FILE}",
+                reference.offset, reference.lens
+            ),
+        })?;
+        span = Some(match span {
+            None => reference.offset..end,
+            Some(span) => span.start.min(reference.offset)..span.end.max(end),
+        });
+    }
+    Ok(span.filter(|span| !span.is_empty()))
+}
+
+/// A record's personal values within `values`, which hold `personal.dat` from `start` on and
+/// cover [`personal_span`].
+fn values_of<'v>(record: &StoredRecord, values: &'v [u8], start: u64) -> Option<&'v [u8]> {
+    record.personal.as_ref().map(|reference| {
+        let from = reference.offset.saturating_sub(start);
+        from.checked_add(reference.len())
+            .and_then(|end| values.get(from as usize..end as usize))
+            .unwrap_or_default()
+    })
+}
+
+/// Decodes a block stored under key `first_seq` on its own, with `personal` standing for the
+/// bytes of `personal.dat` from offset `base` on: what a read through the log checks, for
+/// tools that hold a block outside a store (and for the fuzzer, `fuzz/`).
+pub fn decode_block_detached(
+    first_seq: u64,
+    bytes: &[u8],
+    base: u64,
+    personal: &[u8],
+) -> Result<Vec<Record>, StoreError> {
+    let stored = decode_block(first_seq, bytes)?;
+    let length = base.saturating_add(personal.len() as u64);
+    let span = personal_span(&stored, length)?;
+    let (start, values) = match span {
+        Some(span) if span.start >= base => (
+            span.start,
+            &personal[(span.start - base) as usize..(span.end - base) as usize],
+        ),
+        Some(span) => {
+            return Err(StoreError::Corrupt {
+                seq: first_seq,
+                reason: format!("personal values from offset {} are not at hand", span.start),
+            })
+        }
+        None => (0, &personal[..0]),
+    };
+    stored
+        .into_iter()
+        .map(|record| {
+            let bytes = values_of(&record, values, start);
+            record.into_record(bytes)
+        })
+        .collect()
+}
+
 /// What the scan on open learns about `personal.dat`.
 #[derive(Debug, Default)]
 pub(crate) struct PersonalScan {
@@ -705,6 +772,49 @@ mod tests {
             decode_block(7, &[9, 0]).unwrap_err().to_string(),
             "record 7 is damaged: unknown block format 9"
         );
+    }
+
+    /// Found by fuzzing (`fuzz/`, the `block` target): a record with a field its JSON form
+    /// cannot hold decoded, and its export was refused by import or (a `recorded_at` beyond
+    /// the year 9999) panicked. Such a record is damage at its seq; so is a block pointing
+    /// past the personal values at hand, or past the largest offset a file can have.
+    #[test]
+    fn a_record_that_cannot_be_written_out_is_damage_and_never_a_panic() {
+        let event = complaint();
+        let damaged: [(&str, fn(&mut StoredRecordV1)); 5] = [
+            ("occurred_on", |record| record.occurred_on = 242_558_238),
+            ("recorded_at", |record| record.recorded_at = i64::MAX),
+            ("recorded_at", |record| record.recorded_at = i64::MIN),
+            ("actor", |record| record.actor = "\teed".to_owned()),
+            ("redaction", |record| {
+                record.redaction = Some(Redaction {
+                    by_seq: 7,
+                    fields: vec!["summary".to_owned()],
+                })
+            }),
+        ];
+        for (field, damage) in damaged {
+            let mut record = v1_record(7, &event, None);
+            damage(&mut record);
+            let mut bytes = vec![1u8];
+            postcard::to_io(&vec![record], &mut bytes).unwrap();
+            match decode_block_detached(7, &bytes, 0, &[]) {
+                Err(StoreError::Corrupt { seq: 7, reason }) => assert!(reason.contains(field), "{reason}"),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+        let mut stored: StoredRecord = v1_record(3, &event, None).into();
+        for offset in [5, u64::MAX - 1] {
+            stored.personal = Some(crate::record::PersonalRef {
+                offset,
+                lens: vec![4, 4],
+            });
+            let block = encode_block(std::slice::from_ref(&stored), 0);
+            assert!(matches!(
+                decode_block_detached(3, &block, 0, &[0; 8]),
+                Err(StoreError::Corrupt { seq: 3, .. })
+            ));
+        }
     }
 
     /// Format 2 keeps no personal value in the block; they come back from the side bytes,

@@ -252,8 +252,11 @@ fn event_ids_from_bytes(bytes: &[u8]) -> Option<IdMap<Uuid, u64>> {
     Some(event_ids)
 }
 
-/// How many records were durable when the store in `dir` last closed, from its saved open
-/// state; `None` when there is none (or it cannot be read). A log holding fewer lost records.
-pub fn durable_when_closed(dir: &Path) -> Option<u64> {
-    load(dir).ok().flatten().map(|saved| saved.head.next_seq)
+/// How many records the store in `dir` is known to have made durable: the further of its
+/// durable-head mark (`durable_mark`, kept while it runs) and its saved open state (kept at a
+/// clean stop); `None` when neither can be read. A log holding fewer lost records.
+pub fn known_durable(dir: &Path) -> Option<u64> {
+    let closed = load(dir).ok().flatten().map(|saved| saved.head.next_seq);
+    let marked = crate::durable_mark::read_durable_mark(dir).map(|mark| mark.records);
+    closed.max(marked)
 }

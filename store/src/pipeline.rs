@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use uuid::Uuid;
 
+use crate::durable_mark::{MarkWriter, DURABLE_MARK_FILE, MARK_INTERVAL};
 use crate::error::StoreError;
 use crate::head::{Appended, Head, Receipt};
 use crate::record::Record;
@@ -109,7 +110,34 @@ pub(crate) fn run_syncer(shared: Arc<Shared>, groups: Receiver<Applied>, sync_wa
     // loop, it pays to let them resubmit before syncing, so one fsync serves all of them.
     let mut expected_requests = 0;
     let mut last_sync = Duration::ZERO;
-    while let Ok(first) = groups.recv() {
+    let mut mark = match MarkWriter::open(shared.log.path()) {
+        Ok(mark) => Some(mark),
+        Err(error) => {
+            tracing::warn!(%error, "cannot write {DURABLE_MARK_FILE}: a later open cannot tell lost records");
+            None
+        }
+    };
+    let write_mark = |mark: &mut Option<MarkWriter>, head: Option<Head>| {
+        if let Some(writer) = mark {
+            let written = match head {
+                Some(head) => writer.note(head),
+                None => writer.flush(),
+            };
+            if let Err(error) = written {
+                tracing::warn!(%error, "cannot write {DURABLE_MARK_FILE}");
+            }
+        }
+    };
+    loop {
+        let first = match groups.recv_timeout(MARK_INTERVAL) {
+            Ok(group) => group,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                // Appends paused: write the mark they left pending.
+                write_mark(&mut mark, None);
+                continue;
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+        };
         let mut batch = vec![first];
         batch.extend(groups.try_iter());
         let wait_until = Instant::now() + sync_wait_max.min(last_sync / 2);
@@ -166,7 +194,10 @@ pub(crate) fn run_syncer(shared: Arc<Shared>, groups: Receiver<Applied>, sync_wa
                 waiting.succeed(head);
             }
         }
+        write_mark(&mut mark, Some(head));
     }
+    // Every head noted was durable, poisoned store or not.
+    write_mark(&mut mark, None);
 }
 
 /// Makes the personal values of the tickets durable (one `fdatasync` for all of them, if any

@@ -32,6 +32,13 @@ impl RecordedAt {
         self.0
     }
 
+    /// The time a stored record holds, if it is one a record can have: in the years 0..=9999
+    /// that its RFC 3339 form can write (a damaged block can hold any number).
+    pub fn from_stored(micros: i64) -> Option<RecordedAt> {
+        let (year, _, _) = civil_from_days(micros.div_euclid(86_400_000_000));
+        (0..=9999).contains(&year).then_some(RecordedAt(micros))
+    }
+
     pub fn now() -> RecordedAt {
         RecordedAt(Timestamp::now().as_microsecond())
     }
@@ -434,8 +441,9 @@ impl PersonalRef {
         self.lens.iter().map(|len| u64::from(*len)).sum()
     }
 
-    pub fn end(&self) -> u64 {
-        self.offset + self.len()
+    /// Where the values end, if that is a position a file can have.
+    pub fn end(&self) -> Option<u64> {
+        self.offset.checked_add(self.len())
     }
 
     /// The ranges `(offset, len)` in `personal.dat` of the named fields' values.
@@ -592,6 +600,20 @@ impl StoredRecord {
         let seq = self.seq;
         let corrupt = |reason: String| StoreError::Corrupt { seq, reason };
         let mut event = decode_event(&self.event).map_err(|error| corrupt(format!("event: {error}")))?;
+        // What a record's JSON form must satisfy (`Record::from_json`), so that whatever
+        // decodes can be shown, exported and imported again.
+        let recorded_at = RecordedAt::from_stored(self.recorded_at).ok_or_else(|| {
+            corrupt(format!(
+                "recorded_at {} is not a time a record can have",
+                self.recorded_at
+            ))
+        })?;
+        let occurred_on = BusinessDate::from_yyyymmdd(self.occurred_on)
+            .ok_or_else(|| corrupt(format!("occurred_on {} is not a date", self.occurred_on)))?;
+        validate_actor(&self.actor).map_err(corrupt)?;
+        if let Some(redaction) = &self.redaction {
+            check_marker(seq, event.event_type(), redaction).map_err(corrupt)?;
+        }
         if let Some(reference) = &self.personal {
             let bytes = personal.ok_or_else(|| corrupt("personal values missing".to_owned()))?;
             if bytes.len() as u64 != reference.len() {
@@ -622,8 +644,8 @@ impl StoredRecord {
         Ok(Record {
             seq: self.seq,
             id: self.id,
-            recorded_at: RecordedAt(self.recorded_at),
-            occurred_on: BusinessDate(self.occurred_on),
+            recorded_at,
+            occurred_on,
             actor: self.actor,
             event,
             event_hash: Hash32::from_bytes(self.event_hash),

@@ -111,22 +111,8 @@ impl Store {
                 rebuilt
             }
         };
-        if let Some(known) = durable_when_closed.filter(|&known| rebuilt.head.next_seq < known) {
-            // Checked before anything is settled or trimmed: the files stay as they were found.
-            return Err(StoreError::Damaged {
-                reason: format!(
-                    "it holds {} records, but {known} were durable when the store last closed (the last \
-                     good record is seq {}); if an older copy of the log was put here on purpose, \
-                     delete {} first",
-                    rebuilt.head.next_seq,
-                    rebuilt
-                        .head
-                        .last_seq()
-                        .map_or_else(|| "none".to_owned(), |seq| seq.to_string()),
-                    dir.join(open_state::OPEN_STATE_FILE).display()
-                ),
-            });
-        }
+        // Checked before anything is settled or trimmed: the files stay as they were found.
+        check_known_durable_with(dir, &log, rebuilt.head.next_seq, durable_when_closed)?;
         log.settle_personal(rebuilt.personal.end, &rebuilt.personal.erased)?;
         let tiles = catch_up_tiles(&log, rebuilt.head.next_seq)?;
         let signer = CheckpointSigner::load_or_create(dir, config.checkpoint_origin.as_deref())?;
@@ -611,4 +597,68 @@ impl Drop for Store {
     fn drop(&mut self) {
         let _ = self.shutdown();
     }
+}
+
+/// Refuses (as [`StoreError::Damaged`]) a log of `records` records that holds fewer than the
+/// directory knows were durable (its durable-head mark, kept while the store runs, or its
+/// saved open state, kept at a clean stop), or whose record at the mark has another hash:
+/// records were lost, or another log was put in this directory. `Store::open` checks this;
+/// `govrec verify` asks it of the log it verified.
+pub fn check_known_durable(dir: &Path, log: &Log, records: u64) -> Result<(), StoreError> {
+    let closed = open_state::load(dir)
+        .ok()
+        .flatten()
+        .map(|saved| saved.head.next_seq);
+    check_known_durable_with(dir, log, records, closed)
+}
+
+fn check_known_durable_with(
+    dir: &Path,
+    log: &Log,
+    records: u64,
+    durable_when_closed: Option<u64>,
+) -> Result<(), StoreError> {
+    let mark = crate::durable_mark::read_durable_mark(dir);
+    let last_good = records
+        .checked_sub(1)
+        .map_or_else(|| "none".to_owned(), |seq| seq.to_string());
+    let known = [
+        (
+            durable_when_closed,
+            open_state::OPEN_STATE_FILE,
+            "when the store last closed",
+        ),
+        (
+            mark.map(|mark| mark.records),
+            crate::durable_mark::DURABLE_MARK_FILE,
+            "by the durable-head mark",
+        ),
+    ];
+    for (known, file, how) in known {
+        if let Some(known) = known.filter(|&known| records < known) {
+            return Err(StoreError::Damaged {
+                reason: format!(
+                    "it holds {records} records, but {known} were durable {how} (the last good record is \
+                     seq {last_good}); if an older copy of the log was put here on purpose, delete {} first",
+                    dir.join(file).display()
+                ),
+            });
+        }
+    }
+    if let Some(mark) = mark.filter(|mark| mark.records > 0 && mark.records <= records) {
+        let seq = mark.records - 1;
+        let record = log.record(seq)?;
+        if record.hash != mark.hash {
+            return Err(StoreError::Damaged {
+                reason: format!(
+                    "record {seq} has hash {}, but the durable-head mark says {}: this is not the log \
+                     this directory held; if it was put here on purpose, delete {} first",
+                    record.hash,
+                    mark.hash,
+                    dir.join(crate::durable_mark::DURABLE_MARK_FILE).display()
+                ),
+            });
+        }
+    }
+    Ok(())
 }

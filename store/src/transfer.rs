@@ -102,16 +102,46 @@ pub fn import_jsonl(store: &Store, input: impl BufRead, actor: &str) -> Result<I
     })
 }
 
-enum Line {
+/// One line of an import file, parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImportLine {
+    /// An exported record (its shape checked; its hashes are checked when it is restored).
     Record(Record),
+    /// A bare event, to append anew.
     Event(NewEvent),
+}
+
+impl ImportLine {
+    pub fn kind(&self) -> ImportKind {
+        match self {
+            ImportLine::Record(_) => ImportKind::Records,
+            ImportLine::Event(_) => ImportKind::Events,
+        }
+    }
+}
+
+/// Parses one line of an import file: a record when it has `hash` and `seq`, else a bare
+/// event. Nothing is stored; the line's place in the file is the caller's.
+pub fn parse_import_line(text: &str) -> Result<ImportLine, StoreError> {
+    if text.len() > IMPORT_LINE_BYTES_MAX {
+        return Err(invalid_line(format!("longer than {IMPORT_LINE_BYTES_MAX} bytes")));
+    }
+    let value: Value = govrec_core::json::value_from_slice(text.as_bytes())
+        .map_err(|error| invalid_line(format!("not JSON: {error}")))?;
+    if value.get("hash").is_some() && value.get("seq").is_some() {
+        let json: RecordJson =
+            serde_json::from_value(value).map_err(|error| invalid_line(format!("not a record: {error}")))?;
+        Ok(ImportLine::Record(Record::from_json(json)?))
+    } else {
+        Ok(ImportLine::Event(new_event_from_json(value)?))
+    }
 }
 
 struct Importer<'a> {
     store: &'a Store,
     actor: &'a str,
     kind: Option<ImportKind>,
-    chunk: Vec<(u64, Line)>,
+    chunk: Vec<(u64, ImportLine)>,
     lines: u64,
     stored_lines: u64,
     /// The number of the last line read.
@@ -128,19 +158,8 @@ impl Importer<'_> {
     }
 
     fn push(&mut self, line_no: u64, text: &str) -> Result<(), ImportError> {
-        if text.len() > IMPORT_LINE_BYTES_MAX {
-            return Err(self.fail(
-                line_no,
-                invalid_line(format!("longer than {IMPORT_LINE_BYTES_MAX} bytes")),
-            ));
-        }
-        let value: Value = govrec_core::json::value_from_slice(text.as_bytes())
-            .map_err(|error| self.fail(line_no, invalid_line(format!("not JSON: {error}"))))?;
-        let kind = if value.get("hash").is_some() && value.get("seq").is_some() {
-            ImportKind::Records
-        } else {
-            ImportKind::Events
-        };
+        let line = parse_import_line(text).map_err(|error| self.fail(line_no, error))?;
+        let kind = line.kind();
         match self.kind {
             None => self.kind = Some(kind),
             Some(expected) if expected != kind => {
@@ -151,16 +170,6 @@ impl Importer<'_> {
             }
             Some(_) => {}
         }
-        let line = match kind {
-            ImportKind::Records => {
-                let json: RecordJson = serde_json::from_value(value)
-                    .map_err(|error| self.fail(line_no, invalid_line(format!("not a record: {error}"))))?;
-                Line::Record(Record::from_json(json).map_err(|error| self.fail(line_no, error))?)
-            }
-            ImportKind::Events => {
-                Line::Event(new_event_from_json(value).map_err(|error| self.fail(line_no, error))?)
-            }
-        };
         self.chunk.push((line_no, line));
         self.lines += 1;
         if self.chunk.len() >= IMPORT_CHUNK_LINES {
@@ -181,8 +190,8 @@ impl Importer<'_> {
                 let records: Vec<Record> = chunk
                     .into_iter()
                     .filter_map(|(_, line)| match line {
-                        Line::Record(record) => Some(record),
-                        Line::Event(_) => None,
+                        ImportLine::Record(record) => Some(record),
+                        ImportLine::Event(_) => None,
                     })
                     .collect();
                 let seqs: Vec<u64> = records.iter().map(|record| record.seq).collect();
@@ -201,8 +210,8 @@ impl Importer<'_> {
                 let events = chunk
                     .into_iter()
                     .filter_map(|(_, line)| match line {
-                        Line::Event(event) => Some(event),
-                        Line::Record(_) => None,
+                        ImportLine::Event(event) => Some(event),
+                        ImportLine::Record(_) => None,
                     })
                     .collect();
                 self.store

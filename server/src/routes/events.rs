@@ -136,12 +136,19 @@ pub(crate) async fn append_checked(
 }
 
 /// Parses `{"events": [...]}` (400 on malformed JSON, unknown types, wrong shapes).
-fn parse_batch(body: &[u8]) -> Result<Vec<NewEvent>, AppError> {
+pub fn parse_batch(body: &[u8]) -> Result<Vec<NewEvent>, AppError> {
     // Straight into the typed events when the body is certainly valid; otherwise the general
-    // path below, which explains what is wrong.
-    if let Some(events) = crate::envelope::new_events_from_batch(body) {
-        return Ok(events);
+    // path, which explains what is wrong.
+    match crate::envelope::new_events_from_batch(body) {
+        Some(events) => Ok(events),
+        None => parse_batch_explaining(body),
     }
+}
+
+/// [`parse_batch`]'s general path: through a `serde_json::Value`, naming the field and the rule
+/// of what is wrong. Public for the fuzzer (`fuzz/`), which checks that the fast path never
+/// answers otherwise.
+pub fn parse_batch_explaining(body: &[u8]) -> Result<Vec<NewEvent>, AppError> {
     let value: Value = govrec_core::json::value_from_slice(body)
         .map_err(|error| AppError::bad_request("malformed_json", format!("the body is not JSON: {error}")))?;
     let Value::Object(mut object) = value else {

@@ -5,6 +5,7 @@ mod support;
 mod appends;
 mod chain_verification;
 mod crash_recovery;
+mod durable_mark;
 mod export_import;
 mod faults;
 mod merkle;
