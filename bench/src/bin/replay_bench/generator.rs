@@ -7,10 +7,8 @@
 
 use govrec_core::event::*;
 use govrec_core::Event;
-use govrec_store::{NewEvent, Store};
+use govrec_store::{BusinessDate, NewEvent};
 use uuid::Uuid;
-
-use super::dated;
 
 /// About how many events one county takes; the number of counties is `events / this`.
 const EVENTS_PER_COUNTY: u64 = 10_000;
@@ -56,9 +54,9 @@ impl Random {
     }
 }
 
-/// Appends in batches of [`BATCH_EVENTS`] and knows each event's seq.
+/// Hands the events on in batches of [`BATCH_EVENTS`] and knows each event's seq.
 struct Writer<'a> {
-    store: &'a Store,
+    sink: &'a mut dyn FnMut(Vec<NewEvent>),
     batch: Vec<NewEvent>,
     next_seq: u64,
     ids: u64,
@@ -82,9 +80,7 @@ impl Writer<'_> {
             return;
         }
         let batch = std::mem::take(&mut self.batch);
-        if let Err(error) = self.store.append("bench-recorder", batch) {
-            panic!("the generator made an invalid event: {error}");
-        }
+        (self.sink)(batch);
     }
 
     fn id(&mut self) -> Uuid {
@@ -93,12 +89,14 @@ impl Writer<'_> {
     }
 }
 
-pub fn fill(store: &Store, events: u64) -> Province {
+/// The province's events, handed to `sink` in batches, for a log whose next seq is `next_seq`
+/// (the redactions name seqs).
+pub fn generate(events: u64, next_seq: u64, sink: &mut dyn FnMut(Vec<NewEvent>)) -> Province {
     let counties = (events / EVENTS_PER_COUNTY).max(1);
     let mut writer = Writer {
-        store,
+        sink,
         batch: Vec::with_capacity(BATCH_EVENTS),
-        next_seq: store.head().next_seq,
+        next_seq,
         ids: 0,
         random: Random(2026),
         areas: 0,
@@ -660,5 +658,21 @@ fn org_founded(org: Uuid, kind: OrgKind, areas: Vec<Uuid>, work_unit: Option<Uui
         parent_org_id: None,
         area_ids: (!areas.is_empty()).then_some(areas),
         work_unit_id: work_unit,
+    }
+}
+
+/// A business date in 2026 from a day number.
+fn date_of(day: u64) -> BusinessDate {
+    let day = day % 336;
+    BusinessDate::from_yyyymmdd(20_260_000 + (day / 28 + 1) as u32 * 100 + (day % 28 + 1) as u32)
+        .expect("a calendar date")
+}
+
+/// An event with a business date.
+fn dated(event: impl Into<govrec_core::Event>, day: u64) -> NewEvent {
+    NewEvent {
+        id: None,
+        occurred_on: Some(date_of(day)),
+        event: event.into(),
     }
 }

@@ -15,7 +15,7 @@
 use std::time::{Duration, Instant};
 
 use govrec_projections::{replay_all, AsOfPoint, HostConfig, ModelHost, Page, ReadScope};
-use govrec_store::{BusinessDate, NewEvent, Store, StoreConfig};
+use govrec_store::{Store, StoreConfig};
 use uuid::Uuid;
 
 mod generator;
@@ -63,7 +63,7 @@ fn main() {
     }
 
     let started = Instant::now();
-    let province = generator::fill(&store, events);
+    let province = fill(&store, events);
     let generated = store.head().next_seq;
     println!(
         "generated {generated} events ({} counties, {} areas) into the store in {:.1} s",
@@ -371,18 +371,11 @@ fn rss_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// A business date in 2026 from a day number.
-fn date_of(day: u64) -> BusinessDate {
-    let day = day % 336;
-    BusinessDate::from_yyyymmdd(20_260_000 + (day / 28 + 1) as u32 * 100 + (day % 28 + 1) as u32)
-        .expect("a calendar date")
-}
-
-/// An event with a business date.
-fn dated(event: impl Into<govrec_core::Event>, day: u64) -> NewEvent {
-    NewEvent {
-        id: None,
-        occurred_on: Some(date_of(day)),
-        event: event.into(),
-    }
+/// Appends the generated province to `store` (`generator::generate`), stopping on a rejection.
+fn fill(store: &Store, events: u64) -> generator::Province {
+    generator::generate(events, store.head().next_seq, &mut |batch| {
+        if let Err(error) = store.append("bench-recorder", batch) {
+            panic!("the generator made an invalid event: {error}");
+        }
+    })
 }
