@@ -781,7 +781,8 @@ mod tests {
     #[test]
     fn a_record_that_cannot_be_written_out_is_damage_and_never_a_panic() {
         let event = complaint();
-        let damaged: [(&str, fn(&mut StoredRecordV1)); 5] = [
+        type Damage = fn(&mut StoredRecordV1);
+        let damaged: [(&str, Damage); 5] = [
             ("occurred_on", |record| record.occurred_on = 242_558_238),
             ("recorded_at", |record| record.recorded_at = i64::MAX),
             ("recorded_at", |record| record.recorded_at = i64::MIN),
