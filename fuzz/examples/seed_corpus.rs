@@ -34,11 +34,15 @@ fn main() -> anyhow::Result<()> {
         at += batch.len();
         batch_len = batch_len % 4 + 1;
         let new_types = batch.iter().any(|new| seen_types.insert(new.event.event_type()));
-        let body = serde_json::json!({ "events": batch.iter().map(event_json).collect::<Vec<_>>() });
+        let body = serde_json::json!({ "events": batch.iter().map(govrec_store::new_event_to_json).collect::<Vec<_>>() });
         if new_types || at % 97 == 0 {
             write(&corpus, "append_body", body.to_string().as_bytes())?;
             for new in &batch {
-                write(&corpus, "import_line", event_json(new).to_string().as_bytes())?;
+                write(
+                    &corpus,
+                    "import_line",
+                    govrec_store::new_event_to_json(new).to_string().as_bytes(),
+                )?;
             }
         }
         store.append("seed", batch)?;
@@ -137,19 +141,6 @@ fn main() -> anyhow::Result<()> {
     }
     println!("seeds written under {}", corpus.display());
     Ok(())
-}
-
-/// An event as a client sends it.
-fn event_json(new: &NewEvent) -> serde_json::Value {
-    let mut json = govrec_core::json::event_to_json(&new.event);
-    let object = json.as_object_mut().expect("an event is a JSON object");
-    if let Some(id) = new.id {
-        object.insert("id".to_owned(), id.to_string().into());
-    }
-    if let Some(date) = new.occurred_on {
-        object.insert("occurred_on".to_owned(), date.to_iso().into());
-    }
-    json
 }
 
 /// Writes one seed, named by its hash as libFuzzer names its own.

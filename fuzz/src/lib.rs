@@ -313,14 +313,7 @@ pub fn import_line(data: &[u8]) {
             }
         }
         Ok(ImportLine::Event(event)) => {
-            let mut json = govrec_core::json::event_to_json(&event.event);
-            let object = json.as_object_mut().expect("an event is a JSON object");
-            if let Some(id) = event.id {
-                object.insert("id".to_owned(), id.to_string().into());
-            }
-            if let Some(date) = event.occurred_on {
-                object.insert("occurred_on".to_owned(), date.to_iso().into());
-            }
+            let json = govrec_store::new_event_to_json(&event);
             let line = json.to_string();
             match parse_import_line(&line) {
                 Ok(ImportLine::Event(again)) => assert_eq!(again, event, "{line}"),

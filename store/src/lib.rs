@@ -60,7 +60,7 @@ pub use sled_backend::SledBackend;
 pub use sled_open::{open_sled, remove_uncommitted_snapshots};
 pub use store::{check_known_durable, NewEvent, OpenReport, Store};
 pub use transfer::{
-    export_jsonl, import_jsonl, new_event_from_json, parse_import_line, ImportError, ImportKind, ImportLine,
-    ImportReport, IMPORT_CHUNK_LINES, IMPORT_LINE_BYTES_MAX,
+    export_jsonl, import_jsonl, new_event_from_json, new_event_to_json, parse_import_line, ImportError,
+    ImportKind, ImportLine, ImportReport, IMPORT_CHUNK_LINES, IMPORT_LINE_BYTES_MAX,
 };
 pub use verify::{verify_log, Verification};

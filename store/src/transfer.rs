@@ -245,6 +245,21 @@ fn invalid_line(reason: String) -> StoreError {
     StoreError::bad_request(BadRequestCode::InvalidLine, None, None, reason)
 }
 
+/// Writes an event as clients send it, the inverse of [`new_event_from_json`]: the catalogue
+/// event in JSON form, with `id` and `occurred_on` when set.
+pub fn new_event_to_json(new: &NewEvent) -> Value {
+    let mut json = govrec_core::json::event_to_json(&new.event);
+    if let Some(object) = json.as_object_mut() {
+        if let Some(id) = new.id {
+            object.insert("id".to_owned(), id.to_string().into());
+        }
+        if let Some(date) = new.occurred_on {
+            object.insert("occurred_on".to_owned(), date.to_iso().into());
+        }
+    }
+    json
+}
+
 /// Reads an event as clients send it: a catalogue event in JSON form plus optional `id`
 /// (UUID, the idempotency key) and `occurred_on` (`YYYY-MM-DD`).
 pub fn new_event_from_json(mut value: Value) -> Result<NewEvent, StoreError> {

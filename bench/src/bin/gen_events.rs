@@ -21,11 +21,7 @@ fn main() -> std::io::Result<()> {
     let mut failure = None;
     let province = generator::generate(events, 0, &mut |batch| {
         for new in batch {
-            let mut json = govrec_core::json::event_to_json(&new.event);
-            let object = json.as_object_mut().expect("an event is a JSON object");
-            if let Some(date) = new.occurred_on {
-                object.insert("occurred_on".to_owned(), date.to_iso().into());
-            }
+            let json = govrec_store::new_event_to_json(&new);
             if let Err(error) = writeln!(out, "{json}") {
                 failure.get_or_insert(error);
             }
