@@ -23,14 +23,16 @@
 #   RSS      the peak of each command (`/usr/bin/time`), of the server over its first start
 # PostgreSQL 15 (a private cluster on a Unix socket in WORKDIR, run as the postgres user, the
 # default synchronous_commit): the same events as rows (seq, id, recorded_at, actor, event
-# jsonb), COPY in batches of 1,000 rows, each its own transaction; then an ordered scan of the
-# table (COPY (SELECT ... ORDER BY seq) TO STDOUT).
+# jsonb, unique seq and id), COPY in batches of 1,000 rows, each its own transaction; the same
+# into a plain table (event as text, only seq indexed); then an ordered scan of the first
+# table (COPY (SELECT ... ORDER BY seq) TO STDOUT, its output discarded).
 #
 # Needs: a release build of gen-events (`cargo build --release -p govrec-bench --bin
 # gen-events`), GNU time (/usr/bin/time), curl, python3, and PostgreSQL's binaries
 # (pg_ctl, initdb, psql; skipped with a note when absent).
 set -euo pipefail
 
+usage() { awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 2; }
 sizes=1000000,2000000,4000000
 runs=3
 work=./command-bench
@@ -41,11 +43,11 @@ while getopts "s:r:w:q:" option; do
         r) runs=$OPTARG ;;
         w) work=$OPTARG ;;
         q) queries=$OPTARG ;;
-        *) sed -n '2,30p' "$0"; exit 2 ;;
+        *) usage ;;
     esac
 done
 shift $((OPTIND - 1))
-[ $# -ge 1 ] || { sed -n '2,30p' "$0"; exit 2; }
+[ $# -ge 1 ] || usage
 bins=("$(realpath "$1")")
 [ $# -ge 2 ] && bins+=("$(realpath "$2")")
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -136,6 +138,15 @@ PY
     record "$size" postgresql "$run" copy_rate "$(echo "$size / $seconds" | bc)" events/s
     "${psql[@]}" -c "CHECKPOINT"
     record "$size" postgresql "$run" table_bytes "$(( $(bytes "$pg/base") - before ))" B
+    # The same rows into a plain table: the event as text, no index but the primary key.
+    "${psql[@]}" -c "CREATE TABLE records_plain (seq bigint PRIMARY KEY, id uuid NOT NULL,
+        recorded_at timestamptz NOT NULL, actor text NOT NULL, event text NOT NULL)"
+    sed 's/^COPY records (/COPY records_plain (/' "$rows" > "$rows.plain"
+    chmod 644 "$rows.plain"
+    timed "$work/pg-copy-plain" "${psql[@]}" -f "$rows.plain"
+    rm -f "$rows.plain"
+    read -r seconds _ < "$work/pg-copy-plain.time"
+    record "$size" postgresql "$run" copy_plain_rate "$(echo "$size / $seconds" | bc)" events/s
     timed "$work/pg-scan" "${psql[@]}" -o /dev/null \
         -c "COPY (SELECT seq, id, recorded_at, actor, event FROM records ORDER BY seq) TO STDOUT"
     read -r seconds _ < "$work/pg-scan.time"
@@ -234,7 +245,7 @@ for row in rows:
 measures = ['import_rate', 'import_peak_rss', 'replay_seconds', 'replay_rate', 'replay_peak_rss',
             'log_bytes', 'models_bytes', 'models_to_log', 'start_after_replay', 'start_after_clean_stop',
             'start_after_kill', 'as_of_first', 'as_of_median', 'as_of_p99', 'as_of_max', 'serve_peak_rss',
-            'copy_rate', 'table_bytes', 'scan_rate']
+            'copy_rate', 'copy_plain_rate', 'table_bytes', 'scan_rate']
 print('size\tbinary\t' + '\t'.join(measures))
 for (size, binary), values in sorted(table.items()):
     cells = []
