@@ -697,6 +697,59 @@ async fn a_scoped_recorder_cannot_write_into_another_county_through_a_batch() {
     );
 }
 
+/// Live feeds are capped per token and in all (finding 8 of the December 2026 attack: 1,000
+/// stalled subscribers took the server from 89 MB to 1.2 GB), and a place is given back when
+/// its client goes away.
+#[tokio::test]
+async fn live_feeds_are_capped_per_token_and_in_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = |name| create_token(dir.path(), Role::Auditor, Scope::All, name).unwrap();
+    let (first, second) = (token("auditor-1"), token("auditor-2"));
+    let store = Arc::new(Store::open(&dir.path().join("log"), StoreConfig::default()).unwrap());
+    let limits = govrec_server::Limits {
+        live_feeds_max: 3,
+        live_feeds_per_token_max: 2,
+        ..govrec_server::Limits::default()
+    };
+    let router = govrec_server::router(govrec_server::state_for(store, dir.path(), limits).unwrap());
+    let subscribe = |token: &str| {
+        let request = Request::get("/v1/subscribe")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        router.clone().oneshot(request)
+    };
+    let mut open = Vec::new();
+    for token in [&first, &first] {
+        let response = subscribe(token).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        open.push(response);
+    }
+    let refused = subscribe(&first).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS, "a third feed of one token");
+    let body = axum::body::to_bytes(refused.into_body(), 1 << 16).await.unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["code"], "too_many_feeds");
+    let response = subscribe(&second).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "another token's first feed");
+    open.push(response);
+    assert_eq!(
+        subscribe(&second).await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "a fourth feed in all"
+    );
+    // A client that goes away gives its place back.
+    drop(open.remove(0));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let response = subscribe(&second).await.unwrap();
+        if response.status() == StatusCode::OK {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the place was not given back");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// Names that a spreadsheet would run as formulas come out of every CSV inert (a leading `'`).
 #[tokio::test]
 async fn a_csv_cell_never_starts_a_formula() {
