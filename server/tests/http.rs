@@ -726,9 +726,16 @@ async fn live_feeds_are_capped_per_token_and_in_all() {
         open.push(response);
     }
     let refused = subscribe(&first).await.unwrap();
-    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS, "a third feed of one token");
+    assert_eq!(
+        refused.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "a third feed of one token"
+    );
     let body = axum::body::to_bytes(refused.into_body(), 1 << 16).await.unwrap();
-    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["code"], "too_many_feeds");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap()["code"],
+        "too_many_feeds"
+    );
     let response = subscribe(&second).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK, "another token's first feed");
     open.push(response);
@@ -745,7 +752,10 @@ async fn live_feeds_are_capped_per_token_and_in_all() {
         if response.status() == StatusCode::OK {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the place was not given back");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the place was not given back"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
