@@ -51,7 +51,7 @@ pub use log::{
     decode_block_detached, FaultPoint, Log, LogConfig, BLOCK_BYTES_LIMIT, BLOCK_FORMAT_VERSION,
     SLED_SEGMENT_BYTES, STORE_FORMAT_VERSION,
 };
-pub use open_state::{forget_open_state, known_durable, OPEN_STATE_FILE};
+pub use open_state::{forget_open_state, OPEN_STATE_FILE};
 pub use record::{
     check_marker, redaction_matches, validate_actor, BusinessDate, Record, RecordJson, RecordedAt, Redaction,
     ACTOR_BYTES_MAX,

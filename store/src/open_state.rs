@@ -140,16 +140,7 @@ pub(crate) fn load(dir: &Path) -> Result<Option<Saved>, OpenStateUnusable> {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(error) => return Err(error.into()),
     };
-    if bytes.len() < HEADER_BYTES || &bytes[..4] != MAGIC {
-        return Err(OpenStateUnusable::NotOpenState);
-    }
-    let version = u32::from_be_bytes(bytes[4..8].try_into().expect("4 bytes"));
-    if version != VERSION {
-        return Err(OpenStateUnusable::Version { found: version });
-    }
-    let body = &bytes[HEADER_BYTES..];
-    let expected = &bytes[8..HEADER_BYTES];
-
+    let (body, expected) = body_of(&bytes)?;
     let checksum_matches = || blake3::hash(body).as_bytes() == expected;
     let [summary, state, event_ids, entities] = match sections_of(body) {
         Ok(sections) => sections,
@@ -191,6 +182,33 @@ pub(crate) fn load(dir: &Path) -> Result<Option<Saved>, OpenStateUnusable> {
         personal_end: summary.personal_end,
         promises: summary.promises.into_iter().collect(),
     }))
+}
+
+/// The body of the file's bytes and the checksum it must have, once the header is checked.
+fn body_of(bytes: &[u8]) -> Result<(&[u8], &[u8]), OpenStateUnusable> {
+    if bytes.len() < HEADER_BYTES || &bytes[..4] != MAGIC {
+        return Err(OpenStateUnusable::NotOpenState);
+    }
+    let version = u32::from_be_bytes(bytes[4..8].try_into().expect("4 bytes"));
+    if version != VERSION {
+        return Err(OpenStateUnusable::Version { found: version });
+    }
+    Ok((&bytes[HEADER_BYTES..], &bytes[8..HEADER_BYTES]))
+}
+
+/// How many records the saved open state in `dir` reflects, read from its summary alone
+/// (checked, but without decoding the state and indexes [`load`] decodes); `None` when there
+/// is none or it cannot be used.
+pub(crate) fn saved_records(dir: &Path) -> Option<u64> {
+    let bytes = std::fs::read(dir.join(OPEN_STATE_FILE)).ok()?;
+    let (body, expected) = body_of(&bytes).ok()?;
+    if blake3::hash(body).as_bytes() != expected {
+        return None;
+    }
+    let [summary, ..] = sections_of(body).ok()?;
+    postcard::from_bytes::<Summary>(summary)
+        .ok()
+        .map(|summary| summary.next_seq)
 }
 
 /// The four length-prefixed sections of a body.
@@ -255,8 +273,7 @@ fn event_ids_from_bytes(bytes: &[u8]) -> Option<IdMap<Uuid, u64>> {
 /// How many records the store in `dir` is known to have made durable: the further of its
 /// durable-head mark (`durable_mark`, kept while it runs) and its saved open state (kept at a
 /// clean stop); `None` when neither can be read. A log holding fewer lost records.
-pub fn known_durable(dir: &Path) -> Option<u64> {
-    let closed = load(dir).ok().flatten().map(|saved| saved.head.next_seq);
+pub(crate) fn known_durable(dir: &Path) -> Option<u64> {
     let marked = crate::durable_mark::read_durable_mark(dir).map(|mark| mark.records);
-    closed.max(marked)
+    saved_records(dir).max(marked)
 }

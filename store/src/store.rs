@@ -605,11 +605,7 @@ impl Drop for Store {
 /// records were lost, or another log was put in this directory. `Store::open` checks this;
 /// `govrec verify` asks it of the log it verified.
 pub fn check_known_durable(dir: &Path, log: &Log, records: u64) -> Result<(), StoreError> {
-    let closed = open_state::load(dir)
-        .ok()
-        .flatten()
-        .map(|saved| saved.head.next_seq);
-    check_known_durable_with(dir, log, records, closed)
+    check_known_durable_with(dir, log, records, open_state::saved_records(dir))
 }
 
 fn check_known_durable_with(
